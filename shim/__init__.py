@@ -1,0 +1,1 @@
+"""ecs-shim: the AWS ECS API, served on Kubernetes."""

@@ -1,0 +1,80 @@
+"""ecs-shim's command line: `ecs-shim serve` runs the ECS API server under gunicorn."""
+
+import argparse
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
+from shim.server import create_server_app, prepare_cluster
+
+
+class GunicornServer(BaseApplication):
+    """gunicorn with the app built in each worker after the fork, so that every worker has its
+    own API connections and watch-backed caches."""
+
+    def __init__(self, config: Config, options: dict[str, Any]) -> None:
+        self.shim_config = config
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return create_server_app(self.shim_config)
+
+
+def serve(args: argparse.Namespace) -> None:
+    config = Config(
+        region=args.region,
+        account=args.account,
+        kubeconfig=args.kubeconfig,
+        credentials_file=args.credentials,
+    )
+    prepare_cluster(config)
+    options = {
+        "bind": f"{args.host}:{args.port}",
+        "workers": args.workers,
+        "worker_class": "gthread",
+        "threads": args.threads,
+        "timeout": 120,
+        "accesslog": None,
+        "loglevel": "info",
+    }
+    GunicornServer(config, options).run()
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="ecs-shim", description="The AWS ECS API, served on Kubernetes.")
+    commands = root.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the ECS API server")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8080)
+    run.add_argument(
+        "--kubeconfig",
+        default=os.environ.get("KUBECONFIG"),
+        help="default: $KUBECONFIG, ~/.kube/config, else the in-cluster configuration",
+    )
+    run.add_argument("--region", default=os.environ.get("ECS_SHIM_REGION", DEFAULT_REGION))
+    run.add_argument("--account", default=os.environ.get("ECS_SHIM_ACCOUNT", DEFAULT_ACCOUNT))
+    run.add_argument(
+        "--credentials",
+        default=os.environ.get("ECS_SHIM_CREDENTIALS"),
+        help="an AWS credentials file; when given, every request must be SigV4-signed by one of its keys",
+    )
+    run.add_argument("--workers", type=int, default=int(os.environ.get("ECS_SHIM_WORKERS", "2")))
+    run.add_argument("--threads", type=int, default=int(os.environ.get("ECS_SHIM_THREADS", "8")))
+    run.set_defaults(action=serve)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = parser().parse_args(argv)
+    args.action(args)

@@ -1,0 +1,14 @@
+"""Server settings: where the ECS account lives and how to reach Kubernetes."""
+
+from dataclasses import dataclass
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class Config:
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    kubeconfig: str | None = None
+    credentials_file: str | None = None

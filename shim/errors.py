@@ -1,0 +1,106 @@
+"""Errors as ECS sends them: the class name is the wire code (`__type`), the status its HTTP status.
+
+Every layer raises these; only the protocol layer turns them into responses.
+"""
+
+from typing import ClassVar
+
+
+class EcsError(Exception):
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+
+class ServerException(EcsError):
+    status = 500
+
+
+class ClientException(EcsError):
+    pass
+
+
+class InvalidParameterException(EcsError):
+    pass
+
+
+class ClusterNotFoundException(EcsError):
+    pass
+
+
+class ClusterContainsServicesException(EcsError):
+    pass
+
+
+class ClusterContainsTasksException(EcsError):
+    pass
+
+
+class ClusterContainsContainerInstancesException(EcsError):
+    pass
+
+
+class ServiceNotFoundException(EcsError):
+    pass
+
+
+class ServiceNotActiveException(EcsError):
+    pass
+
+
+class ResourceNotFoundException(EcsError):
+    pass
+
+
+class ResourceInUseException(EcsError):
+    pass
+
+
+class TargetNotFoundException(EcsError):
+    pass
+
+
+class AttributeLimitExceededException(EcsError):
+    pass
+
+
+class LimitExceededException(EcsError):
+    pass
+
+
+class UnsupportedFeatureException(EcsError):
+    pass
+
+
+class PlatformTaskDefinitionIncompatibilityException(EcsError):
+    pass
+
+
+class UnknownOperationException(EcsError):
+    pass
+
+
+class SerializationException(EcsError):
+    pass
+
+
+class UnrecognizedClientException(EcsError):
+    status = 403
+
+
+class InvalidSignatureException(EcsError):
+    status = 403
+
+
+class IncompleteSignatureException(EcsError):
+    status = 400
+
+
+class MissingAuthenticationTokenException(EcsError):
+    status = 403

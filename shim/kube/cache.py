@@ -1,0 +1,131 @@
+"""Watch-backed caches (informers): one LIST, then a WATCH that keeps a local copy current.
+
+Objects are kept as the plain JSON dicts the API server sends; building the client's model
+classes for thousands of objects would cost more than everything else a read does.
+A process sees its own writes at once: every write's answer is `observe`d into the cache.
+"""
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import urllib3
+
+log = logging.getLogger(__name__)
+
+KubeObject = dict[str, Any]
+ListCall = Callable[..., Any]
+
+WATCH_SECONDS = 240
+
+
+def object_key(obj: KubeObject) -> str:
+    metadata = obj["metadata"]
+    namespace = metadata.get("namespace")
+    return f"{namespace}/{metadata['name']}" if namespace else str(metadata["name"])
+
+
+def resource_version(obj: KubeObject) -> int:
+    return int(obj["metadata"].get("resourceVersion") or 0)
+
+
+class Informer:
+    """A local, eventually consistent copy of every object `list_call` returns."""
+
+    def __init__(self, name: str, list_call: ListCall, **list_kwargs: Any) -> None:
+        self.name = name
+        self._list_call = list_call
+        self._list_kwargs = list_kwargs
+        self._objects: dict[str, KubeObject] = {}
+        self._lock = threading.Lock()
+        self._synced = threading.Event()
+        self._listeners: list[Callable[[str, KubeObject], None]] = []
+
+    def start(self) -> "Informer":
+        threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True).start()
+        return self
+
+    def wait_synced(self, timeout: float = 30.0) -> None:
+        if not self._synced.wait(timeout):
+            raise TimeoutError(f"cache of {self.name} did not sync within {timeout} s")
+
+    def get(self, key: str) -> KubeObject | None:
+        self.wait_synced()
+        with self._lock:
+            return self._objects.get(key)
+
+    def items(self) -> list[KubeObject]:
+        self.wait_synced()
+        with self._lock:
+            return list(self._objects.values())
+
+    def observe(self, obj: KubeObject, deleted: bool = False) -> None:
+        """Record an object this process wrote or saw, unless the cache already has a newer one."""
+        key = object_key(obj)
+        with self._lock:
+            current = self._objects.get(key)
+            if current is not None and resource_version(current) > resource_version(obj):
+                return
+            if deleted:
+                self._objects.pop(key, None)
+            else:
+                self._objects[key] = obj
+        for listener in self._listeners:
+            listener("DELETED" if deleted else "MODIFIED", obj)
+
+    def add_listener(self, listener: Callable[[str, KubeObject], None]) -> None:
+        self._listeners.append(listener)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                version = self._relist()
+                for event_type, obj in self._watch(version):
+                    if event_type == "BOOKMARK":
+                        continue
+                    self.observe(obj, deleted=event_type == "DELETED")
+            except Exception:
+                log.exception("cache of %s lost its watch; listing again", self.name)
+                time.sleep(1)
+
+    def _relist(self) -> str:
+        body = json.loads(self._list_call(_preload_content=False, **self._list_kwargs).data)
+        objects = {object_key(obj): obj for obj in body.get("items", [])}
+        with self._lock:
+            self._objects = objects
+        self._synced.set()
+        return str(body["metadata"]["resourceVersion"])
+
+    def _watch(self, version: str) -> Iterator[tuple[str, KubeObject]]:
+        while True:
+            response: urllib3.HTTPResponse = self._list_call(
+                watch=True,
+                resource_version=version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=WATCH_SECONDS,
+                _preload_content=False,
+                **self._list_kwargs,
+            )
+            try:
+                for line in _lines(response):
+                    event = json.loads(line)
+                    if event["type"] == "ERROR":
+                        return
+                    obj = event["object"]
+                    version = obj["metadata"].get("resourceVersion", version)
+                    yield event["type"], obj
+            finally:
+                response.release_conn()
+
+
+def _lines(response: urllib3.HTTPResponse) -> Iterator[bytes]:
+    pending = b""
+    for chunk in response.stream(amt=65536, decode_content=True):
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        yield from (line for line in complete if line.strip())
+    if pending.strip():
+        yield pending

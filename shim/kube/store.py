@@ -1,0 +1,225 @@
+"""ECS state kept in Kubernetes: cluster records and task definition revisions as custom
+resources, cluster workloads in Namespaces. Reads come from watch-backed caches; writes go to
+the API server with optimistic concurrency, never a lock inside one process, because several
+server processes share the same objects."""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, cast
+
+import yaml
+from kubernetes.client import ApiException
+
+from shim.kube.cache import Informer, KubeObject
+from shim.kube.client import KubeClients
+from shim.translate import names
+
+GROUP = "ecs.shim.io"
+VERSION = "v1"
+CRD_DIR = Path(__file__).resolve().parent / "crds"
+MAX_CONFLICT_RETRIES = 50
+
+
+def is_conflict(error: ApiException) -> bool:
+    return error.status == 409
+
+
+def task_definition_object_name(family: str, revision: int) -> str:
+    return f"{names.dns_label(family)}.{revision}"
+
+
+class Store:
+    """The one place the operations layer reads and writes ECS state."""
+
+    def __init__(self, kube: KubeClients) -> None:
+        self.kube = kube
+        self.clusters = Informer("clusters", self._list_custom("clusters"))
+        self.task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions"))
+        managed = f"{names.LABEL_MANAGED}=true"
+        self.pods = Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
+        self.nodes = Informer("nodes", kube.core.list_node)
+
+    def start(self) -> "Store":
+        for informer in (self.clusters, self.task_definitions, self.pods, self.nodes):
+            informer.start()
+        return self
+
+    def _list_custom(self, plural: str) -> Callable[..., Any]:
+        def list_call(**kwargs: Any) -> Any:
+            return self.kube.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kwargs)
+
+        return list_call
+
+    def install_crds(self) -> None:
+        """Create or update the CRDs this server needs, where its credentials allow it."""
+        for path in sorted(CRD_DIR.glob("*.yaml")):
+            crd = yaml.safe_load(path.read_text())
+            self.kube.extensions.patch_custom_resource_definition(
+                crd["metadata"]["name"],
+                crd,
+                field_manager="ecs-shim",
+                force=True,
+                _content_type="application/apply-patch+yaml",
+            )
+
+    def wait_for_crds(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for path in sorted(CRD_DIR.glob("*.yaml")):
+            name = yaml.safe_load(path.read_text())["metadata"]["name"]
+            while not self._crd_established(name):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"CustomResourceDefinition {name} is not established")
+                time.sleep(0.2)
+
+    def _crd_established(self, name: str) -> bool:
+        try:
+            crd = self.kube.extensions.read_custom_resource_definition(name)
+        except ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        conditions = crd.status.conditions if crd.status else None
+        return any(c.type == "Established" and c.status == "True" for c in conditions or [])
+
+    # Clusters
+
+    def get_cluster(self, cluster_name: str, cached: bool = True) -> KubeObject | None:
+        name = names.cluster_namespace(cluster_name)
+        return (cached and self.clusters.get(name)) or self._read_custom("clusters", name, self.clusters)
+
+    def list_clusters(self) -> list[KubeObject]:
+        return self.clusters.items()
+
+    def save_cluster(self, spec: dict[str, Any], existing: KubeObject | None) -> KubeObject:
+        """Create the cluster's Namespace and record, or replace the record `existing`."""
+        name = names.cluster_namespace(spec["clusterName"])
+        if spec["status"] == "ACTIVE":
+            self.ensure_namespace(name, spec["clusterName"])
+        body: KubeObject = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Cluster",
+            "metadata": {"name": name, "labels": {names.LABEL_MANAGED: "true"}},
+            "spec": spec,
+        }
+        if existing is None:
+            saved = self._create("clusters", body)
+        else:
+            body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+            saved = self._replace("clusters", body)
+        self.clusters.observe(saved)
+        return saved
+
+    def ensure_namespace(self, name: str, cluster_name: str) -> None:
+        body: KubeObject = {
+            "metadata": {
+                "name": name,
+                "labels": {names.LABEL_MANAGED: "true", names.LABEL_CLUSTER: names.label_value(cluster_name)},
+                "annotations": {names.ANNOTATION_CLUSTER_NAME: cluster_name},
+            }
+        }
+        try:
+            self.kube.core.create_namespace(body)  # type: ignore[arg-type]
+        except ApiException as error:
+            if not is_conflict(error):
+                raise
+
+    def delete_namespace(self, name: str) -> None:
+        try:
+            self.kube.core.delete_namespace(name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    # Task definitions
+
+    def get_task_definition(self, family: str, revision: int) -> KubeObject | None:
+        name = task_definition_object_name(family, revision)
+        found = self.task_definitions.get(name) or self._read_custom("taskdefinitions", name, self.task_definitions)
+        return found if found and found["spec"]["taskDefinition"]["family"] == family else None
+
+    def list_task_definitions(self) -> list[KubeObject]:
+        return self.task_definitions.items()
+
+    def family_revisions(self, family: str) -> list[KubeObject]:
+        return [obj for obj in self.task_definitions.items() if obj["spec"]["taskDefinition"]["family"] == family]
+
+    def create_task_definition(
+        self, family: str, build: Callable[[int], dict[str, Any]], tags: list[dict[str, str]]
+    ) -> KubeObject:
+        """Store the next revision of `family`: `build(revision)` makes its TaskDefinition view.
+
+        The revision number is claimed by creating the object named after it; when another
+        process created that name first, the next number is tried, so numbers have no gap and
+        no duplicate."""
+        revisions = [obj["spec"]["taskDefinition"]["revision"] for obj in self.family_revisions(family)]
+        revision = max(revisions, default=0) + 1
+        for _ in range(MAX_CONFLICT_RETRIES):
+            body = {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "TaskDefinition",
+                "metadata": {
+                    "name": task_definition_object_name(family, revision),
+                    "labels": {
+                        names.LABEL_MANAGED: "true",
+                        names.LABEL_FAMILY: names.label_value(family),
+                        names.LABEL_REVISION: str(revision),
+                    },
+                },
+                "spec": {"taskDefinition": build(revision), "tags": tags},
+            }
+            try:
+                saved = self._create("taskdefinitions", body)
+            except ApiException as error:
+                if not is_conflict(error):
+                    raise
+                revision += 1
+                continue
+            self.task_definitions.observe(saved)
+            return saved
+        raise RuntimeError(f"could not claim a revision of {family} after {MAX_CONFLICT_RETRIES} tries")
+
+    def update_task_definition(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
+        return self._update_custom("taskdefinitions", name, change, self.task_definitions)
+
+    def update_cluster(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
+        return self._update_custom("clusters", name, change, self.clusters)
+
+    # Shared
+
+    def _read_custom(self, plural: str, name: str, informer: Informer) -> KubeObject | None:
+        try:
+            found = self._get(plural, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        informer.observe(found)
+        return found
+
+    def _update_custom(
+        self, plural: str, name: str, change: Callable[[dict[str, Any]], None], informer: Informer
+    ) -> KubeObject:
+        """Apply `change` to the object's spec and write it back, again on a conflict."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            current = self._get(plural, name)
+            change(current["spec"])
+            try:
+                saved = self._replace(plural, current)
+            except ApiException as error:
+                if not is_conflict(error):
+                    raise
+                continue
+            informer.observe(saved)
+            return saved
+        raise RuntimeError(f"could not update {plural}/{name} after {MAX_CONFLICT_RETRIES} tries")
+
+    def _get(self, plural: str, name: str) -> KubeObject:
+        return cast(KubeObject, self.kube.custom.get_cluster_custom_object(GROUP, VERSION, plural, name))
+
+    def _create(self, plural: str, body: KubeObject) -> KubeObject:
+        return cast(KubeObject, self.kube.custom.create_cluster_custom_object(GROUP, VERSION, plural, body))
+
+    def _replace(self, plural: str, body: KubeObject) -> KubeObject:
+        name = body["metadata"]["name"]
+        return cast(KubeObject, self.kube.custom.replace_cluster_custom_object(GROUP, VERSION, plural, name, body))

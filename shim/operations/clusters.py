@@ -1,0 +1,188 @@
+"""Clusters: CreateCluster, DescribeClusters, ListClusters, UpdateCluster,
+UpdateClusterSettings, DeleteCluster."""
+
+from functools import partial
+from typing import Any
+
+from shim.errors import (
+    ClusterContainsContainerInstancesException,
+    ClusterContainsServicesException,
+    ClusterContainsTasksException,
+    ClusterNotFoundException,
+    InvalidParameterException,
+)
+from shim.kube.cache import KubeObject
+from shim.kube.store import Store
+from shim.operations.base import Call, Handler, Response
+from shim.operations.pagination import page
+from shim.translate import names
+from shim.translate.clusters import (
+    DEFAULT_CLUSTER,
+    DEFAULT_SETTINGS,
+    ClusterCounts,
+    cluster_view,
+    merged_settings,
+    node_pinned_to_cluster,
+    node_serves_cluster,
+    task_counts,
+)
+
+CLUSTER_NOT_FOUND = "Cluster not found."
+MAX_DESCRIBE = 100
+
+
+def cluster_name_of(value: str | None) -> str:
+    return names.resource_from_arn_or_name(value or DEFAULT_CLUSTER, "cluster")
+
+
+def active_cluster(store: Store, value: str | None) -> dict[str, Any]:
+    """The spec of the ACTIVE cluster a request names (`default` when it names none)."""
+    name = cluster_name_of(value)
+    record = store.get_cluster(name)
+    if record is None and name == DEFAULT_CLUSTER:
+        record = store.save_cluster(new_cluster_spec(DEFAULT_CLUSTER, {}), None)
+    if record is None or record["spec"]["status"] != "ACTIVE":
+        raise ClusterNotFoundException(CLUSTER_NOT_FOUND)
+    spec: dict[str, Any] = record["spec"]
+    return spec
+
+
+def new_cluster_spec(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    details = {
+        key: params[key]
+        for key in (
+            "configuration",
+            "capacityProviders",
+            "defaultCapacityProviderStrategy",
+            "serviceConnectDefaults",
+        )
+        if key in params
+    }
+    return {
+        "clusterName": name,
+        "status": "ACTIVE",
+        "tags": params.get("tags", []),
+        "settings": merged_settings(list(DEFAULT_SETTINGS), params.get("settings", [])),
+        "details": details,
+    }
+
+
+def counts_for(store: Store, cluster_name: str) -> ClusterCounts:
+    namespace = names.cluster_namespace(cluster_name)
+    phases = [
+        pod.get("status", {}).get("phase", "Pending")
+        for pod in store.pods.items()
+        if pod["metadata"]["namespace"] == namespace
+    ]
+    running, pending = task_counts(phases)
+    instances = sum(
+        1 for node in store.nodes.items() if node_serves_cluster(node["metadata"].get("labels", {}), cluster_name)
+    )
+    return ClusterCounts(registered_container_instances=instances, running_tasks=running, pending_tasks=pending)
+
+
+def view_of(store: Store, call: Call, spec: dict[str, Any], include: list[str]) -> dict[str, Any]:
+    return cluster_view(spec, call.region, call.account, counts_for(store, spec["clusterName"]), include)
+
+
+def create_cluster(store: Store, call: Call) -> Response:
+    name = call.params.get("clusterName", DEFAULT_CLUSTER)
+    if not names.CLUSTER_NAME.fullmatch(name):
+        raise InvalidParameterException(
+            "Cluster name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores."
+        )
+    existing = store.get_cluster(name)
+    if existing is not None and existing["spec"]["status"] == "ACTIVE":
+        spec = existing["spec"]
+    else:
+        spec = store.save_cluster(new_cluster_spec(name, call.params), existing)["spec"]
+    return {"cluster": view_of(store, call, spec, ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
+
+
+def describe_clusters(store: Store, call: Call) -> Response:
+    requested = call.params.get("clusters") or [DEFAULT_CLUSTER]
+    if len(requested) > MAX_DESCRIBE:
+        raise InvalidParameterException(f"Too many clusters requested: at most {MAX_DESCRIBE}.")
+    include = call.params.get("include", [])
+    clusters, failures = [], []
+    for value in requested:
+        record = store.get_cluster(cluster_name_of(value))
+        if record is None:
+            failures.append({"arn": as_cluster_arn(call, value), "reason": "MISSING"})
+        else:
+            clusters.append(view_of(store, call, record["spec"], include))
+    return {"clusters": clusters, "failures": failures}
+
+
+def as_cluster_arn(call: Call, value: str) -> str:
+    return value if value.startswith("arn:") else names.cluster_arn(call.region, call.account, value)
+
+
+def list_clusters(store: Store, call: Call) -> Response:
+    arns = sorted(
+        names.cluster_arn(call.region, call.account, record["spec"]["clusterName"])
+        for record in store.list_clusters()
+        if record["spec"]["status"] == "ACTIVE"
+    )
+    chunk, token = page(arns, str, call.params.get("maxResults"), call.params.get("nextToken"))
+    return {"clusterArns": chunk, **({"nextToken": token} if token else {})}
+
+
+def update_cluster(store: Store, call: Call) -> Response:
+    spec = active_cluster(store, call.params["cluster"])
+
+    def change(current: dict[str, Any]) -> None:
+        current["settings"] = merged_settings(current.get("settings", []), call.params.get("settings", []))
+        details = current.setdefault("details", {})
+        for key in ("configuration", "serviceConnectDefaults"):
+            if key in call.params:
+                details[key] = call.params[key]
+
+    saved = store.update_cluster(names.cluster_namespace(spec["clusterName"]), change)
+    return {"cluster": view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
+
+
+def delete_cluster(store: Store, call: Call) -> Response:
+    spec = active_cluster(store, call.params["cluster"])
+    name = spec["clusterName"]
+    namespace = names.cluster_namespace(name)
+    check_cluster_is_empty(store, name, namespace)
+
+    def deactivate(current: dict[str, Any]) -> None:
+        current["status"] = "INACTIVE"
+
+    saved = store.update_cluster(namespace, deactivate)
+    store.delete_namespace(namespace)
+    view = view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])
+    return {"cluster": {**view, "registeredContainerInstancesCount": 0}}
+
+
+def check_cluster_is_empty(store: Store, name: str, namespace: str) -> None:
+    counts = counts_for(store, name)
+    if counts.active_services:
+        raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
+    if (
+        counts.running_tasks
+        or counts.pending_tasks
+        or any(pod["metadata"]["namespace"] == namespace and not is_finished(pod) for pod in store.pods.items())
+    ):
+        raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
+    if any(node_pinned_to_cluster(node["metadata"].get("labels", {}), name) for node in store.nodes.items()):
+        raise ClusterContainsContainerInstancesException(
+            "The Cluster cannot be deleted while Container Instances are active or draining."
+        )
+
+
+def is_finished(pod: KubeObject) -> bool:
+    return pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+
+
+def handlers(store: Store) -> dict[str, Handler]:
+    return {
+        "CreateCluster": partial(create_cluster, store),
+        "DescribeClusters": partial(describe_clusters, store),
+        "ListClusters": partial(list_clusters, store),
+        "UpdateCluster": partial(update_cluster, store),
+        "UpdateClusterSettings": partial(update_cluster, store),
+        "DeleteCluster": partial(delete_cluster, store),
+    }

@@ -1,0 +1,162 @@
+"""Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
+ListTaskDefinitionFamilies, DeregisterTaskDefinition, DeleteTaskDefinitions."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from shim.errors import ClientException, InvalidParameterException
+from shim.kube.cache import KubeObject
+from shim.kube.store import Store
+from shim.operations.base import Call, Handler, Response
+from shim.operations.pagination import page
+from shim.translate.tags import check_tags
+from shim.translate.task_definitions import (
+    UNABLE_TO_DESCRIBE,
+    deletion_requested_view,
+    deregistered_view,
+    parse_task_definition_ref,
+    task_definition_sort_key,
+    task_definition_view,
+    validate_registration,
+)
+
+MAX_DELETE = 10
+STILL_ACTIVE = (
+    "The specified task definition is still in ACTIVE status. Please deregister the target before proceeding."
+)
+
+
+def epoch_seconds(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def register_task_definition(store: Store, call: Call) -> Response:
+    params = call.params
+    validate_registration(params)
+    tags = params.get("tags", [])
+    check_tags(tags)
+    registered_at = epoch_seconds(datetime.now(UTC))
+
+    def build(revision: int) -> dict[str, Any]:
+        view = task_definition_view(
+            params,
+            family_revision=revision,
+            region=call.region,
+            account=call.account,
+            registered_at=datetime.now(UTC),
+            registered_by=f"arn:aws:iam::{call.account}:root",
+        )
+        return {**view, "registeredAt": registered_at}
+
+    saved = store.create_task_definition(params["family"], build, tags)
+    return {"taskDefinition": saved["spec"]["taskDefinition"], "tags": tags}
+
+
+def find_task_definition(store: Store, reference: str) -> KubeObject:
+    """The revision a reference names; a bare family means its latest ACTIVE revision."""
+    family, revision = parse_task_definition_ref(reference)
+    if revision is not None:
+        found = store.get_task_definition(family, revision)
+    else:
+        active = [obj for obj in store.family_revisions(family) if obj["spec"]["taskDefinition"]["status"] == "ACTIVE"]
+        found = max(active, key=lambda obj: obj["spec"]["taskDefinition"]["revision"], default=None)
+    if found is None:
+        raise ClientException(UNABLE_TO_DESCRIBE)
+    return found
+
+
+def describe_task_definition(store: Store, call: Call) -> Response:
+    found = find_task_definition(store, call.params["taskDefinition"])
+    response: Response = {"taskDefinition": found["spec"]["taskDefinition"]}
+    if "TAGS" in call.params.get("include", []):
+        response["tags"] = found["spec"].get("tags", [])
+    return response
+
+
+def list_task_definitions(store: Store, call: Call) -> Response:
+    status = call.params.get("status", "ACTIVE")
+    family = call.params.get("familyPrefix")
+    views = [
+        obj["spec"]["taskDefinition"]
+        for obj in store.list_task_definitions()
+        if obj["spec"]["taskDefinition"]["status"] == status
+        and (family is None or obj["spec"]["taskDefinition"]["family"] == family)
+    ]
+    descending = call.params.get("sort", "ASC") == "DESC"
+    arns = sorted((view["taskDefinitionArn"] for view in views), key=task_definition_sort_key, reverse=descending)
+    chunk, token = page(arns, str, call.params.get("maxResults"), call.params.get("nextToken"))
+    return {"taskDefinitionArns": chunk, **({"nextToken": token} if token else {})}
+
+
+def list_task_definition_families(store: Store, call: Call) -> Response:
+    prefix = call.params.get("familyPrefix", "")
+    status = call.params.get("status", "ACTIVE")
+    statuses: dict[str, set[str]] = {}
+    for obj in store.list_task_definitions():
+        view = obj["spec"]["taskDefinition"]
+        statuses.setdefault(view["family"], set()).add(view["status"])
+    wanted: Callable[[set[str]], bool] = {
+        "ACTIVE": lambda found: "ACTIVE" in found,
+        "INACTIVE": lambda found: "ACTIVE" not in found,
+        "ALL": lambda found: True,
+    }[status]
+    families = sorted(family for family, found in statuses.items() if family.startswith(prefix) and wanted(found))
+    chunk, token = page(families, str, call.params.get("maxResults"), call.params.get("nextToken"))
+    return {"families": chunk, **({"nextToken": token} if token else {})}
+
+
+def deregister_task_definition(store: Store, call: Call) -> Response:
+    reference = call.params["taskDefinition"]
+    if parse_task_definition_ref(reference)[1] is None:
+        raise ClientException("A revision must be specified: use family:revision or a full ARN.")
+    found = find_task_definition(store, reference)
+    now = datetime.now(UTC)
+
+    def deregister(spec: dict[str, Any]) -> None:
+        if spec["taskDefinition"]["status"] == "ACTIVE":
+            view = deregistered_view(spec["taskDefinition"], now)
+            spec["taskDefinition"] = {**view, "deregisteredAt": epoch_seconds(now)}
+
+    saved = store.update_task_definition(found["metadata"]["name"], deregister)
+    return {"taskDefinition": saved["spec"]["taskDefinition"]}
+
+
+def delete_task_definitions(store: Store, call: Call) -> Response:
+    references = call.params["taskDefinitions"]
+    if len(references) > MAX_DELETE:
+        raise InvalidParameterException(f"At most {MAX_DELETE} task definitions can be deleted at once.")
+    deleted, failures = [], []
+    now = datetime.now(UTC)
+    for reference in references:
+        try:
+            found = find_task_definition(store, reference)
+        except ClientException as error:
+            failures.append({"arn": reference, "reason": error.message})
+            continue
+        view = found["spec"]["taskDefinition"]
+        if view["status"] == "ACTIVE":
+            failures.append({"arn": view["taskDefinitionArn"], "reason": STILL_ACTIVE})
+            continue
+
+        def request_deletion(spec: dict[str, Any]) -> None:
+            if spec["taskDefinition"]["status"] == "INACTIVE":
+                view = deletion_requested_view(spec["taskDefinition"], now)
+                spec["taskDefinition"] = {**view, "deleteRequestedAt": epoch_seconds(now)}
+
+        deleted.append(
+            store.update_task_definition(found["metadata"]["name"], request_deletion)["spec"]["taskDefinition"]
+        )
+    return {"taskDefinitions": deleted, "failures": failures}
+
+
+def handlers(store: Store) -> dict[str, Handler]:
+    return {
+        "RegisterTaskDefinition": partial(register_task_definition, store),
+        "DescribeTaskDefinition": partial(describe_task_definition, store),
+        "ListTaskDefinitions": partial(list_task_definitions, store),
+        "ListTaskDefinitionFamilies": partial(list_task_definition_families, store),
+        "DeregisterTaskDefinition": partial(deregister_task_definition, store),
+        "DeleteTaskDefinitions": partial(delete_task_definitions, store),
+    }

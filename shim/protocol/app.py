@@ -1,0 +1,167 @@
+"""The ECS API over HTTP: AWS JSON 1.1 on `POST /`, one handler per operation.
+
+A request goes: request id, SigV4 check, X-Amz-Target -> operation, JSON body, validation
+against botocore's model, handler. Every failure becomes the JSON error envelope boto3 reads
+(`{"__type": code, "message": ...}`) with the error's HTTP status; anything that is not an
+ECS error is logged with its traceback here and reaches the client only as a ServerException
+naming the request id.
+"""
+
+import datetime
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from shim.config import Config
+from shim.errors import (
+    EcsError,
+    SerializationException,
+    ServerException,
+    UnknownOperationException,
+    UnsupportedFeatureException,
+)
+from shim.operations.base import Call, Handler, Params
+from shim.protocol.sigv4 import load_credentials, scope_region, verify_signature
+from shim.schemas.model import operation_names, target_prefix
+from shim.schemas.requests import validate_request
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+REQUEST_ID_HEADER = "x-amzn-RequestId"
+
+access_log = logging.getLogger("shim.access")
+log = logging.getLogger(__name__)
+
+
+def create_app(config: Config, handlers: Mapping[str, Handler]) -> Flask:
+    not_ecs = sorted(set(handlers) - operation_names())
+    if not_ecs:
+        raise ValueError(f"handlers for operations ECS does not have: {', '.join(not_ecs)}")
+    credentials = load_credentials(config.credentials_file) if config.credentials_file else None
+    api = _EcsApi(config, dict(handlers), credentials)
+    app = Flask(__name__)
+    app.before_request(_assign_request_id)
+    app.after_request(_add_request_id_header)
+    app.add_url_rule("/", "ecs_api", api.serve, methods=["POST"])
+    app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
+    return app
+
+
+def encode_json(document: Any) -> str:
+    """JSON as ECS sends it: datetimes become epoch seconds (naive ones are taken as UTC)."""
+    return json.dumps(document, default=_epoch_seconds, separators=(",", ":"))
+
+
+@dataclass
+class _AccessEntry:
+    operation: str | None = None
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class _EcsApi:
+    config: Config
+    handlers: dict[str, Handler]
+    credentials: dict[str, str] | None
+
+    def serve(self) -> Response:
+        started = time.monotonic()
+        entry = _AccessEntry()
+        try:
+            response = _json_response(200, encode_json(self._respond(entry)))
+        except EcsError as error:
+            response = _error_response(error)
+        except Exception:
+            log.exception("request %s (%s) failed", g.request_id, entry.operation)
+            response = _error_response(ServerException(f"An internal error occurred (request id {g.request_id})."))
+        _log_access(entry, response.status_code, started)
+        return response
+
+    def _respond(self, entry: _AccessEntry) -> Any:
+        if self.credentials is not None:
+            verify_signature(request, self.credentials, datetime.datetime.now(datetime.UTC))
+        entry.operation = _operation(request.headers.get("X-Amz-Target"))
+        handler = self.handlers.get(entry.operation)
+        if handler is None:
+            raise UnsupportedFeatureException(f"The operation {entry.operation} is not supported by ecs-shim yet.")
+        body = _json_body(request.get_data())
+        cluster = body.get("cluster")
+        entry.cluster = cluster if isinstance(cluster, str) else None
+        params: Params = validate_request(entry.operation, body)
+        call = Call(
+            operation=entry.operation,
+            params=params,
+            region=scope_region(request) or self.config.region,
+            account=self.config.account,
+            request_id=g.request_id,
+        )
+        return handler(call)
+
+
+def _operation(target: str | None) -> str:
+    if target is None:
+        raise UnknownOperationException(f"Missing X-Amz-Target header: expected '{target_prefix()}.<Operation>'.")
+    prefix, _, operation = target.partition(".")
+    if prefix != target_prefix() or operation not in operation_names():
+        raise UnknownOperationException(f"'{target}' is not an Amazon ECS operation.")
+    return operation
+
+
+def _json_body(data: bytes) -> dict[str, Any]:
+    if not data.strip():
+        return {}
+    try:
+        body = json.loads(data, parse_constant=_reject_constant)
+    except ValueError as error:
+        raise SerializationException(f"The request body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise SerializationException("The request body must be a JSON object.")
+    return body
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _epoch_seconds(value: Any) -> float:
+    if isinstance(value, datetime.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+        return aware.timestamp()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json_response(status: int, body: str) -> Response:
+    return Response(body, status=status, content_type=CONTENT_TYPE)
+
+
+def _error_response(error: EcsError) -> Response:
+    return _json_response(error.status, encode_json({"__type": error.code, "message": error.message}))
+
+
+def _log_access(entry: _AccessEntry, status: int, started: float) -> None:
+    record = {
+        "operation": entry.operation,
+        "cluster": entry.cluster,
+        "status": status,
+        "duration_ms": round((time.monotonic() - started) * 1000, 3),
+        "request_id": g.request_id,
+    }
+    access_log.info(json.dumps(record))
+
+
+def _assign_request_id() -> None:
+    g.request_id = str(uuid.uuid4())
+
+
+def _add_request_id_header(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.request_id
+    return response
+
+
+def _healthz() -> Response:
+    return Response("ok", status=200, content_type="text/plain")

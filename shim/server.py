@@ -1,0 +1,40 @@
+"""The whole server: Kubernetes state behind the ECS operations behind the protocol."""
+
+import logging
+
+from flask import Flask
+from kubernetes.client import ApiException
+
+from shim.config import Config
+from shim.kube.client import connect
+from shim.kube.store import Store
+from shim.operations import build_handlers
+from shim.operations.clusters import new_cluster_spec
+from shim.protocol.app import create_app
+from shim.translate.clusters import DEFAULT_CLUSTER
+
+log = logging.getLogger(__name__)
+
+
+def prepare_cluster(config: Config) -> None:
+    """Once per start, before any worker serves: the CRDs (where this server may install them)
+    and the implicit `default` ECS cluster."""
+    store = Store(connect(config.kubeconfig))
+    try:
+        store.install_crds()
+    except ApiException as error:
+        if error.status != 403:
+            raise
+        log.warning("not allowed to install CRDs; expecting them installed from manifests/crds/")
+    store.wait_for_crds()
+    if store.get_cluster(DEFAULT_CLUSTER, cached=False) is None:
+        try:
+            store.save_cluster(new_cluster_spec(DEFAULT_CLUSTER, {}), None)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
+
+def create_server_app(config: Config) -> Flask:
+    store = Store(connect(config.kubeconfig)).start()
+    return create_app(config, build_handlers(store))

@@ -1,0 +1,80 @@
+"""ECS clusters seen from Kubernetes: which nodes and pods belong to a cluster, and the
+`Cluster` shape DescribeClusters returns."""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from shim.translate import names
+
+DEFAULT_CLUSTER = "default"
+DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
+
+
+@dataclass(frozen=True)
+class ClusterCounts:
+    registered_container_instances: int = 0
+    running_tasks: int = 0
+    pending_tasks: int = 0
+    active_services: int = 0
+
+
+def node_serves_cluster(node_labels: Mapping[str, str], cluster_name: str) -> bool:
+    """Every node serves every cluster unless the label ecs.shim.io/cluster pins it to one."""
+    pinned = node_labels.get(names.LABEL_CLUSTER)
+    return pinned is None or pinned == names.label_value(cluster_name)
+
+
+def node_pinned_to_cluster(node_labels: Mapping[str, str], cluster_name: str) -> bool:
+    return node_labels.get(names.LABEL_CLUSTER) == names.label_value(cluster_name)
+
+
+def task_counts(pod_phases: Iterable[str]) -> tuple[int, int]:
+    """(running, pending) tasks among pods in these phases."""
+    phases = list(pod_phases)
+    return phases.count("Running"), phases.count("Pending")
+
+
+def merged_settings(current: list[dict[str, str]], changes: list[dict[str, str]]) -> list[dict[str, str]]:
+    by_name = {setting["name"]: setting["value"] for setting in current}
+    by_name.update({setting["name"]: setting["value"] for setting in changes})
+    return [{"name": name, "value": value} for name, value in by_name.items()]
+
+
+def cluster_view(
+    spec: Mapping[str, Any], region: str, account: str, counts: ClusterCounts, include: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The ECS `Cluster` shape; `include` adds SETTINGS, TAGS, STATISTICS and CONFIGURATIONS."""
+    include = set(include)
+    view: dict[str, Any] = {
+        "clusterArn": names.cluster_arn(region, account, spec["clusterName"]),
+        "clusterName": spec["clusterName"],
+        "status": spec["status"],
+        "registeredContainerInstancesCount": counts.registered_container_instances,
+        "runningTasksCount": counts.running_tasks,
+        "pendingTasksCount": counts.pending_tasks,
+        "activeServicesCount": counts.active_services,
+        "statistics": [],
+        "tags": [],
+        "settings": [],
+        "capacityProviders": list(spec.get("details", {}).get("capacityProviders", [])),
+        "defaultCapacityProviderStrategy": list(spec.get("details", {}).get("defaultCapacityProviderStrategy", [])),
+    }
+    if "SETTINGS" in include:
+        view["settings"] = list(spec.get("settings", []))
+    if "TAGS" in include:
+        view["tags"] = list(spec.get("tags", []))
+    if "CONFIGURATIONS" in include and spec.get("details", {}).get("configuration"):
+        view["configuration"] = spec["details"]["configuration"]
+    if "STATISTICS" in include:
+        view["statistics"] = [
+            {"name": "runningEC2TasksCount", "value": str(counts.running_tasks)},
+            {"name": "pendingEC2TasksCount", "value": str(counts.pending_tasks)},
+            {"name": "activeEC2ServiceCount", "value": str(counts.active_services)},
+            {"name": "runningFargateTasksCount", "value": "0"},
+            {"name": "pendingFargateTasksCount", "value": "0"},
+            {"name": "activeFargateServiceCount", "value": "0"},
+            {"name": "drainingEC2ServiceCount", "value": "0"},
+            {"name": "drainingFargateServiceCount", "value": "0"},
+        ]
+    return view

@@ -1,0 +1,31 @@
+"""ECS resource tags: the rules ECS checks, and how tag changes combine."""
+
+from collections.abc import Iterable
+
+from shim.errors import InvalidParameterException
+
+MAX_TAGS = 50
+Tag = dict[str, str]
+
+
+def check_tags(tags: Iterable[Tag]) -> None:
+    keys = [tag["key"] for tag in tags]
+    if len(keys) > MAX_TAGS:
+        raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
+    if len(set(keys)) != len(keys):
+        raise InvalidParameterException("Tag keys must be unique.")
+    if any(key.lower().startswith("aws:") for key in keys):
+        raise InvalidParameterException("Tag keys starting with 'aws:' are reserved for AWS use.")
+
+
+def tags_added(current: list[Tag], added: list[Tag]) -> list[Tag]:
+    by_key = {tag["key"]: tag.get("value", "") for tag in current}
+    by_key.update({tag["key"]: tag.get("value", "") for tag in added})
+    result = [{"key": key, "value": value} for key, value in by_key.items()]
+    check_tags(result)
+    return result
+
+
+def tags_removed(current: list[Tag], keys: Iterable[str]) -> list[Tag]:
+    dropped = set(keys)
+    return [tag for tag in current if tag["key"] not in dropped]

@@ -1,0 +1,133 @@
+"""Integration tests run against whatever cluster KUBECONFIG names: the local control plane
+(cluster/up) or a kind cluster. They never look at how that cluster is made."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import botocore.config
+import pytest
+from kubernetes import client
+
+from shim.kube.client import KubeClients, connect
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def kube() -> KubeClients:
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if not kubeconfig:
+        pytest.exit("integration tests need KUBECONFIG to name a running cluster (make test sets it)", 2)
+    return connect(kubeconfig)
+
+
+@pytest.fixture
+def namespace(kube: KubeClients) -> Iterator[str]:
+    name = f"it-{uuid.uuid4().hex[:10]}"
+    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    kube.core.delete_namespace(name)
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.2) -> T:
+    """The first truthy result of `check`, retried until `timeout` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {check.__name__}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ShimServer:
+    """`ecs-shim serve` as a user runs it: a separate process under gunicorn, on loopback."""
+
+    def __init__(self, *extra_args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "ShimServer":
+        descriptor, log_path = tempfile.mkstemp(prefix="ecs-shim-", suffix=".log")
+        self.log = Path(log_path)
+        command = [sys.executable, "-m", "shim", "serve", "--port", str(self.port), *self.extra_args]
+        self.process = subprocess.Popen(command, stdout=descriptor, stderr=subprocess.STDOUT)
+        os.close(descriptor)
+        eventually(self.healthy, timeout=60)
+        return self
+
+    def healthy(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, self.output()
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def shim(kube: KubeClients) -> Iterator[ShimServer]:
+    server = ShimServer().start()
+    yield server
+    server.stop()
+
+
+def ecs_client(url: str, **credentials: str) -> Any:
+    return boto3.client(
+        "ecs",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=credentials.get("access_key", "AKIDEXAMPLE"),
+        aws_secret_access_key=credentials.get("secret_key", "secret"),
+        config=botocore.config.Config(retries={"max_attempts": 0}),
+    )
+
+
+@pytest.fixture(scope="session")
+def ecs(shim: ShimServer) -> Any:
+    return ecs_client(shim.url)
+
+
+def run_aws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real AWS CLI, pointed at the shim."""
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL_ECS": url,
+    }
+    aws = str(Path(sys.executable).with_name("aws"))
+    return subprocess.run([aws, "ecs", *args, "--output", "json"], env=env, capture_output=True, text=True)

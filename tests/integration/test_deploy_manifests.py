@@ -1,0 +1,187 @@
+"""The manifests that install ecs-shim in a cluster, as a real API server judges them: every
+object passes validation (server-side dry run, unknown fields rejected), the server's pod meets
+the Pod Security Standard its Namespace enforces, and its ClusterRole grants exactly what the
+ECS API needs."""
+
+import copy
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ForbiddenError
+
+from shim.kube.client import KubeClients
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+DEPLOY = MANIFESTS / "deploy"
+CRDS = MANIFESTS / "crds"
+
+Document = dict[str, Any]
+Grant = tuple[str, str, str]
+
+CRUD = ("get", "list", "watch", "create", "update", "patch", "delete")
+EXPECTED_GRANTS: set[Grant] = {
+    *(("", resource, verb) for resource in ("namespaces", "pods") for verb in CRUD if verb != "update"),
+    *(("", "nodes", verb) for verb in ("get", "list", "watch", "patch", "update")),
+    *(("", "services", verb) for verb in CRUD),
+    ("", "serviceaccounts", "get"),
+    *((group, "events", verb) for group in ("", "events.k8s.io") for verb in ("create", "patch", "list", "watch")),
+    *(("apps", resource, verb) for resource in ("deployments", "daemonsets") for verb in CRUD),
+    *(("apps", "replicasets", verb) for verb in ("get", "list", "watch")),
+    *(
+        ("ecs.shim.io", resource, verb)
+        for resource in ("clusters", "taskdefinitions", "tasks", "services")
+        for verb in CRUD
+    ),
+    *(("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "create", "patch")),
+}
+
+
+def documents(directory: Path) -> list[Document]:
+    """Every YAML document in `directory`, in the order `kubectl apply -f` sends them."""
+    return [
+        document
+        for path in sorted(directory.glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document is not None
+    ]
+
+
+def deploy_object(kind: str) -> Document:
+    (found,) = [document for document in documents(DEPLOY) if document["kind"] == kind]
+    return found
+
+
+def cluster_role_grants(cluster_role: Document) -> set[Grant]:
+    return {
+        (group, resource, verb)
+        for rule in cluster_role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def names_granted(cluster_role: Document, group: str, resource: str, verb: str) -> set[str] | None:
+    """The object names `verb` is limited to, or None where it is granted for every name."""
+    granted: set[str] = set()
+    for rule in cluster_role["rules"]:
+        if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
+            if "resourceNames" not in rule:
+                return None
+            granted.update(rule["resourceNames"])
+    return granted
+
+
+def in_namespace(document: Document, namespace: str) -> Document:
+    moved = copy.deepcopy(document)
+    moved["metadata"]["namespace"] = namespace
+    return moved
+
+
+def pod(spec: Document) -> Document:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "ecs-shim-"}, "spec": spec}
+
+
+@pytest.fixture
+def dynamic(kube: KubeClients) -> DynamicClient:
+    return DynamicClient(kube.api)
+
+
+@pytest.fixture
+def shim_namespace(kube: KubeClients) -> Iterator[str]:
+    """A stand-in for the ecs-shim Namespace, labelled as the manifest labels it."""
+    name = f"it-deploy-{uuid.uuid4().hex[:10]}"
+    labels = deploy_object("Namespace")["metadata"]["labels"]
+    kube.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels=labels)))
+    yield name
+    kube.core.delete_namespace(name)
+
+
+def test_every_manifest_passes_the_api_servers_validation(dynamic: DynamicClient, shim_namespace: str) -> None:
+    for document in documents(CRDS) + documents(DEPLOY):
+        resource = dynamic.resources.get(api_version=document["apiVersion"], kind=document["kind"])
+        body = in_namespace(document, shim_namespace) if resource.namespaced else document
+        applied = dynamic.server_side_apply(
+            resource,
+            body=body,
+            field_manager="ecs-shim-manifest-test",
+            force_conflicts=True,
+            dry_run="All",
+            query_params=[("fieldValidation", "Strict")],
+        )
+        assert (applied.kind, applied.metadata.name) == (document["kind"], document["metadata"]["name"])
+
+
+def test_server_pod_meets_the_pod_security_standard_its_namespace_enforces(
+    dynamic: DynamicClient, shim_namespace: str
+) -> None:
+    labels = deploy_object("Namespace")["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    service_accounts = dynamic.resources.get(api_version="v1", kind="ServiceAccount")
+    service_accounts.create(body=in_namespace(deploy_object("ServiceAccount"), shim_namespace))
+    spec = deploy_object("Deployment")["spec"]["template"]["spec"]
+    pods = dynamic.resources.get(api_version="v1", kind="Pod")
+    pods.create(body=pod(spec), namespace=shim_namespace, dry_run="All")
+
+    unconfined = copy.deepcopy(spec)
+    del unconfined["securityContext"]
+    for container in unconfined["containers"]:
+        del container["securityContext"]
+    with pytest.raises(ForbiddenError, match="restricted"):
+        pods.create(body=pod(unconfined), namespace=shim_namespace, dry_run="All")
+
+
+def test_cluster_role_grants_exactly_what_the_ecs_api_needs() -> None:
+    cluster_role = deploy_object("ClusterRole")
+    assert cluster_role_grants(cluster_role) == EXPECTED_GRANTS
+    assert all("nonResourceURLs" not in rule for rule in cluster_role["rules"])
+
+
+def test_server_may_install_every_crd_and_no_other() -> None:
+    cluster_role = deploy_object("ClusterRole")
+    crds = documents(CRDS)
+    crd_names = {crd["metadata"]["name"] for crd in crds}
+    for verb in ("get", "patch"):
+        named = names_granted(cluster_role, "apiextensions.k8s.io", "customresourcedefinitions", verb)
+        assert named is not None
+        assert crd_names <= named
+        assert all(name.endswith(".ecs.shim.io") for name in named)
+    grants = cluster_role_grants(cluster_role)
+    for crd in crds:
+        assert (crd["spec"]["group"], crd["spec"]["names"]["plural"], "watch") in grants
+
+
+def test_server_runs_as_the_service_account_bound_to_its_cluster_role() -> None:
+    namespace = deploy_object("Namespace")["metadata"]["name"]
+    service_account = deploy_object("ServiceAccount")["metadata"]
+    binding = deploy_object("ClusterRoleBinding")
+
+    assert service_account["namespace"] == namespace
+    assert binding["roleRef"]["name"] == deploy_object("ClusterRole")["metadata"]["name"]
+    assert {"kind": "ServiceAccount", "name": service_account["name"], "namespace": namespace} in binding["subjects"]
+    assert deploy_object("Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == service_account["name"]
+
+
+def test_ecs_service_and_probes_reach_the_servers_port() -> None:
+    template = deploy_object("Deployment")["spec"]["template"]
+    service = deploy_object("Service")
+    (container,) = template["spec"]["containers"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+
+    assert service["metadata"]["name"] == "ecs"
+    assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
+    assert [(port["port"], ports[port["targetPort"]]) for port in service["spec"]["ports"]] == [(80, 8080)]
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"]["path"] == "/healthz"
+        assert ports[container[probe]["httpGet"]["port"]] == 8080
+
+
+def test_namespace_is_applied_before_the_objects_in_it() -> None:
+    kinds = [document["kind"] for document in documents(DEPLOY)]
+    assert kinds[0] == "Namespace"
