@@ -28,7 +28,7 @@ import itertools
 import operator
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -381,11 +381,12 @@ class _Parser:
         return self.pos >= len(self.text)
 
     def unexpected(self, expected: str) -> InvalidParameterException:
-        if self.at_end():
-            found = "end of expression"
-        else:
-            found = f"token '{_TOKEN.match(self.text, self.pos).group()}'"  # type: ignore[union-attr]
+        found = "end of expression" if self.at_end() else f"token '{self.token()}'"
         return _invalid(f"unexpected {found} at position {self.pos + 1}; expected {expected}")
+
+    def token(self) -> str:
+        match = _TOKEN.match(self.text, self.pos)
+        return match.group() if match else ""
 
 
 def parse(expression: str) -> Expression:
@@ -393,17 +394,6 @@ def parse(expression: str) -> Expression:
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise _invalid(f"it is {len(expression)} characters long; the maximum is {MAX_EXPRESSION_LENGTH}")
     return _Parser(expression).parse()
-
-
-def comparisons(expression: Expression) -> Iterator[Comparison]:
-    match expression:
-        case Comparison():
-            yield expression
-        case Not(operand):
-            yield from comparisons(operand)
-        case And(left, right) | Or(left, right):
-            yield from comparisons(left)
-            yield from comparisons(right)
 
 
 def _argument_problem(subject: Subject, op: Operator, value: str) -> str | None:
@@ -594,17 +584,9 @@ class _JavaRegex:
         self.emit(f"\\U{int(digits, 16):08x}", end + 1 - self.pos)
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """A Java regular expression as a compiled Python one; InvalidParameterException if impossible."""
-    try:
-        return _compile_java(pattern)
-    except (_UnsupportedRegex, re.error) as error:
-        message = getattr(error, "msg", error)
-        raise _invalid(f"'{pattern}' is not a usable regular expression: {message}") from None
-
-
 @functools.lru_cache(maxsize=512)
 def _compile_java(pattern: str) -> re.Pattern[str]:
+    """A Java regular expression as a Python one; _UnsupportedRegex or re.error if impossible."""
     translated = _JavaRegex(pattern).translate()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -626,16 +608,12 @@ def evaluate(expression: Expression, facts: InstanceFacts) -> bool:
 def _holds(comparison: Comparison, facts: InstanceFacts) -> bool:
     field = comparison.subject.field
     if field is Field.AGENT_VERSION:
-        return _compare_typed(comparison, _as_version(facts.agent_version), _as_version(comparison.argument))
+        return _compare(comparison.operator, _as_version(facts.agent_version), _as_version(comparison.argument))
     if field is Field.RUNNING_TASKS_COUNT:
-        return _compare_typed(comparison, facts.running_tasks_count, _as_integer(comparison.argument))
+        return _compare(comparison.operator, facts.running_tasks_count, _as_integer(comparison.argument))
     if field is Field.REGISTERED_AT:
         return _compare_registered_at(comparison, facts.registered_at)
     return _holds_for_some(comparison, _subject_values(comparison, facts))
-
-
-def _compare_typed(comparison: Comparison, value: Any, argument: Any) -> bool:
-    return _compare(comparison.operator, value, argument)
 
 
 def _compare(op: Operator, value: Any, argument: Any) -> bool:
@@ -647,7 +625,7 @@ def _compare_registered_at(comparison: Comparison, registered_at: datetime) -> b
     moment = moment.astimezone(UTC).replace(microsecond=0)
     argument = _as_date(comparison.argument)
     value: date = moment if isinstance(argument, datetime) else moment.date()
-    return _compare_typed(comparison, value, argument)
+    return _compare(comparison.operator, value, argument)
 
 
 def _subject_values(comparison: Comparison, facts: InstanceFacts) -> list[str]:
@@ -677,7 +655,7 @@ def _holds_for(op: Operator, value: str, arguments: tuple[str, ...]) -> bool:
     if op in _LISTS:
         return (value in arguments) == (op is Operator.IN)
     if op in _PATTERNS:
-        return (compile_pattern(arguments[0]).fullmatch(value) is not None) == (op is Operator.MATCHES)
+        return (_compile_java(arguments[0]).fullmatch(value) is not None) == (op is Operator.MATCHES)
     if op in _EQUALITY:
         return _COMPARE[op](value, arguments[0])
     return _compare(op, _as_label_integer(value), _as_integer(arguments[0]))

@@ -295,7 +295,7 @@ def _run_annotations(run: RunParameters, group: str) -> dict[str, str]:
         names.ANNOTATION_STARTED_BY: run.started_by,
         names.ANNOTATION_REFERENCE_ID: run.reference_id,
         names.ANNOTATION_CLIENT_TOKEN: run.client_token,
-        names.ANNOTATION_TAGS: _json(list(run.tags)) if run.tags else None,
+        names.ANNOTATION_TAGS: _json([dict(tag) for tag in run.tags]) if run.tags else None,
         names.ANNOTATION_OVERRIDES: _json(dict(run.overrides)) if run.overrides else None,
     }
     annotations.update({key: value for key, value in optional.items() if value})
