@@ -351,7 +351,7 @@ def ready_node_count(bin_dir: Path) -> int:
 
 
 def apply_crds(bin_dir: Path) -> None:
-    crds = ROOT / "manifests" / "crds"
+    crds = ROOT / "shim" / "kube" / "crds"
     if any(crds.glob("*.yaml")):
         kubectl(bin_dir, "apply", "--server-side", "-f", str(crds))
         kubectl(bin_dir, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")

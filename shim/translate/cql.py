@@ -38,6 +38,7 @@ from shim.errors import InvalidParameterException
 from shim.translate import names
 
 MAX_EXPRESSION_LENGTH = 2000
+MAX_NESTING = 100
 MAX_TERMS = 100
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 
@@ -212,6 +213,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def parse(self) -> Expression:
         expression = self.disjunction()
@@ -234,17 +236,27 @@ class _Parser:
 
     def negation(self) -> Expression:
         self.skip_space()
+        start = self.pos
         if self.take_connective("not", "!"):
-            return Not(self.negation())
+            return Not(self.nested(start, self.negation))
         if self.text.startswith("(", self.pos):
             self.pos += 1
-            expression = self.disjunction()
+            expression = self.nested(start, self.disjunction)
             self.skip_space()
             if not self.text.startswith(")", self.pos):
                 raise self.unexpected("'and', 'or' or ')'")
             self.pos += 1
             return expression
         return self.comparison()
+
+    def nested(self, start: int, parse_inner: Callable[[], Expression]) -> Expression:
+        """`parse_inner()` one level deeper; the limit keeps evaluation within Python's recursion limit."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _invalid(f"nested more than {MAX_NESTING} levels deep at position {start + 1}")
+        expression = parse_inner()
+        self.depth -= 1
+        return expression
 
     def comparison(self) -> Comparison:
         subject = self.subject()

@@ -1,6 +1,7 @@
 """Integration tests run against whatever cluster KUBECONFIG names: the local control plane
 (cluster/up) or a kind cluster. They never look at how that cluster is made."""
 
+import json
 import os
 import socket
 import subprocess
@@ -9,16 +10,24 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import boto3
 import botocore.config
 import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from kubernetes import client
+from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients, connect
+from shim.kube.store import GROUP, VERSION
+from shim.schemas.responses import output_problems
 
 T = TypeVar("T")
 
@@ -131,3 +140,88 @@ def run_aws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     }
     aws = str(Path(sys.executable).with_name("aws"))
     return subprocess.run([aws, "ecs", *args, "--output", "json"], env=env, capture_output=True, text=True)
+
+
+def unique_name(prefix: str) -> str:
+    """A name no earlier test or run has used: state persists in the cluster across runs."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113"
+JSON_1_1 = "application/x-amz-json-1.1"
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    """One HTTP exchange with the server as any JSON 1.1 client sees it."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+    @property
+    def error_code(self) -> str | None:
+        return self.body.get("__type") if isinstance(self.body, dict) else None
+
+
+def post_wire(
+    url: str,
+    target: str | None,
+    payload: bytes,
+    key: tuple[str, str] | None = ("AKIDEXAMPLE", "secret"),
+    region: str = "us-east-1",
+) -> WireResponse:
+    """POST `payload` with the JSON 1.1 headers, SigV4-signed by `key` (unsigned when None)."""
+    request = AWSRequest(method="POST", url=f"{url}/", data=payload, headers={"Content-Type": JSON_1_1})
+    if target is not None:
+        request.headers["X-Amz-Target"] = target
+    if key is not None:
+        SigV4Auth(Credentials(*key), "ecs", region).add_auth(request)
+    response = requests.post(request.url, data=payload, headers=dict(request.headers.items()), timeout=30)
+    body = json.loads(response.content) if response.content else None
+    return WireResponse(response.status_code, response.headers, body)
+
+
+def call_wire(url: str, operation: str, params: Any, **signing: Any) -> WireResponse:
+    """One ECS operation with a hand-made JSON body, bypassing every client-side check."""
+    return post_wire(url, f"{TARGET_PREFIX}.{operation}", json.dumps(params).encode(), **signing)
+
+
+def ecs_wire(url: str, operation: str, params: Any) -> dict[str, Any]:
+    """The decoded body of a call that must succeed, checked against the operation's output
+    shape in botocore's model and for its request id."""
+    response = call_wire(url, operation, params)
+    assert response.status == 200, response.body
+    assert response.headers.get("x-amzn-RequestId")
+    assert output_problems(operation, response.body) == []
+    body: dict[str, Any] = response.body
+    return body
+
+
+def unchecked_ecs_client(url: str) -> Any:
+    """boto3 with its client-side parameter validation off: what reaches the server is whatever
+    the user wrote, as from an SDK that does not validate."""
+    return boto3.client(
+        "ecs",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=botocore.config.Config(retries={"max_attempts": 0}, parameter_validation=False),
+    )
+
+
+def task_definitions_of(kube: KubeClients, family: str) -> list[dict[str, Any]]:
+    """The TaskDefinition custom objects stored for `family`, read from the API server."""
+    listed = cast(dict[str, Any], kube.custom.list_cluster_custom_object(GROUP, VERSION, "taskdefinitions"))
+    return [item for item in listed["items"] if item["spec"]["taskDefinition"]["family"] == family]
+
+
+def namespace_exists(kube: KubeClients, name: str) -> bool:
+    try:
+        kube.core.read_namespace(name)
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True

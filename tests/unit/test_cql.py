@@ -198,6 +198,16 @@ def test_the_expression_may_be_2000_characters_long() -> None:
     )
 
 
+def test_nesting_is_limited_to_100_levels() -> None:
+    assert parse("(" * 50 + "not " * 50 + "attribute:x exists" + ")" * 50) is not None
+    assert error_of("!" * 50 + "(" * 51 + "attribute:x exists" + ")" * 51) == (
+        "Invalid expression: nested more than 100 levels deep at position 101"
+    )
+    assert error_of("not " * 101 + "attribute:x exists") == (
+        "Invalid expression: nested more than 100 levels deep at position 401"
+    )
+
+
 SUBJECTS = (
     "a subject (attribute:<name>, task:group, ec2InstanceId, agentConnected, agentVersion, "
     "registeredAt or runningTasksCount)"
