@@ -3,6 +3,7 @@ resources, cluster workloads in Namespaces. Reads come from watch-backed caches;
 the API server with optimistic concurrency, never a lock inside one process, because several
 server processes share the same objects."""
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +20,17 @@ GROUP = "ecs.shim.io"
 VERSION = "v1"
 CRD_DIR = Path(__file__).resolve().parent / "crds"
 MAX_CONFLICT_RETRIES = 50
+SERVICE_ACCOUNT_WAIT_SECONDS = 10.0
+NAMESPACE_DELETION_TIMEOUT = 60.0
 
 
 def is_conflict(error: ApiException) -> bool:
     return error.status == 409
+
+
+def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
+    """Call a client method and take the API server's JSON as it is, without building models."""
+    return cast(KubeObject, json.loads(call(*args, _preload_content=False).data))
 
 
 def task_definition_object_name(family: str, revision: int) -> str:
@@ -39,9 +47,10 @@ class Store:
         managed = f"{names.LABEL_MANAGED}=true"
         self.pods = Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
         self.nodes = Informer("nodes", kube.core.list_node)
+        self.task_records = Informer("tasks", self._list_custom("tasks"))
 
     def start(self) -> "Store":
-        for informer in (self.clusters, self.task_definitions, self.pods, self.nodes):
+        for informer in (self.clusters, self.task_definitions, self.pods, self.nodes, self.task_records):
             informer.start()
         return self
 
@@ -92,7 +101,9 @@ class Store:
         return self.clusters.items()
 
     def save_cluster(self, spec: dict[str, Any], existing: KubeObject | None) -> KubeObject:
-        """Create the cluster's Namespace and record, or replace the record `existing`."""
+        """Create the cluster's Namespace and record, or replace the record `existing`. When
+        another process wrote the record first (two CreateClusters at once), its record is kept
+        and returned."""
         name = names.cluster_namespace(spec["clusterName"])
         if spec["status"] == "ACTIVE":
             self.ensure_namespace(name, spec["clusterName"])
@@ -102,11 +113,16 @@ class Store:
             "metadata": {"name": name, "labels": {names.LABEL_MANAGED: "true"}},
             "spec": spec,
         }
-        if existing is None:
-            saved = self._create("clusters", body)
-        else:
-            body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-            saved = self._replace("clusters", body)
+        try:
+            if existing is None:
+                saved = self._create("clusters", body)
+            else:
+                body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+                saved = self._replace("clusters", body)
+        except ApiException as error:
+            if not is_conflict(error):
+                raise
+            saved = self._get("clusters", name)
         self.clusters.observe(saved)
         return saved
 
@@ -118,11 +134,30 @@ class Store:
                 "annotations": {names.ANNOTATION_CLUSTER_NAME: cluster_name},
             }
         }
+        deadline = time.monotonic() + NAMESPACE_DELETION_TIMEOUT
+        while True:
+            try:
+                self.kube.core.create_namespace(body)  # type: ignore[arg-type]
+                return
+            except ApiException as error:
+                if not is_conflict(error):
+                    raise
+            if self._namespace_alive(name):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Namespace {name} of a deleted cluster is still terminating")
+            time.sleep(0.2)
+
+    def _namespace_alive(self, name: str) -> bool:
+        """Whether `name` exists and is not going away: a Namespace being deleted (its cluster
+        was deleted moments ago) must be gone before it can be created again."""
         try:
-            self.kube.core.create_namespace(body)  # type: ignore[arg-type]
+            namespace = self.kube.core.read_namespace(name)
         except ApiException as error:
-            if not is_conflict(error):
-                raise
+            if error.status == 404:
+                return False
+            raise
+        return namespace.metadata is not None and namespace.metadata.deletion_timestamp is None
 
     def delete_namespace(self, name: str) -> None:
         try:
@@ -184,6 +219,66 @@ class Store:
 
     def update_cluster(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
         return self._update_custom("clusters", name, change, self.clusters)
+
+    # Tasks
+
+    def create_pod(self, namespace: str, pod: KubeObject) -> KubeObject:
+        """Create a task's Pod. A new Namespace gets its `default` ServiceAccount from the
+        controller manager a moment after it exists; admission refuses pods until then."""
+        deadline = time.monotonic() + SERVICE_ACCOUNT_WAIT_SECONDS
+        while True:
+            try:
+                created = raw_json(self.kube.core.create_namespaced_pod, namespace, pod)
+            except ApiException as error:
+                if error.status == 403 and "serviceaccount" in str(error.body) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    continue
+                raise
+            self.pods.observe(created)
+            return created
+
+    def delete_pod(self, namespace: str, name: str) -> None:
+        try:
+            self.kube.core.delete_namespaced_pod(name, namespace, _preload_content=False)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def pods_in(self, namespace: str) -> list[KubeObject]:
+        return [pod for pod in self.pods.items() if pod["metadata"]["namespace"] == namespace]
+
+    def task_records_in(self, namespace: str) -> list[KubeObject]:
+        return [record for record in self.task_records.items() if record["metadata"]["namespace"] == namespace]
+
+    def save_task_record(self, namespace: str, name: str, labels: dict[str, str], record: dict[str, Any]) -> None:
+        """Keep a stopped task's record; the first one written for a task wins."""
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Task",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"record": record},
+        }
+        try:
+            saved = self.kube.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", body)
+        except ApiException as error:
+            if error.status == 409:
+                return
+            raise
+        self.task_records.observe(cast(KubeObject, saved))
+
+    def delete_task_record(self, namespace: str, name: str) -> None:
+        try:
+            self.kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    # Nodes
+
+    def patch_node(self, name: str, patch: dict[str, Any]) -> KubeObject:
+        patched = raw_json(self.kube.core.patch_node, name, patch)
+        self.nodes.observe(patched)
+        return patched
 
     # Shared
 

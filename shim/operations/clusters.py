@@ -20,12 +20,14 @@ from shim.translate.clusters import (
     DEFAULT_CLUSTER,
     DEFAULT_SETTINGS,
     ClusterCounts,
+    check_settings,
     cluster_view,
     merged_settings,
     node_pinned_to_cluster,
     node_serves_cluster,
     task_counts,
 )
+from shim.translate.tags import check_tags
 
 CLUSTER_NOT_FOUND = "Cluster not found."
 MAX_DESCRIBE = 100
@@ -91,6 +93,8 @@ def create_cluster(store: Store, call: Call) -> Response:
         raise InvalidParameterException(
             "Cluster name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores."
         )
+    check_tags(call.params.get("tags", []))
+    check_settings(call.params.get("settings", []))
     existing = store.get_cluster(name)
     if existing is not None and existing["spec"]["status"] == "ACTIVE":
         spec = existing["spec"]
@@ -130,6 +134,7 @@ def list_clusters(store: Store, call: Call) -> Response:
 
 def update_cluster(store: Store, call: Call) -> Response:
     spec = active_cluster(store, call.params["cluster"])
+    check_settings(call.params.get("settings", []))
 
     def change(current: dict[str, Any]) -> None:
         current["settings"] = merged_settings(current.get("settings", []), call.params.get("settings", []))

@@ -17,9 +17,11 @@ def page(
     max_results: int | None,
     next_token: str | None,
     limit: int = 100,
+    descending: bool = False,
 ) -> tuple[list[T], str | None]:
     """One page of `items` and the token for the next, if any. The token names the last key
-    handed out; when that item has gone since, the page resumes at the first greater key."""
+    handed out; when that item has gone since, the page resumes at the first key after it in
+    the order of `items`: sorted by `key`, ascending unless `descending`."""
     size = limit if max_results is None else max_results
     if not 1 <= size <= limit:
         raise InvalidParameterException(f"maxResults must be between 1 and {limit}.")
@@ -30,7 +32,14 @@ def page(
         start = (
             keys.index(after) + 1
             if after in keys
-            else next((index for index, item_key in enumerate(keys) if item_key > after), len(items))
+            else next(
+                (
+                    index
+                    for index, item_key in enumerate(keys)
+                    if (item_key < after if descending else item_key > after)
+                ),
+                len(items),
+            )
         )
     chunk = list(items[start : start + size])
     more = start + size < len(items)

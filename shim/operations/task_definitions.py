@@ -1,6 +1,7 @@
 """Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
 ListTaskDefinitionFamilies, DeregisterTaskDefinition, DeleteTaskDefinitions."""
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
@@ -23,6 +24,7 @@ from shim.translate.task_definitions import (
 )
 
 MAX_DELETE = 10
+MAX_TASK_DEFINITION_BYTES = 65536
 STILL_ACTIVE = (
     "The specified task definition is still in ACTIVE status. Please deregister the target before proceeding."
 )
@@ -35,6 +37,7 @@ def epoch_seconds(moment: datetime) -> float:
 def register_task_definition(store: Store, call: Call) -> Response:
     params = call.params
     validate_registration(params)
+    check_size(params)
     tags = params.get("tags", [])
     check_tags(tags)
     registered_at = epoch_seconds(datetime.now(UTC))
@@ -52,6 +55,13 @@ def register_task_definition(store: Store, call: Call) -> Response:
 
     saved = store.create_task_definition(params["family"], build, tags)
     return {"taskDefinition": saved["spec"]["taskDefinition"], "tags": tags}
+
+
+def check_size(params: dict[str, Any]) -> None:
+    """ECS's 64 KiB limit, in ECS's words; without it a far larger definition fails in etcd."""
+    size = len(json.dumps(params, separators=(",", ":")).encode())
+    if size > MAX_TASK_DEFINITION_BYTES:
+        raise ClientException(f"Actual length: '{size}'. Max allowed length is '{MAX_TASK_DEFINITION_BYTES}' bytes.")
 
 
 def find_task_definition(store: Store, reference: str) -> KubeObject:
@@ -86,8 +96,16 @@ def list_task_definitions(store: Store, call: Call) -> Response:
     ]
     descending = call.params.get("sort", "ASC") == "DESC"
     arns = sorted((view["taskDefinitionArn"] for view in views), key=task_definition_sort_key, reverse=descending)
-    chunk, token = page(arns, str, call.params.get("maxResults"), call.params.get("nextToken"))
+    chunk, token = page(
+        arns, listing_key, call.params.get("maxResults"), call.params.get("nextToken"), descending=descending
+    )
     return {"taskDefinitionArns": chunk, **({"nextToken": token} if token else {})}
+
+
+def listing_key(arn: str) -> str:
+    """A string that sorts like (family, revision): family characters all sort after NUL."""
+    family, revision = task_definition_sort_key(arn)
+    return f"{family}\0{revision:010d}"
 
 
 def list_task_definition_families(store: Store, call: Call) -> Response:

@@ -5,10 +5,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shim.errors import InvalidParameterException
 from shim.translate import names
 
 DEFAULT_CLUSTER = "default"
-DEFAULT_SETTINGS = ({"name": "containerInsights", "value": "disabled"},)
+CONTAINER_INSIGHTS = "containerInsights"
+CONTAINER_INSIGHTS_VALUES = ("enhanced", "enabled", "disabled")
+DEFAULT_SETTINGS = ({"name": CONTAINER_INSIGHTS, "value": "disabled"},)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,13 @@ def task_counts(pod_phases: Iterable[str]) -> tuple[int, int]:
     """(running, pending) tasks among pods in these phases."""
     phases = list(pod_phases)
     return phases.count("Running"), phases.count("Pending")
+
+
+def check_settings(settings: Iterable[Mapping[str, str]]) -> None:
+    for setting in settings:
+        if setting.get("name") != CONTAINER_INSIGHTS or setting.get("value") not in CONTAINER_INSIGHTS_VALUES:
+            values = ", ".join(CONTAINER_INSIGHTS_VALUES)
+            raise InvalidParameterException(f"Cluster setting {CONTAINER_INSIGHTS} takes one of the values {values}.")
 
 
 def merged_settings(current: list[dict[str, str]], changes: list[dict[str, str]]) -> list[dict[str, str]]:

@@ -145,6 +145,7 @@ def task_definition_annotations(task_definition: TaskDefinition) -> dict[str, st
         names.ANNOTATION_FAMILY: task_definition["family"],
         names.ANNOTATION_ESSENTIAL_CONTAINERS: _json([c["name"] for c in containers if _is_essential(c)]),
         names.ANNOTATION_CONTAINER_NAMES: _json({kube_name(c["name"]): c["name"] for c in containers}),
+        names.ANNOTATION_NETWORK_MODE: network_mode(dict(task_definition)),
     }
     for key, annotation in (
         ("taskDefinitionArn", names.ANNOTATION_TASK_DEFINITION_ARN),

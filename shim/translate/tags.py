@@ -9,7 +9,9 @@ Tag = dict[str, str]
 
 
 def check_tags(tags: Iterable[Tag]) -> None:
-    keys = [tag["key"] for tag in tags]
+    keys = [tag.get("key") or "" for tag in tags]
+    if not all(keys):
+        raise InvalidParameterException("Every tag needs a key.")
     if len(keys) > MAX_TAGS:
         raise InvalidParameterException(f"A resource can have at most {MAX_TAGS} tags.")
     if len(set(keys)) != len(keys):
@@ -19,6 +21,7 @@ def check_tags(tags: Iterable[Tag]) -> None:
 
 
 def tags_added(current: list[Tag], added: list[Tag]) -> list[Tag]:
+    check_tags(added)
     by_key = {tag["key"]: tag.get("value", "") for tag in current}
     by_key.update({tag["key"]: tag.get("value", "") for tag in added})
     result = [{"key": key, "value": value} for key, value in by_key.items()]

@@ -7,10 +7,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -170,14 +172,18 @@ def post_wire(
     payload: bytes,
     key: tuple[str, str] | None = ("AKIDEXAMPLE", "secret"),
     region: str = "us-east-1",
+    sent: bytes | None = None,
 ) -> WireResponse:
-    """POST `payload` with the JSON 1.1 headers, SigV4-signed by `key` (unsigned when None)."""
+    """POST `payload` with the JSON 1.1 headers, SigV4-signed by `key` (unsigned when None);
+    `sent` is a body sent in its place after signing, as a tampering proxy would."""
     request = AWSRequest(method="POST", url=f"{url}/", data=payload, headers={"Content-Type": JSON_1_1})
     if target is not None:
         request.headers["X-Amz-Target"] = target
     if key is not None:
         SigV4Auth(Credentials(*key), "ecs", region).add_auth(request)
-    response = requests.post(request.url, data=payload, headers=dict(request.headers.items()), timeout=30)
+    response = requests.post(
+        request.url, data=payload if sent is None else sent, headers=dict(request.headers.items()), timeout=30
+    )
     body = json.loads(response.content) if response.content else None
     return WireResponse(response.status_code, response.headers, body)
 
@@ -225,3 +231,49 @@ def namespace_exists(kube: KubeClients, name: str) -> bool:
             return False
         raise
     return True
+
+
+@pytest.fixture(scope="session")
+def second_shim(kube: KubeClients) -> Iterator[ShimServer]:
+    """Another `ecs-shim serve` on the same cluster, as a second replica behind a load balancer."""
+    server = ShimServer().start()
+    yield server
+    server.stop()
+
+
+def all_at_once(calls: list[Callable[[], T]]) -> list[T]:
+    """Each call on its own thread, all released together; their results in order."""
+    start = threading.Barrier(len(calls))
+
+    def released(call: Callable[[], T]) -> T:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(released, calls))
+
+
+def check_wire_response(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """A botocore `before-parse` hook: each response as it came off the wire, before boto3 reads
+    it, carries a request id and is either a body of the operation's output shape or an ECS
+    error envelope that is not a server fault."""
+    assert response_dict["headers"].get("x-amzn-RequestId")
+    body = json.loads(response_dict["body"]) if response_dict["body"] else {}
+    if response_dict["status_code"] == 200:
+        assert output_problems(operation_model.name, body) == [], body
+    else:
+        assert response_dict["status_code"] < 500 and set(body) == {"__type", "message"}, body
+
+
+def model_checked(ecs: Any) -> Any:
+    """`ecs`, with every response it receives checked by `check_wire_response`."""
+    ecs.meta.events.register("before-parse.ecs.*", check_wire_response, unique_id="model-checked")
+    return ecs
+
+
+@pytest.fixture
+def responses_match_the_model(ecs: Any) -> Iterator[None]:
+    """For one test: every response the shared `ecs` client receives matches botocore's model."""
+    model_checked(ecs)
+    yield
+    ecs.meta.events.unregister("before-parse.ecs.*", unique_id="model-checked")

@@ -1,6 +1,7 @@
 """Clusters through boto3 and the AWS CLI: each one a Namespace in the real API server."""
 
 import json
+from functools import partial
 from typing import Any
 
 import botocore.exceptions
@@ -11,14 +12,19 @@ from shim.kube.client import KubeClients
 from shim.translate import names
 from tests.integration.conftest import (
     ShimServer,
+    all_at_once,
+    ecs_client,
     ecs_wire,
     eventually,
+    model_checked,
     namespace_exists,
     run_aws,
     unique_name,
 )
 
 ACCOUNT_ARN = "arn:aws:ecs:us-east-1:123456789012"
+
+pytestmark = pytest.mark.usefixtures("responses_match_the_model")
 
 
 def error_of(call: Any, **params: Any) -> dict[str, str]:
@@ -38,8 +44,15 @@ def describe_one(ecs: Any, name: str, include: list[str] | None = None) -> dict[
 def serving_nodes(kube: KubeClients, cluster_name: str) -> int:
     """Nodes not pinned to another cluster: ECS calls them the cluster's container instances."""
     pinned = names.label_value(cluster_name)
-    labels = [node.metadata.labels or {} for node in kube.core.list_node().items]
+    nodes = kube.api.sanitize_for_serialization(kube.core.list_node())["items"]
+    labels = [node["metadata"].get("labels", {}) for node in nodes]
     return sum(1 for node_labels in labels if node_labels.get(names.LABEL_CLUSTER, pinned) == pinned)
+
+
+def namespace_of(kube: KubeClients, name: str) -> dict[str, Any]:
+    """The Namespace as the API server returns it, as plain JSON."""
+    namespace: dict[str, Any] = kube.api.sanitize_for_serialization(kube.core.read_namespace(name))
+    return namespace
 
 
 def task_pod(name: str, node_selector: dict[str, str] | None = None, run_seconds: int | None = None) -> client.V1Pod:
@@ -96,8 +109,8 @@ def test_create_cluster_keeps_tags_and_settings_and_describe_includes_them(ecs: 
     statistics = {entry["name"]: entry["value"] for entry in full["statistics"]}
     assert statistics["runningEC2TasksCount"] == "0"
     assert statistics["pendingEC2TasksCount"] == "0"
-    namespace = kube.core.read_namespace(names.cluster_namespace(name))
-    assert namespace.metadata.annotations[names.ANNOTATION_CLUSTER_NAME] == name
+    namespace = namespace_of(kube, names.cluster_namespace(name))
+    assert namespace["metadata"]["annotations"][names.ANNOTATION_CLUSTER_NAME] == name
 
 
 def test_create_cluster_twice_returns_the_existing_cluster(ecs: Any) -> None:
@@ -106,6 +119,22 @@ def test_create_cluster_twice_returns_the_existing_cluster(ecs: Any) -> None:
     second = ecs.create_cluster(clusterName=name)["cluster"]
     assert second["clusterArn"] == first["clusterArn"]
     assert describe_one(ecs, name, ["TAGS"])["tags"] == [{"key": "a", "value": "1"}]
+
+
+def test_same_cluster_created_at_once_through_two_servers_is_one_cluster(
+    shim: ShimServer, second_shim: ShimServer, kube: KubeClients
+) -> None:
+    name = unique_name("stampede")
+    clients = [model_checked(ecs_client(server.url)) for server in (shim, second_shim) for _ in range(5)]
+
+    created = all_at_once([partial(ecs.create_cluster, clusterName=name) for ecs in clients])
+
+    assert {(response["cluster"]["clusterArn"], response["cluster"]["status"]) for response in created} == {
+        (f"{ACCOUNT_ARN}:cluster/{name}", "ACTIVE")
+    }
+    assert namespace_exists(kube, names.cluster_namespace(name))
+    listed = [arn for page in clients[-1].get_paginator("list_clusters").paginate() for arn in page["clusterArns"]]
+    assert listed.count(f"{ACCOUNT_ARN}:cluster/{name}") == 1
 
 
 def test_describe_reports_each_unknown_cluster_as_missing(ecs: Any) -> None:
@@ -130,8 +159,8 @@ def test_list_clusters_walks_every_page_once(ecs: Any) -> None:
     token: str | None = None
     pages = 0
     while True:
-        page = ecs.list_clusters(maxResults=2, **({"nextToken": token} if token else {}))
-        assert len(page["clusterArns"]) <= 2
+        page = ecs.list_clusters(maxResults=3, **({"nextToken": token} if token else {}))
+        assert len(page["clusterArns"]) <= 3
         seen.extend(page["clusterArns"])
         pages += 1
         token = page.get("nextToken")
@@ -184,14 +213,15 @@ def test_deleted_cluster_is_inactive_and_its_namespace_goes(ecs: Any, kube: Kube
 
     assert deleted["status"] == "INACTIVE"
     assert describe_one(ecs, name)["status"] == "INACTIVE"
-    assert arn not in ecs.list_clusters()["clusterArns"]
+    assert not any(arn in page["clusterArns"] for page in ecs.get_paginator("list_clusters").paginate())
     assert error_of(ecs.delete_cluster, cluster=name)["Code"] == "ClusterNotFoundException"
-    eventually(lambda: not namespace_exists(kube, namespace), timeout=30)
+    assert not namespace_exists(kube, namespace) or "deletionTimestamp" in namespace_of(kube, namespace)["metadata"]
 
 
 def test_cluster_created_again_after_deletion_is_active_with_a_live_namespace(ecs: Any, kube: KubeClients) -> None:
     name = unique_name("phoenix")
     ecs.create_cluster(clusterName=name, tags=[{"key": "generation", "value": "1"}])
+    first_namespace = namespace_of(kube, names.cluster_namespace(name))
     ecs.delete_cluster(cluster=name)
 
     again = ecs.create_cluster(clusterName=name, tags=[{"key": "generation", "value": "2"}])["cluster"]
@@ -200,9 +230,10 @@ def test_cluster_created_again_after_deletion_is_active_with_a_live_namespace(ec
     described = describe_one(ecs, name, ["TAGS"])
     assert described["status"] == "ACTIVE"
     assert described["tags"] == [{"key": "generation", "value": "2"}]
-    namespace = kube.core.read_namespace(names.cluster_namespace(name))
-    assert namespace.metadata.deletion_timestamp is None
-    assert namespace.status.phase == "Active"
+    namespace = namespace_of(kube, names.cluster_namespace(name))
+    assert namespace["metadata"]["uid"] != first_namespace["metadata"]["uid"]
+    assert "deletionTimestamp" not in namespace["metadata"]
+    assert namespace["status"]["phase"] == "Active"
 
 
 def test_counts_follow_the_clusters_nodes_and_task_pods(ecs: Any, kube: KubeClients) -> None:
@@ -211,7 +242,7 @@ def test_counts_follow_the_clusters_nodes_and_task_pods(ecs: Any, kube: KubeClie
     namespace = names.cluster_namespace(name)
     assert describe_one(ecs, name)["registeredContainerInstancesCount"] == serving_nodes(kube, name)
 
-    create_pod(kube, namespace, task_pod("finishes", run_seconds=6))
+    create_pod(kube, namespace, task_pod("finishes", run_seconds=4))
     create_pod(kube, namespace, task_pod("unschedulable", node_selector={"no-such-label": "anywhere"}))
 
     def counted(running: int, pending: int) -> dict[str, Any] | None:
@@ -240,9 +271,9 @@ def test_names_differing_only_in_case_or_underscores_are_distinct_clusters(
     assert arns == [f"{ACCOUNT_ARN}:cluster/{name}" for name in cluster_names]
     described = ecs.describe_clusters(clusters=cluster_names)["clusters"]
     assert [cluster["clusterName"] for cluster in described] == cluster_names
-    namespaces = [kube.core.read_namespace(names.cluster_namespace(name)) for name in cluster_names]
-    assert len({namespace.metadata.name for namespace in namespaces}) == len(cluster_names)
-    assert [namespace.metadata.annotations[names.ANNOTATION_CLUSTER_NAME] for namespace in namespaces] == cluster_names
+    namespaces = [namespace_of(kube, names.cluster_namespace(name))["metadata"] for name in cluster_names]
+    assert len({namespace["name"] for namespace in namespaces}) == len(cluster_names)
+    assert [namespace["annotations"][names.ANNOTATION_CLUSTER_NAME] for namespace in namespaces] == cluster_names
 
 
 @pytest.mark.parametrize("bad_name", ["has space", "dot.ted", "x" * 256, "ümlaut"])

@@ -1,0 +1,392 @@
+"""Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks."""
+
+import time
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from shim.errors import ClientException, InvalidParameterException
+from shim.kube.cache import KubeObject
+from shim.kube.store import Store
+from shim.operations.base import Call, Handler, Response
+from shim.operations.clusters import active_cluster
+from shim.operations.container_instances import node_for_instance, nodes_of_cluster, pods_by_node
+from shim.operations.pagination import page
+from shim.operations.task_definitions import find_task_definition
+from shim.translate import cql, names
+from shim.translate.container_instances import (
+    container_instance_id,
+    fit_failure,
+    instance_facts,
+    task_requirements,
+)
+from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, pod_scheduling
+from shim.translate.pods import RunParameters, task_to_pod
+from shim.translate.tasks import is_stopped, stopped_task_record, task_id_of, task_view
+
+MAX_COUNT = 10
+MAX_DESCRIBE = 100
+TASK_NOT_FOUND = "The referenced task was not found."
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+@dataclass(frozen=True)
+class ClusterTasks:
+    """A cluster's tasks as Kubernetes holds them: live Pods and stopped-task records, by task id."""
+
+    name: str
+    namespace: str
+    pods: dict[str, KubeObject]
+    records: dict[str, KubeObject]
+
+    @classmethod
+    def load(cls, store: Store, cluster_name: str) -> "ClusterTasks":
+        namespace = names.cluster_namespace(cluster_name)
+        pods = {task_id_of(pod): pod for pod in store.pods_in(namespace)}
+        records = {
+            record["metadata"]["labels"][names.LABEL_TASK_ID]: record for record in store.task_records_in(namespace)
+        }
+        return cls(cluster_name, namespace, pods, records)
+
+    def ids(self) -> set[str]:
+        return set(self.pods) | set(self.records)
+
+
+def view(store: Store, call: Call, tasks: ClusterTasks, task_id: str, include_tags: bool = False) -> Response:
+    pod = tasks.pods.get(task_id)
+    record = tasks.records.get(task_id)
+    node = store.nodes.get(pod["spec"]["nodeName"]) if pod and pod["spec"].get("nodeName") else None
+    return task_view(
+        pod,
+        record["spec"]["record"] if record else None,
+        region=call.region,
+        account=call.account,
+        cluster_name=tasks.name,
+        container_instance_id=container_instance_id(node) if node else None,
+        availability_zone=zone_of(node),
+        include_tags=include_tags,
+    )
+
+
+def zone_of(node: KubeObject | None) -> str | None:
+    return node["metadata"].get("labels", {}).get(ZONE_LABEL) if node else None
+
+
+def task_id_from(value: str) -> str:
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+def run_task(store: Store, call: Call) -> Response:
+    cluster = active_cluster(store, call.params.get("cluster"))
+    count = call.params.get("count", 1)
+    if not 1 <= count <= MAX_COUNT:
+        raise InvalidParameterException(f"count must be between 1 and {MAX_COUNT}.")
+    return launch(store, call, cluster["clusterName"], count, pinned_nodes=None)
+
+
+def start_task(store: Store, call: Call) -> Response:
+    cluster = active_cluster(store, call.params.get("cluster"))
+    instances = call.params["containerInstances"]
+    if not 1 <= len(instances) <= MAX_COUNT:
+        raise InvalidParameterException(f"containerInstances must list between 1 and {MAX_COUNT} instances.")
+    nodes = [node_for_instance(store, cluster["clusterName"], value) for value in instances]
+    return launch(store, call, cluster["clusterName"], len(nodes), pinned_nodes=nodes)
+
+
+def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes: list[KubeObject] | None) -> Response:
+    params = call.params
+    definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+    if definition["status"] != "ACTIVE":
+        raise ClientException("TaskDefinition is inactive")
+    launch_type = params.get("launchType", "EC2")
+    check_launch_type(definition, launch_type, params)
+    namespace = names.cluster_namespace(cluster_name)
+    token = params.get("clientToken")
+    if token:
+        earlier = [
+            pod
+            for pod in store.pods_in(namespace)
+            if pod["metadata"]["labels"].get(names.LABEL_CLIENT_TOKEN) == names.label_value(token)
+        ]
+        if earlier:
+            tasks = ClusterTasks.load(store, cluster_name)
+            return {"tasks": [view(store, call, tasks, task_id_of(pod)) for pod in earlier], "failures": []}
+    group = params.get("group") or f"family:{definition['family']}"
+    placement = Placement.plan(store, cluster_name, definition, params, group, launch_type, pinned_nodes)
+    started, failures = [], []
+    for index in range(count):
+        target = pinned_nodes[index] if pinned_nodes else None
+        reason = placement.reserve(target)
+        if reason:
+            arn = instance_arn(call, cluster_name, target)
+            failures.append({"reason": reason, **({"arn": arn} if arn else {})})
+            continue
+        run = RunParameters(
+            cluster_name=cluster_name,
+            task_id=uuid.uuid4().hex,
+            launch_type=launch_type,
+            group=group,
+            started_by=params.get("startedBy"),
+            overrides=params.get("overrides", {}),
+            tags=tuple(params.get("tags", [])),
+            reference_id=params.get("referenceId"),
+            client_token=token,
+        )
+        pod = task_to_pod(definition, run, namespace)
+        if target is not None:
+            pod["spec"]["affinity"] = on_node(target["metadata"]["name"])
+        assert isinstance(placement.scheduling, PodScheduling)
+        pod["spec"] = placement.scheduling.merged_into(pod["spec"])
+        created = store.create_pod(namespace, pod)
+        started.append(
+            task_view(
+                created,
+                None,
+                region=call.region,
+                account=call.account,
+                cluster_name=cluster_name,
+                container_instance_id=None,
+                availability_zone=None,
+                include_tags=True,
+            )
+        )
+    return {"tasks": started, "failures": failures}
+
+
+def on_node(node_name: str) -> dict[str, Any]:
+    """Required node affinity for one node: StartTask's choice, still checked by the scheduler."""
+    hostname = {"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [hostname]}]}
+        }
+    }
+
+
+def instance_arn(call: Call, cluster_name: str, node: KubeObject | None) -> str | None:
+    if node is None:
+        return None
+    return names.container_instance_arn(call.region, call.account, cluster_name, container_instance_id(node))
+
+
+def check_launch_type(definition: dict[str, Any], launch_type: str, params: dict[str, Any]) -> None:
+    if launch_type not in definition.get("compatibilities", ["EC2"]):
+        raise InvalidParameterException(f"Task definition does not support launch_type {launch_type}.")
+    if launch_type == "FARGATE" and (params.get("placementConstraints") or params.get("placementStrategy")):
+        raise InvalidParameterException("Placement constraints and strategies are not supported with FARGATE.")
+    if definition.get("networkMode") == "awsvpc" and "networkConfiguration" not in params:
+        raise InvalidParameterException(
+            "Network Configuration must be provided when networkMode 'awsvpc' is specified."
+        )
+
+
+@dataclass
+class Placement:
+    """ECS's placement for one RunTask or StartTask: resources first, then constraints, then
+    strategies. It decides how many tasks can be placed and tells the real scheduler the rest."""
+
+    constraints: list[dict[str, Any]]
+    strategies: list[dict[str, Any]]
+    group: str
+    candidates: list[tuple[KubeObject, list[KubeObject]]]
+    cpu: int
+    memory: int
+    ports: list[tuple[int, str]]
+    distinct: bool
+    used_nodes: set[str]
+    scheduling: PodScheduling | PlacementFailure
+
+    @classmethod
+    def plan(
+        cls,
+        store: Store,
+        cluster_name: str,
+        definition: dict[str, Any],
+        params: dict[str, Any],
+        group: str,
+        launch_type: str,
+        pinned_nodes: list[KubeObject] | None,
+    ) -> "Placement":
+        fargate = launch_type == "FARGATE"
+        constraints = (
+            [] if fargate else [*definition.get("placementConstraints", []), *params.get("placementConstraints", [])]
+        )
+        strategies = (
+            [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
+            if fargate
+            else list(params.get("placementStrategy", []))
+        )
+        nodes = pinned_nodes if pinned_nodes is not None else nodes_of_cluster(store, cluster_name)
+        if not nodes:
+            raise InvalidParameterException("No Container Instances were found in your cluster.")
+        on_node = pods_by_node(store)
+        members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
+        expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
+        candidates = [
+            (node, pods)
+            for node, pods in members
+            if all(
+                cql.evaluate(expression, instance_facts(node, pods, cluster_name=cluster_name))
+                for expression in expressions
+            )
+        ]
+        cpu, memory, ports = task_requirements(definition, params.get("overrides"))
+        scheduling = pod_scheduling(
+            constraints,
+            strategies,
+            group=group,
+            nodes=[
+                CandidateNode(node["metadata"]["name"], instance_facts(node, pods, cluster_name=cluster_name))
+                for node, pods in members
+            ],
+        )
+        group_label = names.label_value(group)
+        used = {
+            node["metadata"]["name"]
+            for node, pods in candidates
+            if any(
+                pod["metadata"]["labels"].get(names.LABEL_GROUP) == group_label and not is_stopped(pod) for pod in pods
+            )
+        }
+        distinct = any(c["type"] == "distinctInstance" for c in constraints)
+        return cls(constraints, strategies, group, candidates, cpu, memory, ports, distinct, used, scheduling)
+
+    def reserve(self, target: KubeObject | None) -> str | None:
+        """Why one more task cannot be placed (an ECS failure reason), or None after booking it."""
+        if isinstance(self.scheduling, PlacementFailure):
+            return self.scheduling.reason
+        candidates = [
+            (node, pods)
+            for node, pods in self.candidates
+            if (target is None or node["metadata"]["name"] == target["metadata"]["name"])
+            and not (self.distinct and node["metadata"]["name"] in self.used_nodes)
+        ]
+        if not candidates:
+            return (
+                "DistinctInstance placement constraint unsatisfied."
+                if self.distinct
+                else "MemberOf placement constraint unsatisfied."
+            )
+        reason = fit_failure(self.cpu, self.memory, self.ports, candidates)
+        if reason:
+            return reason
+        chosen = next(
+            (node, pods)
+            for node, pods in candidates
+            if fit_failure(self.cpu, self.memory, self.ports, [(node, pods)]) is None
+        )
+        chosen[1].append(self.booking(chosen[0]))
+        self.used_nodes.add(chosen[0]["metadata"]["name"])
+        return None
+
+    def booking(self, node: KubeObject) -> KubeObject:
+        """A stand-in pod for a task this call placed, so the next task sees the node fuller."""
+        return {
+            "metadata": {"labels": {names.LABEL_MANAGED: "true", names.LABEL_GROUP: names.label_value(self.group)}},
+            "spec": {
+                "nodeName": node["metadata"]["name"],
+                "resources": {"requests": {"cpu": f"{self.cpu * 1000 // 1024}m", "memory": f"{self.memory}Mi"}},
+                "containers": [
+                    {
+                        "name": "booking",
+                        "ports": [
+                            {"containerPort": port, "hostPort": port, "protocol": protocol.upper()}
+                            for port, protocol in self.ports
+                        ],
+                    }
+                ],
+            },
+            "status": {"phase": "Pending"},
+        }
+
+
+def stop_task(store: Store, call: Call) -> Response:
+    cluster = active_cluster(store, call.params.get("cluster"))
+    tasks = ClusterTasks.load(store, cluster["clusterName"])
+    task_id = task_id_from(call.params["task"])
+    pod = tasks.pods.get(task_id)
+    if pod is None and task_id not in tasks.records:
+        raise InvalidParameterException(TASK_NOT_FOUND)
+    if pod is not None and task_id not in tasks.records and not is_stopped(pod):
+        reason = call.params.get("reason", "Task stopped by user")
+        record_task_stop(store, tasks, pod, "UserInitiated", reason, region=call.region, account=call.account)
+        tasks = ClusterTasks.load(store, cluster["clusterName"])
+    return {"task": view(store, call, tasks, task_id)}
+
+
+def record_task_stop(
+    store: Store, tasks: ClusterTasks, pod: KubeObject, stop_code: str, reason: str, *, region: str, account: str
+) -> None:
+    """Keep the task's record with why it stopped, then delete its Pod."""
+    node = store.nodes.get(pod["spec"]["nodeName"]) if pod["spec"].get("nodeName") else None
+    record = stopped_task_record(
+        pod,
+        stop_code=stop_code,
+        stopped_reason=reason,
+        stopping_at=time.time(),
+        region=region,
+        account=account,
+        cluster_name=tasks.name,
+        container_instance_id=container_instance_id(node) if node else None,
+        availability_zone=zone_of(node),
+    )
+    labels = {key: value for key, value in pod["metadata"].get("labels", {}).items() if key.startswith(names.PREFIX)}
+    store.save_task_record(tasks.namespace, pod["metadata"]["name"], labels, record)
+    store.delete_pod(tasks.namespace, pod["metadata"]["name"])
+
+
+def describe_tasks(store: Store, call: Call) -> Response:
+    cluster = active_cluster(store, call.params.get("cluster"))
+    requested = call.params["tasks"]
+    if len(requested) > MAX_DESCRIBE:
+        raise InvalidParameterException(f"Too many tasks requested: at most {MAX_DESCRIBE}.")
+    include_tags = "TAGS" in call.params.get("include", [])
+    tasks = ClusterTasks.load(store, cluster["clusterName"])
+    found, failures = [], []
+    for value in requested:
+        task_id = task_id_from(value)
+        if task_id in tasks.ids():
+            found.append(view(store, call, tasks, task_id, include_tags))
+        else:
+            arn = (
+                value
+                if value.startswith("arn:")
+                else names.task_arn(call.region, call.account, cluster["clusterName"], value)
+            )
+            failures.append({"arn": arn, "reason": "MISSING"})
+    return {"tasks": found, "failures": failures}
+
+
+def list_tasks(store: Store, call: Call) -> Response:
+    params = call.params
+    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    tasks = ClusterTasks.load(store, cluster_name)
+    views = [view(store, call, tasks, task_id) for task_id in tasks.ids()]
+    wanted_status = params.get("desiredStatus", "RUNNING")
+    instance = params.get("containerInstance")
+    instance_id = instance.rsplit("/", 1)[-1] if instance else None
+    family = params.get("family")
+    selected = [
+        task
+        for task in views
+        if task["desiredStatus"] == wanted_status
+        and (family is None or task["taskDefinitionArn"].rsplit("/", 1)[-1].rsplit(":", 1)[0] == family)
+        and ("startedBy" not in params or task.get("startedBy") == params["startedBy"])
+        and ("serviceName" not in params or task.get("group") == f"service:{params['serviceName']}")
+        and ("launchType" not in params or task.get("launchType") == params["launchType"])
+        and (instance_id is None or task.get("containerInstanceArn", "").endswith(f"/{instance_id}"))
+    ]
+    arns = sorted(task["taskArn"] for task in selected)
+    chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"))
+    return {"taskArns": chunk, **({"nextToken": token} if token else {})}
+
+
+def handlers(store: Store) -> dict[str, Handler]:
+    return {
+        "RunTask": partial(run_task, store),
+        "StartTask": partial(start_task, store),
+        "StopTask": partial(stop_task, store),
+        "DescribeTasks": partial(describe_tasks, store),
+        "ListTasks": partial(list_tasks, store),
+    }

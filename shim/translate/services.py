@@ -1,0 +1,1126 @@
+"""ECS services as Kubernetes workloads: the stored service record, the manifests it becomes, and
+the `Service` shape DescribeServices shows, read back from the Kubernetes objects.
+
+Pure: dicts in, dicts out (Kubernetes objects in their camelCase JSON shape).
+
+The record (`service_record`, kept in the `spec.record` of a `services.ecs.shim.io` object) holds
+what CreateService and UpdateService asked for, with ECS's defaults filled in, and the history of
+the service's ECS deployments. Each deployment keeps a snapshot of the settings that shape its
+tasks (`TEMPLATE_FIELDS`), so a rollback restores exactly the pods it had. Counts, rollout
+progress and health are never stored: `service_view` derives them from the workload, its
+ReplicaSets and its pods.
+
+Manifests:
+- REPLICA -> apps/v1 Deployment `svc-<dns_label(name)>`, replicas = desiredCount (0 once the
+  service is DRAINING). DAEMON -> apps/v1 DaemonSet of the same name; a DRAINING daemon gets a
+  node affinity no node satisfies, so Kubernetes removes its pods as ECS stops daemon tasks.
+- Pod template: the task definition's pod spec (`pods.task_definition_to_pod_spec` with liveness
+  probes: ECS replaces unhealthy service tasks), the placement scheduling merged in, restartPolicy
+  Always; labels = the task labels (group `service:<name>`, startedBy = the PRIMARY deployment id)
+  plus `ecs.shim.io/service`; annotations carry the exact ECS values, including the deployment id.
+  A new deployment id therefore always changes the template, and Kubernetes starts a new
+  ReplicaSet: one ReplicaSet per ECS deployment, which is how forceNewDeployment and rollbacks
+  (back to the very same template, hence the old ReplicaSet) work.
+- Rolling update, in absolute numbers so it is exact: maxSurge = floor(desired * maximumPercent /
+  100) - desired (at least 0), maxUnavailable = desired - ceil(desired * minimumHealthyPercent /
+  100). Kubernetes refuses both being 0; ECS would then be stuck, so maxUnavailable becomes 1. A
+  DaemonSet's desired count is the number of eligible nodes, unknown here: maxSurge 0 (DAEMON
+  allows no more than 100%) and maxUnavailable `(100 - minimumHealthyPercent)%`, which Kubernetes
+  rounds up where ECS rounds the healthy count up (at most one task apart).
+- healthCheckGracePeriodSeconds -> initialDelaySeconds of liveness probes at least that long
+  (readiness is not delayed: a task that turns healthy early counts as healthy on ECS too).
+- Circuit breaker on -> progressDeadlineSeconds = CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS + the
+  grace period, and the annotation `ecs.shim.io/circuit-breaker` (`enable` or `rollback`). Off ->
+  Kubernetes' default deadline, and an exceeded deadline is not shown as FAILED (ECS keeps trying).
+- loadBalancers -> one v1 Service per (containerName, containerPort), named `lb-` +
+  dns_label(`<service>:<container>:<port>`), selecting the service's pods; ClusterIP unless the
+  service has the tag `ecs-shim/service-type` = `LoadBalancer` or `NodePort`.
+  serviceRegistries -> one headless Service (clusterIP None) named `registry_service_name(name)`:
+  the service name itself when it is a lowercase DNS label, else `svc-` + dns_label(name). Its DNS
+  name `<that>.<namespace>.svc.cluster.local` resolves to the addresses of the ready tasks: it is
+  the service's discovery name.
+
+Deployments in the view: one per ECS deployment whose ReplicaSets still want or have pods, plus
+the PRIMARY. A ReplicaSet or pod belongs to the deployment named by the `ecs.shim.io/deployment-id`
+annotation of its (pod template) metadata. A pod is running when it is Running and Ready, pending
+while it is alive but not yet that; failedTasks counts failed pods and the restarts of pods that
+are not ready now (ECS counts consecutive failures and forgets them once a task is healthy).
+rolloutState: COMPLETED when the PRIMARY runs all its desired tasks on the current template and no
+other deployment has any; FAILED when the circuit breaker is on and the PRIMARY's failedTasks
+reaches ECS's threshold (half the desired count, between 3 and 200), or Kubernetes reports
+ProgressDeadlineExceeded for the PRIMARY's ReplicaSet (a DaemonSet: the deadline passed since the
+deployment started without completing), or the record says it failed. A COMPLETED or FAILED state,
+once recorded by `service_record_observed` / `service_record_rolled_back`, stays.
+
+Events are derived too: task starts from pod creation times, task stops from pods being deleted,
+deployment completed / failed / rolled back from the times the record keeps, and the steady state
+from when the last running task became ready. Event ids are UUID5 of the service ARN, message and
+time, so the same event keeps its id across calls.
+"""
+
+import copy
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from random import Random, SystemRandom
+from typing import Any
+
+from shim.errors import (
+    InvalidParameterException,
+    ServiceNotActiveException,
+    UnsupportedFeatureException,
+)
+from shim.translate import names
+from shim.translate.placement import PodScheduling, validate_constraints, validate_strategies
+from shim.translate.pods import task_definition_annotations, task_definition_to_pod_spec, task_labels
+from shim.translate.tags import check_tags
+
+Json = dict[str, Any]
+
+REPLICA = "REPLICA"
+DAEMON = "DAEMON"
+ACTIVE = "ACTIVE"
+DRAINING = "DRAINING"
+INACTIVE = "INACTIVE"
+PRIMARY = "PRIMARY"
+IN_PROGRESS = "IN_PROGRESS"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+
+DEFAULT_PERCENTS = {REPLICA: (200, 100), DAEMON: (100, 0)}
+"""(maximumPercent, minimumHealthyPercent) ECS fills in for each scheduling strategy."""
+DEFAULT_LAUNCH_TYPE = "EC2"
+MAX_LOAD_BALANCERS = 5
+MAX_SERVICE_REGISTRIES = 1
+MAX_EVENTS = 100
+MAX_DEPLOYMENT_HISTORY = 10
+REVISION_HISTORY_LIMIT = 10
+CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS = 30
+"""Seconds without progress after which a rollout with the circuit breaker on fails (plus the
+health check grace period): long enough for a simulated or warm node to start a task, short
+enough that a broken revision is rolled back within a minute."""
+DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
+CIRCUIT_BREAKER_THRESHOLD_BOUNDS = (3, 200)
+CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
+SERVICE_TYPE_TAG = "ecs-shim/service-type"
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
+
+ANNOTATION_SERVICE_NAME = f"{names.PREFIX}/service-name"
+ANNOTATION_DEPLOYMENT_ID = f"{names.PREFIX}/deployment-id"
+ANNOTATION_CIRCUIT_BREAKER = f"{names.PREFIX}/circuit-breaker"
+ANNOTATION_TARGET_GROUP_ARN = f"{names.PREFIX}/target-group-arn"
+ANNOTATION_LOAD_BALANCER_NAME = f"{names.PREFIX}/load-balancer-name"
+ANNOTATION_REGISTRY_ARN = f"{names.PREFIX}/registry-arn"
+LABEL_NO_NODE = f"{names.PREFIX}/no-node"
+
+TEMPLATE_FIELDS = (
+    "taskDefinition",
+    "placementConstraints",
+    "placementStrategy",
+    "networkConfiguration",
+    "loadBalancers",
+    "serviceRegistries",
+    "healthCheckGracePeriodSeconds",
+)
+"""Settings that shape a deployment's tasks: changing one starts a new deployment."""
+
+_UPDATABLE_FIELDS = (*TEMPLATE_FIELDS, "desiredCount", "enableECSManagedTags", "propagateTags")
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+_DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
+_TIMED_OUT_REPLICA_SET = re.compile(r'ReplicaSet "([^"]+)"')
+_APP_PROTOCOLS = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c"}
+_DAEMON_DESIRED_COUNT = (
+    "The daemon scheduling strategy does not support a desired count for services. "
+    "Remove the desired count value and try again"
+)
+_DAEMON_PLACEMENT_STRATEGY = (
+    "The daemon scheduling strategy does not support placement strategies. Remove the placement strategy and try again"
+)
+_DAEMON_MAXIMUM_PERCENT = (
+    "The daemon scheduling strategy does not support values above 100 for maximumPercent on a "
+    "deployment configuration. Change the maximumPercent value to 100, and try again"
+)
+
+
+# Validation
+
+
+def validate_service_params(params: Mapping[str, Any], *, task_definition: Mapping[str, Any] | None = None) -> None:
+    """ECS's checks of CreateService parameters (or of a service as UpdateService would leave it).
+
+    With `task_definition`, load balancers must name one of its containers and a port it maps,
+    and placement constraints count the task definition's too.
+    """
+    if not _SERVICE_NAME.fullmatch(str(params.get("serviceName", ""))):
+        raise InvalidParameterException(
+            "Service name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores."
+        )
+    if not params.get("taskDefinition"):
+        raise InvalidParameterException("A task definition must be specified for a service.")
+    strategy = params.get("schedulingStrategy") or REPLICA
+    _validate_scheduling(params, strategy)
+    _validate_deployment_configuration(
+        deployment_configuration(params.get("deploymentConfiguration"), strategy), strategy
+    )
+    controller = (params.get("deploymentController") or {}).get("type", "ECS")
+    if controller != "ECS":
+        raise UnsupportedFeatureException(f"The {controller} deployment controller is not supported; use ECS.")
+    constraints = list(params.get("placementConstraints") or [])
+    if task_definition is not None:
+        constraints += list(task_definition.get("placementConstraints") or [])
+    validate_constraints(constraints)
+    validate_strategies(list(params.get("placementStrategy") or []))
+    _validate_load_balancers(params.get("loadBalancers") or [], task_definition)
+    if len(params.get("serviceRegistries") or []) > MAX_SERVICE_REGISTRIES:
+        raise InvalidParameterException("A service can have at most one service registry.")
+    grace = params.get("healthCheckGracePeriodSeconds")
+    if grace is not None and grace < 0:
+        raise InvalidParameterException("healthCheckGracePeriodSeconds must be greater than or equal to 0.")
+    check_tags(params.get("tags") or [])
+
+
+def _validate_scheduling(params: Mapping[str, Any], strategy: str) -> None:
+    if strategy == DAEMON:
+        if params.get("desiredCount") is not None:
+            raise InvalidParameterException(_DAEMON_DESIRED_COUNT)
+        if params.get("placementStrategy"):
+            raise InvalidParameterException(_DAEMON_PLACEMENT_STRATEGY)
+        if params.get("launchType") == "FARGATE":
+            raise InvalidParameterException(
+                "The daemon scheduling strategy is not supported with the FARGATE launch type."
+            )
+        return
+    desired = params.get("desiredCount")
+    if desired is None:
+        raise InvalidParameterException(
+            "desiredCount must be specified for a service using the REPLICA scheduling strategy."
+        )
+    if desired < 0:
+        raise InvalidParameterException("desiredCount must be greater than or equal to 0.")
+
+
+def _validate_deployment_configuration(configuration: Mapping[str, Any], strategy: str) -> None:
+    maximum, minimum = configuration["maximumPercent"], configuration["minimumHealthyPercent"]
+    if strategy == DAEMON and maximum > 100:
+        raise InvalidParameterException(_DAEMON_MAXIMUM_PERCENT)
+    if not 0 <= minimum <= 100:
+        raise InvalidParameterException("minimumHealthyPercent must be between 0 and 100.")
+    if maximum < minimum:
+        raise InvalidParameterException("maximumPercent must be greater than or equal to minimumHealthyPercent.")
+    if maximum == minimum == 100:
+        raise InvalidParameterException(
+            "Both maximumPercent and minimumHealthyPercent cannot be 100 as this will block deployments"
+        )
+    deployment_strategy = configuration.get("strategy", "ROLLING")
+    if deployment_strategy != "ROLLING":
+        raise UnsupportedFeatureException(
+            f"The {deployment_strategy} deployment strategy is not supported; use ROLLING."
+        )
+
+
+def _validate_load_balancers(
+    load_balancers: Sequence[Mapping[str, Any]], task_definition: Mapping[str, Any] | None
+) -> None:
+    if len(load_balancers) > MAX_LOAD_BALANCERS:
+        raise InvalidParameterException(
+            f"Too many load balancers: {len(load_balancers)}. The maximum is {MAX_LOAD_BALANCERS}."
+        )
+    for load_balancer in load_balancers:
+        name, port = load_balancer.get("containerName"), load_balancer.get("containerPort")
+        if not name or port is None:
+            raise InvalidParameterException("A load balancer must specify a containerName and a containerPort.")
+        if task_definition is not None:
+            _check_container_port(task_definition, name, port)
+
+
+def _check_container_port(task_definition: Mapping[str, Any], container_name: str, port: int) -> None:
+    container = next((c for c in task_definition["containerDefinitions"] if c["name"] == container_name), None)
+    if container is None:
+        raise InvalidParameterException(f"The container {container_name} does not exist in the task definition.")
+    if _port_mapping(container, port) is None:
+        raise InvalidParameterException(f"The container {container_name} did not have a container port {port} defined.")
+
+
+# The record
+
+
+def new_deployment_id(random: Random | None = None) -> str:
+    """An ECS deployment id: `ecs-svc/` and 19 digits."""
+    return f"ecs-svc/{(random or SystemRandom()).randrange(10**18, 10**19)}"
+
+
+_generated_deployment_id = new_deployment_id
+
+
+def deployment_configuration(given: Mapping[str, Any] | None, strategy: str) -> Json:
+    """`given` with ECS's defaults filled in for `strategy`."""
+    maximum, minimum = DEFAULT_PERCENTS[strategy]
+    configuration: Json = {
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+        "maximumPercent": maximum,
+        "minimumHealthyPercent": minimum,
+    }
+    configuration.update({key: copy.deepcopy(value) for key, value in (given or {}).items() if value is not None})
+    return configuration
+
+
+def service_record(
+    params: Mapping[str, Any],
+    *,
+    cluster_name: str,
+    created_at: float,
+    created_by: str,
+    deployment_id: str,
+    task_definition: Mapping[str, Any] | None = None,
+) -> Json:
+    """The record CreateService stores; `params["taskDefinition"]` is the resolved ARN (and
+    `task_definition`, when given, the definition it names, for `validate_service_params`)."""
+    validate_service_params(params, task_definition=task_definition)
+    strategy = params.get("schedulingStrategy") or REPLICA
+    record: Json = {
+        "serviceName": params["serviceName"],
+        "clusterName": cluster_name,
+        "taskDefinition": params["taskDefinition"],
+        "launchType": params.get("launchType") or DEFAULT_LAUNCH_TYPE,
+        "schedulingStrategy": strategy,
+        "deploymentConfiguration": deployment_configuration(params.get("deploymentConfiguration"), strategy),
+        "deploymentController": {"type": "ECS"},
+        "placementConstraints": copy.deepcopy(list(params.get("placementConstraints") or [])),
+        "placementStrategy": copy.deepcopy(list(params.get("placementStrategy") or [])),
+        "loadBalancers": copy.deepcopy(list(params.get("loadBalancers") or [])),
+        "serviceRegistries": copy.deepcopy(list(params.get("serviceRegistries") or [])),
+        "tags": copy.deepcopy(list(params.get("tags") or [])),
+        "propagateTags": params.get("propagateTags") or "NONE",
+        "enableECSManagedTags": bool(params.get("enableECSManagedTags")),
+        "status": ACTIVE,
+        "createdAt": created_at,
+        "createdBy": created_by,
+    }
+    if strategy == REPLICA:
+        record["desiredCount"] = params["desiredCount"]
+    for key in ("networkConfiguration", "healthCheckGracePeriodSeconds"):
+        if params.get(key) is not None:
+            record[key] = copy.deepcopy(params[key])
+    record["deployments"] = [_new_deployment(record, deployment_id, created_at)]
+    return record
+
+
+def service_record_updated(
+    record: Mapping[str, Any],
+    params: Mapping[str, Any],
+    *,
+    now: float,
+    new_deployment_id: str | None,
+    task_definition: Mapping[str, Any] | None = None,
+) -> Json:
+    """The record after UpdateService (`params["taskDefinition"]`, if any, resolved to an ARN).
+
+    A new task definition, forceNewDeployment or any other change to `TEMPLATE_FIELDS` starts a
+    new PRIMARY deployment (`new_deployment_id`, or a fresh one when None) and makes the old
+    PRIMARY ACTIVE; desiredCount or deploymentConfiguration alone change the current deployment.
+    `task_definition` is the definition the updated service runs, for `validate_service_params`.
+    """
+    if record["status"] != ACTIVE:
+        raise ServiceNotActiveException("Service was not ACTIVE.")
+    strategy = record["schedulingStrategy"]
+    if strategy == DAEMON and params.get("desiredCount") is not None:
+        raise InvalidParameterException(_DAEMON_DESIRED_COUNT)
+    updated = copy.deepcopy(dict(record))
+    for key in _UPDATABLE_FIELDS:
+        if params.get(key) is not None:
+            updated[key] = copy.deepcopy(params[key])
+    updated["deploymentConfiguration"] = deployment_configuration(
+        {**record["deploymentConfiguration"], **(params.get("deploymentConfiguration") or {})}, strategy
+    )
+    validate_service_params(updated, task_definition=task_definition)
+    changed = any(updated.get(key) != record.get(key) for key in TEMPLATE_FIELDS)
+    primary = primary_deployment(updated)
+    primary["updatedAt"] = now
+    if changed or params.get("forceNewDeployment"):
+        primary["status"] = ACTIVE
+        deployment = _new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
+        updated["deployments"] = [*updated["deployments"], deployment][-MAX_DEPLOYMENT_HISTORY:]
+    return updated
+
+
+def service_record_observed(record: Mapping[str, Any], view: Mapping[str, Any], *, now: float) -> Json:
+    """The record with what `view` (from `service_view`) observed kept: deployments that reached
+    COMPLETED or FAILED keep that state and its time; those no longer shown become INACTIVE.
+
+    The reconciler stores the result when it differs from `record`; the history this builds is
+    what rollbacks and deployment events are read from.
+    """
+    updated = copy.deepcopy(dict(record))
+    shown = {deployment["id"]: deployment for deployment in view.get("deployments", [])}
+    for deployment in updated["deployments"]:
+        seen = shown.get(deployment["id"])
+        if seen is None:
+            if deployment["status"] != PRIMARY:
+                deployment["status"] = INACTIVE
+            continue
+        state = seen["rolloutState"]
+        if state == deployment["rolloutState"] or deployment["rolloutState"] != IN_PROGRESS:
+            continue
+        deployment["rolloutState"] = state
+        deployment["rolloutStateReason"] = seen["rolloutStateReason"]
+        deployment["updatedAt"] = seen["updatedAt"] if state == COMPLETED else now
+        deployment["completedAt" if state == COMPLETED else "failedAt"] = deployment["updatedAt"]
+    return updated
+
+
+def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, restored_id: str, now: float) -> Json:
+    """The record after the circuit breaker rolled `failed_id` back to `restored_id`: the failed
+    deployment is FAILED (and ACTIVE while its tasks stop), the restored one PRIMARY again with the
+    settings it had, so the workload rewritten from the record is its old template."""
+    updated = copy.deepcopy(dict(record))
+    by_id = {deployment["id"]: deployment for deployment in updated["deployments"]}
+    failed, restored = by_id[failed_id], by_id[restored_id]
+    failed.update(status=ACTIVE, rolloutState=FAILED, rolloutStateReason=CIRCUIT_BREAKER_REASON, updatedAt=now)
+    failed.setdefault("failedAt", now)
+    restored.pop("completedAt", None)
+    restored.update(
+        status=PRIMARY,
+        rolloutState=IN_PROGRESS,
+        rolloutStateReason=_in_progress_reason(restored_id),
+        updatedAt=now,
+        restoredAt=now,
+    )
+    for key in TEMPLATE_FIELDS:
+        updated.pop(key, None)
+    updated.update(copy.deepcopy(restored["configuration"]))
+    return updated
+
+
+def primary_deployment(record: Mapping[str, Any]) -> Json:
+    primary: Json = next(d for d in record["deployments"] if d["status"] == PRIMARY)
+    return primary
+
+
+def _new_deployment(record: Mapping[str, Any], deployment_id: str, now: float) -> Json:
+    deployment: Json = {
+        "id": deployment_id,
+        "status": PRIMARY,
+        "taskDefinition": record["taskDefinition"],
+        "createdAt": now,
+        "updatedAt": now,
+        "launchType": record["launchType"],
+        "rolloutState": IN_PROGRESS,
+        "rolloutStateReason": _in_progress_reason(deployment_id),
+        "configuration": {key: copy.deepcopy(record[key]) for key in TEMPLATE_FIELDS if key in record},
+    }
+    tags = _propagated_tags(record)
+    if tags:
+        deployment["tags"] = tags
+    return deployment
+
+
+def _propagated_tags(record: Mapping[str, Any]) -> list[Json]:
+    """Tags the deployment's tasks get, fixed when it starts (as ECS tags tasks at launch)."""
+    tags: list[Json] = []
+    if record["enableECSManagedTags"]:
+        tags += [
+            {"key": "aws:ecs:clusterName", "value": record["clusterName"]},
+            {"key": "aws:ecs:serviceName", "value": record["serviceName"]},
+        ]
+    if record["propagateTags"] == "SERVICE":
+        tags += copy.deepcopy(record["tags"])
+    return tags
+
+
+def _in_progress_reason(deployment_id: str) -> str:
+    return f"ECS deployment {deployment_id} in progress."
+
+
+# Kubernetes names
+
+
+def workload_name(service_name: str) -> str:
+    return f"svc-{names.dns_label(service_name, 59)}"
+
+
+def registry_service_name(service_name: str) -> str:
+    """The headless Service (discovery name) of an ECS service: its own name when Kubernetes
+    accepts it as a Service name, else the workload name."""
+    return service_name if _DNS_1035_LABEL.fullmatch(service_name) else workload_name(service_name)
+
+
+def load_balancer_service_name(service_name: str, container_name: str, container_port: int) -> str:
+    return f"lb-{names.dns_label(f'{service_name}:{container_name}:{container_port}', 60)}"
+
+
+def service_group(service_name: str) -> str:
+    return f"service:{service_name}"
+
+
+def service_selector(service_name: str) -> dict[str, str]:
+    """Labels every pod of the service carries, whatever its deployment."""
+    return {names.LABEL_MANAGED: "true", names.LABEL_SERVICE: names.label_value(service_name)}
+
+
+def task_id(pod: Mapping[str, Any]) -> str:
+    """The ECS task id of a pod: its task-id label, else its uid without dashes (32 hex digits)."""
+    metadata = pod["metadata"]
+    label: str | None = metadata.get("labels", {}).get(names.LABEL_TASK_ID)
+    return label or str(metadata.get("uid", "")).replace("-", "")
+
+
+# Manifests
+
+
+def rolling_update(desired: int, maximum_percent: int, minimum_healthy_percent: int) -> tuple[int, int]:
+    """(maxSurge, maxUnavailable) keeping a rollout within ECS's limits for `desired` tasks."""
+    max_surge = max(0, desired * maximum_percent // 100 - desired)
+    max_unavailable = max(0, desired - math.ceil(desired * minimum_healthy_percent / 100))
+    if max_surge == max_unavailable == 0:
+        max_unavailable = 1
+    return max_surge, max_unavailable
+
+
+def progress_deadline_seconds(record: Mapping[str, Any]) -> int:
+    if not _circuit_breaker(record)["enable"]:
+        return DEFAULT_PROGRESS_DEADLINE_SECONDS
+    return CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS + (record.get("healthCheckGracePeriodSeconds") or 0)
+
+
+def workload_manifest(
+    record: Mapping[str, Any],
+    task_definition: Mapping[str, Any],
+    *,
+    namespace: str,
+    scheduling: PodScheduling | None,
+) -> Json:
+    """The Deployment (REPLICA) or DaemonSet (DAEMON) running the PRIMARY deployment's tasks."""
+    template = pod_template(record, task_definition, scheduling)
+    selector = {"matchLabels": service_selector(record["serviceName"])}
+    metadata = _workload_metadata(record, namespace)
+    if record["schedulingStrategy"] == DAEMON:
+        minimum = record["deploymentConfiguration"]["minimumHealthyPercent"]
+        daemon_spec: Json = {
+            "selector": selector,
+            "template": template,
+            "updateStrategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 0, "maxUnavailable": f"{100 - minimum}%"},
+            },
+            "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
+        }
+        return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata, "spec": daemon_spec}
+    desired = record["desiredCount"] if record["status"] == ACTIVE else 0
+    configuration = record["deploymentConfiguration"]
+    max_surge, max_unavailable = rolling_update(
+        desired, configuration["maximumPercent"], configuration["minimumHealthyPercent"]
+    )
+    spec: Json = {
+        "replicas": desired,
+        "selector": selector,
+        "template": template,
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": max_surge, "maxUnavailable": max_unavailable},
+        },
+        "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
+        "progressDeadlineSeconds": progress_deadline_seconds(record),
+    }
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+
+
+def pod_template(
+    record: Mapping[str, Any], task_definition: Mapping[str, Any], scheduling: PodScheduling | None
+) -> Json:
+    """The pod template of the PRIMARY deployment (`task_definition` is its task definition)."""
+    name = record["serviceName"]
+    primary = primary_deployment(record)
+    group = service_group(name)
+    spec = task_definition_to_pod_spec(task_definition, liveness_probes=True)
+    if scheduling is not None:
+        spec = scheduling.merged_into(spec)
+    if record["schedulingStrategy"] == DAEMON and record["status"] != ACTIVE:
+        nowhere = {"matchExpressions": [{"key": LABEL_NO_NODE, "operator": "Exists"}]}
+        no_node = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nowhere]}}}
+        spec = PodScheduling(affinity=no_node).merged_into(spec)
+    _delay_liveness_probes(spec, record.get("healthCheckGracePeriodSeconds") or 0)
+    spec["restartPolicy"] = "Always"
+    labels = task_labels(record["clusterName"], task_definition, group, primary["id"])
+    labels[names.LABEL_SERVICE] = names.label_value(name)
+    annotations = {
+        **task_definition_annotations(task_definition),
+        names.ANNOTATION_CLUSTER_NAME: record["clusterName"],
+        names.ANNOTATION_GROUP: group,
+        names.ANNOTATION_STARTED_BY: primary["id"],
+        names.ANNOTATION_LAUNCH_TYPE: record["launchType"],
+        ANNOTATION_DEPLOYMENT_ID: primary["id"],
+        ANNOTATION_SERVICE_NAME: name,
+    }
+    if primary.get("tags"):
+        annotations[names.ANNOTATION_TAGS] = json.dumps(primary["tags"], separators=(",", ":"), sort_keys=True)
+    return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
+
+
+def _delay_liveness_probes(spec: Json, grace_seconds: int) -> None:
+    if grace_seconds <= 0:
+        return
+    for container in [*spec["containers"], *spec.get("initContainers", [])]:
+        probe = container.get("livenessProbe")
+        if probe is not None:
+            probe["initialDelaySeconds"] = max(probe.get("initialDelaySeconds", 0), grace_seconds)
+
+
+def _workload_metadata(record: Mapping[str, Any], namespace: str) -> Json:
+    name = record["serviceName"]
+    annotations = {ANNOTATION_SERVICE_NAME: name, names.ANNOTATION_CLUSTER_NAME: record["clusterName"]}
+    breaker = _circuit_breaker(record)
+    if breaker["enable"]:
+        annotations[ANNOTATION_CIRCUIT_BREAKER] = "rollback" if breaker["rollback"] else "enable"
+    return {
+        "name": workload_name(name),
+        "namespace": namespace,
+        "labels": _object_labels(record),
+        "annotations": annotations,
+    }
+
+
+def _object_labels(record: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        **service_selector(record["serviceName"]),
+        names.LABEL_CLUSTER: names.label_value(record["clusterName"]),
+    }
+
+
+def kube_services(record: Mapping[str, Any], task_definition: Mapping[str, Any], *, namespace: str) -> list[Json]:
+    """v1 Services: one per load balancer (container, port), one headless per service registry."""
+    services: dict[str, Json] = {}
+    for load_balancer in record.get("loadBalancers", []):
+        manifest = _load_balancer_service(record, task_definition, load_balancer, namespace)
+        existing = services.get(manifest["metadata"]["name"])
+        if existing is not None:
+            existing["metadata"]["annotations"].update(manifest["metadata"]["annotations"])
+        else:
+            services[manifest["metadata"]["name"]] = manifest
+    for registry in record.get("serviceRegistries", []):
+        manifest = _registry_service(record, task_definition, registry, namespace)
+        services[manifest["metadata"]["name"]] = manifest
+    return list(services.values())
+
+
+def _load_balancer_service(
+    record: Mapping[str, Any], task_definition: Mapping[str, Any], load_balancer: Mapping[str, Any], namespace: str
+) -> Json:
+    container_name, container_port = load_balancer["containerName"], load_balancer["containerPort"]
+    annotations = {ANNOTATION_SERVICE_NAME: record["serviceName"]}
+    for key, annotation in (
+        ("targetGroupArn", ANNOTATION_TARGET_GROUP_ARN),
+        ("loadBalancerName", ANNOTATION_LOAD_BALANCER_NAME),
+    ):
+        if load_balancer.get(key):
+            annotations[annotation] = load_balancer[key]
+    spec: Json = {
+        "type": _service_type(record),
+        "selector": service_selector(record["serviceName"]),
+        "ports": [_service_port(task_definition, container_name, container_port)],
+    }
+    return _service(
+        load_balancer_service_name(record["serviceName"], container_name, container_port),
+        record,
+        namespace,
+        annotations,
+        spec,
+    )
+
+
+def _registry_service(
+    record: Mapping[str, Any], task_definition: Mapping[str, Any], registry: Mapping[str, Any], namespace: str
+) -> Json:
+    annotations = {ANNOTATION_SERVICE_NAME: record["serviceName"]}
+    if registry.get("registryArn"):
+        annotations[ANNOTATION_REGISTRY_ARN] = registry["registryArn"]
+    spec: Json = {"clusterIP": "None", "selector": service_selector(record["serviceName"])}
+    port = registry.get("containerPort") or registry.get("port")
+    if port:
+        spec["ports"] = [_service_port(task_definition, registry.get("containerName"), port)]
+    return _service(registry_service_name(record["serviceName"]), record, namespace, annotations, spec)
+
+
+def _service(name: str, record: Mapping[str, Any], namespace: str, annotations: dict[str, str], spec: Json) -> Json:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": _object_labels(record),
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }
+
+
+def _service_type(record: Mapping[str, Any]) -> str:
+    wanted = next((tag.get("value") for tag in record.get("tags", []) if tag["key"] == SERVICE_TYPE_TAG), None)
+    return wanted if wanted in SERVICE_TYPES else "ClusterIP"
+
+
+def _service_port(task_definition: Mapping[str, Any], container_name: str | None, port: int) -> Json:
+    containers = [c for c in task_definition["containerDefinitions"] if container_name in (None, c["name"])]
+    mapping = next((m for c in containers if (m := _port_mapping(c, port)) is not None), None)
+    service_port: Json = {"port": port, "targetPort": port, "protocol": "TCP"}
+    if mapping is None:
+        return service_port
+    service_port["protocol"] = str(mapping.get("protocol") or "tcp").upper()
+    app_protocol = _APP_PROTOCOLS.get(str(mapping.get("appProtocol") or ""))
+    if app_protocol:
+        service_port["appProtocol"] = app_protocol
+    return service_port
+
+
+def _port_mapping(container: Mapping[str, Any], port: int) -> Mapping[str, Any] | None:
+    return next((m for m in container.get("portMappings", []) if _maps_port(m, port)), None)
+
+
+def _maps_port(mapping: Mapping[str, Any], port: int) -> bool:
+    if mapping.get("containerPort") == port:
+        return True
+    low, _, high = str(mapping.get("containerPortRange") or "").partition("-")
+    return bool(low) and int(low) <= port <= int(high or low)
+
+
+# Reading Kubernetes objects
+
+
+def _epoch(timestamp: str | None) -> float | None:
+    if not timestamp:
+        return None
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def _annotations(metadata: Mapping[str, Any] | None) -> Mapping[str, str]:
+    annotations: Mapping[str, str] = (metadata or {}).get("annotations") or {}
+    return annotations
+
+
+def _template_deployment_id(owner: Mapping[str, Any] | None) -> str | None:
+    template = ((owner or {}).get("spec") or {}).get("template") or {}
+    return _annotations(template.get("metadata")).get(ANNOTATION_DEPLOYMENT_ID)
+
+
+def _is_alive(pod: Mapping[str, Any]) -> bool:
+    return not pod["metadata"].get("deletionTimestamp") and _phase(pod) in ("Pending", "Running")
+
+
+def _phase(pod: Mapping[str, Any]) -> str:
+    phase: str = (pod.get("status") or {}).get("phase") or "Pending"
+    return phase
+
+
+def _ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), None)
+
+
+def _ready_since(pod: Mapping[str, Any]) -> float | None:
+    return _epoch((_ready_condition(pod) or {}).get("lastTransitionTime"))
+
+
+def _is_running(pod: Mapping[str, Any]) -> bool:
+    ready = _ready_condition(pod)
+    return _is_alive(pod) and _phase(pod) == "Running" and ready is not None and ready.get("status") == "True"
+
+
+def _failures(pod: Mapping[str, Any]) -> int:
+    if _phase(pod) == "Failed":
+        return 1
+    if _is_running(pod):
+        return 0
+    status = pod.get("status") or {}
+    statuses = [*(status.get("containerStatuses") or []), *(status.get("initContainerStatuses") or [])]
+    return sum(int(s.get("restartCount") or 0) for s in statuses)
+
+
+@dataclass
+class _Rollout:
+    """One ECS deployment as Kubernetes shows it: its record entry, ReplicaSets and pods."""
+
+    entry: Json
+    replica_sets: list[Json] = field(default_factory=list)
+    pods: list[Json] = field(default_factory=list)
+
+    @property
+    def live_pods(self) -> list[Json]:
+        return [pod for pod in self.pods if _is_alive(pod)]
+
+    @property
+    def running(self) -> int:
+        return sum(1 for pod in self.pods if _is_running(pod))
+
+    @property
+    def pending(self) -> int:
+        return len(self.live_pods) - self.running
+
+    @property
+    def failed_tasks(self) -> int:
+        return sum(_failures(pod) for pod in self.pods)
+
+    @property
+    def wanted_replicas(self) -> int:
+        return sum(
+            max(int(rs.get("spec", {}).get("replicas") or 0), int(rs.get("status", {}).get("replicas") or 0))
+            for rs in self.replica_sets
+        )
+
+    @property
+    def has_tasks(self) -> bool:
+        return bool(self.live_pods) or self.wanted_replicas > 0
+
+
+def _rollouts(record: Mapping[str, Any], replica_sets: Sequence[Json], pod_list: Sequence[Json]) -> dict[str, _Rollout]:
+    rollouts = {d["id"]: _Rollout(copy.deepcopy(d)) for d in record["deployments"]}
+    for replica_set in replica_sets:
+        deployment_id = _template_deployment_id(replica_set)
+        if deployment_id:
+            _rollout_for(rollouts, deployment_id, replica_set, replica_set["spec"]["template"]).replica_sets.append(
+                replica_set
+            )
+    for pod in pod_list:
+        deployment_id = _annotations(pod["metadata"]).get(ANNOTATION_DEPLOYMENT_ID)
+        if deployment_id:
+            _rollout_for(rollouts, deployment_id, pod, pod).pods.append(pod)
+    return rollouts
+
+
+def _rollout_for(rollouts: dict[str, _Rollout], deployment_id: str, owner: Json, template: Json) -> _Rollout:
+    """The rollout of `deployment_id`; one the record no longer lists is rebuilt from `owner`."""
+    if deployment_id not in rollouts:
+        annotations = _annotations(template.get("metadata"))
+        created = _epoch(owner["metadata"].get("creationTimestamp")) or 0.0
+        rollouts[deployment_id] = _Rollout(
+            {
+                "id": deployment_id,
+                "status": ACTIVE,
+                "taskDefinition": annotations.get(names.ANNOTATION_TASK_DEFINITION_ARN, ""),
+                "createdAt": created,
+                "updatedAt": created,
+                "launchType": annotations.get(names.ANNOTATION_LAUNCH_TYPE, DEFAULT_LAUNCH_TYPE),
+                "rolloutState": IN_PROGRESS,
+                "rolloutStateReason": _in_progress_reason(deployment_id),
+            }
+        )
+    return rollouts[deployment_id]
+
+
+@dataclass(frozen=True)
+class _ServiceState:
+    """Everything the view and the circuit breaker read about one service."""
+
+    record: Mapping[str, Any]
+    workload: Mapping[str, Any] | None
+    rollouts: dict[str, _Rollout]
+    now: float | None
+
+    @classmethod
+    def of(
+        cls,
+        record: Mapping[str, Any],
+        workload: Mapping[str, Any] | None,
+        replica_sets: Sequence[Json],
+        pod_list: Sequence[Json],
+        now: float | None,
+    ) -> "_ServiceState":
+        return cls(record, workload, _rollouts(record, replica_sets, pod_list), now)
+
+    @property
+    def primary(self) -> _Rollout:
+        return self.rollouts[primary_deployment(self.record)["id"]]
+
+    @property
+    def others(self) -> list[_Rollout]:
+        primary_id = self.primary.entry["id"]
+        return [rollout for rollout in self.rollouts.values() if rollout.entry["id"] != primary_id]
+
+    @property
+    def desired(self) -> int:
+        if self.record["status"] != ACTIVE:
+            return 0
+        if self.record["schedulingStrategy"] == DAEMON:
+            return int(((self.workload or {}).get("status") or {}).get("desiredNumberScheduled") or 0)
+        return int(self.record["desiredCount"])
+
+    @property
+    def workload_current(self) -> bool:
+        """The workload runs the PRIMARY's template and its status describes that spec."""
+        if self.workload is None or _template_deployment_id(self.workload) != self.primary.entry["id"]:
+            return False
+        metadata, status = self.workload["metadata"], self.workload.get("status") or {}
+        return int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0)
+
+    def rollout_state(self) -> str:
+        recorded = self.primary.entry["rolloutState"]
+        if recorded != IN_PROGRESS:
+            return str(recorded)
+        if self.circuit_breaker_tripped():
+            return FAILED
+        return COMPLETED if self.complete() else IN_PROGRESS
+
+    def complete(self) -> bool:
+        return (
+            self.workload_current
+            and self.primary.running >= self.desired
+            and not self.primary.pending
+            and not any(rollout.has_tasks for rollout in self.others)
+        )
+
+    def circuit_breaker_tripped(self) -> bool:
+        if not _circuit_breaker(self.record)["enable"]:
+            return False
+        if self.primary.failed_tasks >= circuit_breaker_threshold(self.desired):
+            return True
+        if self.record["schedulingStrategy"] == DAEMON:
+            started = self.primary.entry["updatedAt"]
+            overdue = self.now is not None and self.now - started > progress_deadline_seconds(self.record)
+            return overdue and not self.complete()
+        return self._progress_deadline_exceeded()
+
+    def _progress_deadline_exceeded(self) -> bool:
+        if not self.workload_current:
+            return False
+        assert self.workload is not None
+        conditions = (self.workload.get("status") or {}).get("conditions") or []
+        progressing = next((c for c in conditions if c.get("type") == "Progressing"), None)
+        if progressing is None or progressing.get("reason") != "ProgressDeadlineExceeded":
+            return False
+        named = _TIMED_OUT_REPLICA_SET.search(progressing.get("message") or "")
+        if named is None:
+            return True
+        return any(rs["metadata"]["name"] == named[1] for rs in self.primary.replica_sets)
+
+    def steady_since(self) -> float:
+        """When the service last became steady: its running tasks ready, its rollout settled."""
+        times = [self.primary.entry["updatedAt"]]
+        times += [_ready_since(pod) for pod in self.primary.pods if _is_running(pod)]
+        for condition in ((self.workload or {}).get("status") or {}).get("conditions") or []:
+            times += [_epoch(condition.get("lastUpdateTime")), _epoch(condition.get("lastTransitionTime"))]
+        return max(time for time in times if time is not None)
+
+
+def _circuit_breaker(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    breaker: Mapping[str, Any] = record["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
+    return {"enable": bool(breaker.get("enable")), "rollback": bool(breaker.get("rollback"))}
+
+
+def circuit_breaker_threshold(desired: int) -> int:
+    """Failed tasks that fail a deployment: half the desired count, at least 3, at most 200."""
+    low, high = CIRCUIT_BREAKER_THRESHOLD_BOUNDS
+    return min(high, max(low, math.ceil(desired / 2)))
+
+
+# Views
+
+
+def service_view(
+    record: Mapping[str, Any],
+    workload: Mapping[str, Any] | None,
+    replica_sets: list[Json],
+    pods: list[Json],
+    *,
+    region: str,
+    account: str,
+    cluster_name: str,
+    now: float,
+    include_tags: bool = False,
+) -> Json:
+    """The ECS `Service` shape of the service, from its workload, ReplicaSets and pods."""
+    state = _ServiceState.of(record, workload, replica_sets, pods, now)
+    service_arn = names.service_arn(region, account, cluster_name, record["serviceName"])
+    deployments = _deployment_views(state)
+    view: Json = {
+        "serviceArn": service_arn,
+        "serviceName": record["serviceName"],
+        "clusterArn": names.cluster_arn(region, account, cluster_name),
+        "loadBalancers": copy.deepcopy(record.get("loadBalancers", [])),
+        "serviceRegistries": copy.deepcopy(record.get("serviceRegistries", [])),
+        "status": record["status"],
+        "desiredCount": state.desired,
+        "runningCount": sum(rollout.running for rollout in state.rollouts.values()),
+        "pendingCount": sum(rollout.pending for rollout in state.rollouts.values()),
+        "launchType": record["launchType"],
+        "taskDefinition": state.primary.entry["taskDefinition"],
+        "deploymentConfiguration": copy.deepcopy(record["deploymentConfiguration"]),
+        "deployments": deployments,
+        "events": [],
+        "createdAt": record["createdAt"],
+        "placementConstraints": copy.deepcopy(record.get("placementConstraints", [])),
+        "placementStrategy": copy.deepcopy(record.get("placementStrategy", [])),
+        "schedulingStrategy": record["schedulingStrategy"],
+        "deploymentController": {"type": "ECS"},
+        "createdBy": record["createdBy"],
+        "enableECSManagedTags": record["enableECSManagedTags"],
+        "propagateTags": record["propagateTags"],
+        "enableExecuteCommand": False,
+    }
+    for key in ("networkConfiguration", "healthCheckGracePeriodSeconds"):
+        if record.get(key) is not None:
+            view[key] = copy.deepcopy(record[key])
+    if include_tags:
+        view["tags"] = copy.deepcopy(record.get("tags", []))
+    view["events"] = _events(state, service_arn, stable=record["status"] == ACTIVE and is_stable(view))
+    return view
+
+
+def is_stable(view: Mapping[str, Any]) -> bool:
+    """What boto3's services_stable waiter checks: one deployment, as many running as desired."""
+    return len(view["deployments"]) == 1 and view["runningCount"] == view["desiredCount"]
+
+
+def _deployment_views(state: _ServiceState) -> list[Json]:
+    primary = state.primary
+    others = sorted((r for r in state.others if r.has_tasks), key=lambda r: -r.entry["createdAt"])
+    views = [_deployment_view(primary, PRIMARY, state.desired, state)]
+    views += [_deployment_view(rollout, ACTIVE, _active_desired(rollout, state), state) for rollout in others]
+    return views
+
+
+def _active_desired(rollout: _Rollout, state: _ServiceState) -> int:
+    if state.record["schedulingStrategy"] == DAEMON:
+        return len(rollout.live_pods)
+    return sum(int(rs.get("spec", {}).get("replicas") or 0) for rs in rollout.replica_sets)
+
+
+def _deployment_view(rollout: _Rollout, status: str, desired: int, state: _ServiceState) -> Json:
+    entry = rollout.entry
+    rollout_state, reason, updated_at = entry["rolloutState"], entry["rolloutStateReason"], entry["updatedAt"]
+    if status == PRIMARY:
+        rollout_state = state.rollout_state()
+        if rollout_state != entry["rolloutState"]:
+            reason = _reason(rollout_state, entry["id"])
+        if rollout_state == COMPLETED and entry["rolloutState"] == IN_PROGRESS:
+            updated_at = max(updated_at, state.steady_since())
+    view: Json = {
+        "id": entry["id"],
+        "status": status,
+        "taskDefinition": entry["taskDefinition"],
+        "desiredCount": desired,
+        "pendingCount": rollout.pending,
+        "runningCount": rollout.running,
+        "failedTasks": rollout.failed_tasks,
+        "createdAt": entry["createdAt"],
+        "updatedAt": updated_at,
+        "launchType": entry["launchType"],
+        "rolloutState": rollout_state,
+        "rolloutStateReason": reason,
+    }
+    network = (entry.get("configuration") or {}).get("networkConfiguration")
+    if network:
+        view["networkConfiguration"] = copy.deepcopy(network)
+    return view
+
+
+def _reason(rollout_state: str, deployment_id: str) -> str:
+    if rollout_state == FAILED:
+        return CIRCUIT_BREAKER_REASON
+    if rollout_state == COMPLETED:
+        return f"ECS deployment {deployment_id} completed."
+    return _in_progress_reason(deployment_id)
+
+
+# Events
+
+
+def _events(state: _ServiceState, service_arn: str, *, stable: bool) -> list[Json]:
+    service = f"(service {state.record['serviceName']})"
+    all_pods = [pod for rollout in state.rollouts.values() for pod in rollout.pods]
+    found: list[tuple[float, str]] = []
+    found += _task_events(all_pods, f"{service} has started", "tasks", _created_at)
+    found += _task_events(
+        [p for p in all_pods if p["metadata"].get("deletionTimestamp")],
+        f"{service} has stopped",
+        "running tasks",
+        _stopped_at,
+    )
+    for deployment in state.record["deployments"]:
+        found += _deployment_events(service, deployment)
+    if stable:
+        found.append((state.steady_since(), f"{service} has reached a steady state."))
+    primary = state.primary.entry
+    if state.rollout_state() == COMPLETED and "completedAt" not in primary:
+        found.append((state.steady_since(), f"{service} (deployment {primary['id']}) deployment completed."))
+    ordered = sorted(set(found), key=lambda event: (-event[0], event[1]))[:MAX_EVENTS]
+    return [
+        {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{service_arn}#{time}#{message}")),
+            "createdAt": time,
+            "message": message,
+        }
+        for time, message in ordered
+    ]
+
+
+def _deployment_events(service: str, deployment: Mapping[str, Any]) -> list[tuple[float, str]]:
+    deployment_id = deployment["id"]
+    events: list[tuple[float, str]] = []
+    if "completedAt" in deployment:
+        events.append((deployment["completedAt"], f"{service} (deployment {deployment_id}) deployment completed."))
+    if "failedAt" in deployment:
+        message = f"{service} (deployment {deployment_id}) deployment failed: tasks failed to start."
+        events.append((deployment["failedAt"], message))
+    if "restoredAt" in deployment:
+        events.append((deployment["restoredAt"], f"{service} rolling back to deployment {deployment_id}."))
+    return events
+
+
+def _task_events(
+    pod_list: Iterable[Mapping[str, Any]], prefix: str, noun: str, time_of: Callable[[Mapping[str, Any]], float | None]
+) -> list[tuple[float, str]]:
+    """Pods that started (or stopped) in the same second, as one ECS event listing their tasks."""
+    batches: dict[float, list[str]] = {}
+    for pod in pod_list:
+        time = time_of(pod)
+        if time is not None:
+            batches.setdefault(time, []).append(task_id(pod))
+    return [
+        (time, f"{prefix} {len(ids)} {noun}: {' '.join(f'(task {i})' for i in sorted(ids))}.")
+        for time, ids in batches.items()
+    ]
+
+
+def _created_at(pod: Mapping[str, Any]) -> float | None:
+    return _epoch(pod["metadata"].get("creationTimestamp"))
+
+
+def _stopped_at(pod: Mapping[str, Any]) -> float | None:
+    """When the pod was asked to stop: its deletion deadline minus its grace period."""
+    deadline = _epoch(pod["metadata"].get("deletionTimestamp"))
+    if deadline is None:
+        return None
+    return deadline - int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+
+
+# Circuit breaker
+
+
+def rollback_target(
+    record: Mapping[str, Any],
+    replica_sets: list[Json],
+    workload: Mapping[str, Any] | None = None,
+    pods: Sequence[Json] = (),
+    *,
+    now: float | None = None,
+) -> Json | None:
+    """`{"id", "taskDefinition"}` of the last COMPLETED deployment to return to, when the PRIMARY
+    deployment failed and the circuit breaker's rollback is on; else None.
+
+    The PRIMARY failed when the record says so, or when the workload (Deployment or DaemonSet),
+    its ReplicaSets and pods show the breaker tripped (see the module docstring).
+    """
+    if not _circuit_breaker(record)["rollback"]:
+        return None
+    state = _ServiceState.of(record, workload, replica_sets, list(pods), now)
+    primary = state.primary.entry
+    if state.rollout_state() != FAILED:
+        return None
+    target = next(
+        (d for d in reversed(record["deployments"]) if d["rolloutState"] == COMPLETED and d["id"] != primary["id"]),
+        None,
+    )
+    return None if target is None else {"id": target["id"], "taskDefinition": target["taskDefinition"]}

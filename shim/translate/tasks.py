@@ -1,0 +1,627 @@
+"""ECS tasks as their Pods show them: the `Task` view, its lifecycle, and stopped-task records.
+
+Pure: Pod JSON as the API server sends it in, ECS shapes out, timestamps as epoch seconds.
+
+lastStatus follows ECS's order (PROVISIONING -> PENDING -> ACTIVATING -> RUNNING -> DEACTIVATING
+-> STOPPING -> DEPROVISIONING -> STOPPED); a pod shows five of those states:
+- PROVISIONING: not bound to a node yet;
+- PENDING: bound, and some essential container has not started;
+- RUNNING: every essential container has started (one the kubelet is restarting still counts);
+- STOPPING: being deleted, or an essential container exited while others still run (ECS stops
+  the whole task then: the reconciler deletes the pod and writes a stopped-task record);
+- STOPPED: the pod Succeeded or Failed, or a stopped-task record exists (it is final).
+
+Where the ECS docs are silent:
+- ECS containers are the pod's init containers (dependsOn COMPLETE/SUCCESS targets and sidecars)
+  then its main containers, in pod order.
+- Container cpu is read back from its request (1024 units = 1000m; a request shared by two unit
+  counts reads as the larger one); memory is the limit, memoryReservation the request when it
+  differs. Task cpu/memory appear only when the definition (or override) set them.
+- A bridge port without a host port (dynamic on ECS) has no host port on Kubernetes: its binding
+  shows the pod IP and the container port, which is where it is reachable.
+- Container health needs a readiness probe (a health check): ready -> HEALTHY; running and not
+  ready -> UNHEALTHY once the pod's Ready condition turned False after the container started
+  (readiness was lost), else UNKNOWN (still in its start period).
+- `version` is the pod's resourceVersion (it grows with every change); a record's is one more.
+- Pod failures of the node: shutdown -> TerminationNotice, eviction -> InfrastructureHealth.
+"""
+
+import copy
+import json
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kubernetes.utils import parse_quantity
+
+from shim.translate import names
+from shim.translate.task_definitions import task_cpu_units, task_memory_mib
+
+Json = dict[str, Any]
+
+LIFECYCLE = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+)
+ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
+TASK_FAILED_TO_START = "TaskFailedToStart"
+ESSENTIAL_CONTAINER_EXITED_REASON = "Essential container in task exited"
+TASK_FAILED_TO_START_REASON = "Task failed to start"
+FARGATE_PLATFORM_VERSION = "1.4.0"
+FARGATE_DEFAULT_EPHEMERAL_GIB = 20
+
+_FINISHED_PHASES = ("Succeeded", "Failed")
+_NODE_SHUTDOWN_REASONS = ("Terminated", "Shutdown", "NodeShutdown")
+_PULL_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+_START_ERRORS = ("CreateContainerConfigError", "CreateContainerError", "RunContainerError", "StartError")
+_TERMINATED_START_ERRORS = ("ContainerCannotRun", "StartError")
+_OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"
+_UNITS_PER_CPU = 1024
+_MIB = 2**20
+
+
+@dataclass(frozen=True)
+class _Container:
+    """One ECS container of a task's pod: its spec, its status, and what ECS knows of it."""
+
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    name: str
+    essential: bool
+    runs_to_completion: bool
+
+    @property
+    def state(self) -> Mapping[str, Any]:
+        state: Mapping[str, Any] = self.status.get("state") or {}
+        return state
+
+    @property
+    def terminated(self) -> Mapping[str, Any] | None:
+        terminated: Mapping[str, Any] | None = self.state.get("terminated")
+        return terminated
+
+    @property
+    def running(self) -> bool:
+        return "running" in self.state
+
+    @property
+    def restarting(self) -> bool:
+        return "waiting" in self.state and (self.status.get("restartCount") or 0) > 0
+
+    @property
+    def started_at(self) -> float | None:
+        current = self.state.get("running") or self.terminated or {}
+        previous = (self.status.get("lastState") or {}).get("terminated") or {}
+        return _epoch(current.get("startedAt") or previous.get("startedAt"))
+
+    @property
+    def finished_at(self) -> float | None:
+        return _epoch((self.terminated or {}).get("finishedAt"))
+
+    @property
+    def has_health_check(self) -> bool:
+        return "readinessProbe" in self.spec
+
+
+@dataclass(frozen=True)
+class _Where:
+    region: str
+    account: str
+    cluster_name: str
+    container_instance_id: str | None
+    availability_zone: str | None
+    network_mode: str | None
+
+
+@dataclass(frozen=True)
+class _Stop:
+    """How a stopped-task record ends a task: ECS's stop code and reason, and when it began."""
+
+    code: str | None
+    reason: str | None
+    stopping_at: float
+
+
+def task_id_of(pod: Mapping[str, Any]) -> str:
+    task_id: str = pod["metadata"]["labels"][names.LABEL_TASK_ID]
+    return task_id
+
+
+def is_stopped(pod: Mapping[str, Any]) -> bool:
+    return _phase(pod) in _FINISHED_PHASES
+
+
+def essential_container_exited(pod: Mapping[str, Any]) -> bool:
+    """An essential container has exited while the pod still runs: ECS stops the whole task."""
+    return not is_stopped(pod) and any(c.essential and c.terminated for c in _containers(pod))
+
+
+def stop_reason(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(stopCode, stoppedReason) the pod itself gives for stopping, or None while nothing does."""
+    status = pod.get("status") or {}
+    containers = _containers(pod)
+    node_reason = status.get("reason")
+    if node_reason and _phase(pod) == "Failed":
+        detail = status.get("message") or node_reason
+        if node_reason in _NODE_SHUTDOWN_REASONS:
+            return "TerminationNotice", detail
+        if node_reason == "Evicted":
+            return "InfrastructureHealth", detail
+    for container in containers:
+        terminated = container.terminated
+        if container.essential and terminated:
+            if terminated.get("reason") in _TERMINATED_START_ERRORS:
+                return TASK_FAILED_TO_START, _container_reason(container) or TASK_FAILED_TO_START_REASON
+            return ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_CONTAINER_EXITED_REASON
+    failed_first = any(c.runs_to_completion and (c.terminated or {}).get("exitCode") for c in containers)
+    if failed_first or _phase(pod) == "Failed":
+        return TASK_FAILED_TO_START, TASK_FAILED_TO_START_REASON
+    return None
+
+
+def start_failure(pod: Mapping[str, Any]) -> str | None:
+    """Why a container cannot start (image pull or container creation error), as ECS words it:
+    ECS stops such a task with stopCode TaskFailedToStart and this reason."""
+    for container in _containers(pod):
+        waiting = container.state.get("waiting") or {}
+        if waiting.get("reason") in (*_PULL_ERRORS, *_START_ERRORS):
+            return _container_reason(container)
+    return None
+
+
+def desired_status(pod: Mapping[str, Any]) -> str:
+    return "STOPPED" if last_status(pod) in ("STOPPING", "STOPPED") else "RUNNING"
+
+
+def last_status(pod: Mapping[str, Any]) -> str:
+    containers = _containers(pod)
+    if is_stopped(pod):
+        return "STOPPED"
+    if pod["metadata"].get("deletionTimestamp") or any(c.essential and c.terminated for c in containers):
+        return "STOPPING"
+    if not pod.get("spec", {}).get("nodeName"):
+        return "PROVISIONING"
+    essential_started = all(c.running or c.restarting for c in containers if c.essential)
+    if _phase(pod) in ("Running", "Unknown") and essential_started:
+        return "RUNNING"
+    return "PENDING"
+
+
+def task_view(
+    pod: Mapping[str, Any] | None,
+    record: Mapping[str, Any] | None,
+    *,
+    region: str,
+    account: str,
+    cluster_name: str,
+    container_instance_id: str | None,
+    availability_zone: str | None,
+    include_tags: bool = False,
+    network_mode: str | None = None,
+) -> Json:
+    """The ECS `Task` of a pod, or of its stopped-task record (which wins: STOPPED is final).
+
+    `network_mode` is the task definition's; when None it is read from the pod: host networking
+    -> host, FARGATE -> awsvpc, else bridge (ECS's default).
+    """
+    if record is not None:
+        view: Json = copy.deepcopy(dict(record["task"]))
+        if not include_tags:
+            view.pop("tags", None)
+        return view
+    if pod is None:
+        raise ValueError("a task view needs its pod or its stopped-task record")
+    where = _Where(region, account, cluster_name, container_instance_id, availability_zone, network_mode)
+    return _pod_view(pod, where, None, include_tags)
+
+
+def stopped_task_record(
+    pod: Mapping[str, Any],
+    *,
+    stop_code: str | None = None,
+    stopped_reason: str | None = None,
+    stopping_at: float,
+    region: str,
+    account: str,
+    cluster_name: str,
+    container_instance_id: str | None = None,
+    availability_zone: str | None = None,
+    network_mode: str | None = None,
+) -> Json:
+    """What to keep of a task once its pod goes: `task_view(None, record, ...)` is the STOPPED view.
+
+    Without `stop_code` the pod's own code and reason (`stop_reason`) are used. Besides `task`
+    (the final view, tags included), the record holds the pod's labels, so stopped tasks can be
+    selected like live ones (cluster, family, group, startedBy, service), and its instance id.
+    """
+    code, reason = (stop_code, stopped_reason) if stop_code else stop_reason(pod) or (None, stopped_reason)
+    stop = _Stop(code, reason, stopping_at)
+    where = _Where(region, account, cluster_name, container_instance_id, availability_zone, network_mode)
+    record: Json = {
+        "task": _pod_view(pod, where, stop, include_tags=True),
+        "labels": dict(pod["metadata"].get("labels") or {}),
+    }
+    if container_instance_id:
+        record["containerInstanceId"] = container_instance_id
+    return record
+
+
+def stopped_at(pod_or_record: Mapping[str, Any]) -> float | None:
+    """When a task stopped, from its stopped-task record or its finished pod; None while it runs."""
+    if "task" in pod_or_record:
+        moment: float | None = pod_or_record["task"].get("stoppedAt")
+        return moment
+    if not is_stopped(pod_or_record):
+        return None
+    moment = _stop_fields(pod_or_record, _containers(pod_or_record), "STOPPED", None).get("stoppedAt")
+    return moment
+
+
+def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include_tags: bool) -> Json:
+    metadata = pod["metadata"]
+    annotations = metadata.get("annotations") or {}
+    containers = _containers(pod)
+    task_id = task_id_of(pod)
+    task_arn = names.task_arn(where.region, where.account, where.cluster_name, task_id)
+    status = "STOPPED" if stop else last_status(pod)
+    launch_type = annotations.get(names.ANNOTATION_LAUNCH_TYPE, "EC2")
+    mode = where.network_mode or _network_mode(pod, launch_type)
+    attachment_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{task_arn}/eni"))
+    view: Json = {
+        "taskArn": task_arn,
+        "clusterArn": names.cluster_arn(where.region, where.account, where.cluster_name),
+        "taskDefinitionArn": annotations.get(names.ANNOTATION_TASK_DEFINITION_ARN, ""),
+        "group": annotations.get(names.ANNOTATION_GROUP, ""),
+        "launchType": launch_type,
+        "lastStatus": status,
+        "desiredStatus": "STOPPED" if status in ("STOPPING", "STOPPED") else "RUNNING",
+        "containers": [_container_view(pod, c, task_arn, status, mode, attachment_id, where) for c in containers],
+        "overrides": _overrides_view(annotations, containers),
+        "createdAt": _epoch(metadata.get("creationTimestamp")) or 0.0,
+        "healthStatus": "UNKNOWN" if status == "STOPPED" else _task_health(pod, containers),
+        "attachments": _attachments(pod, mode, attachment_id, status, where.region),
+        "enableExecuteCommand": False,
+        "version": _version(metadata) + (1 if stop else 0),
+    }
+    optional = {
+        "startedBy": annotations.get(names.ANNOTATION_STARTED_BY),
+        "cpu": _task_size(annotations.get(names.ANNOTATION_TASK_CPU), task_cpu_units),
+        "memory": _task_size(annotations.get(names.ANNOTATION_TASK_MEMORY), task_memory_mib),
+        "availabilityZone": where.availability_zone,
+    }
+    view.update({key: value for key, value in optional.items() if value})
+    if where.container_instance_id:
+        view["containerInstanceArn"] = names.container_instance_arn(
+            where.region, where.account, where.cluster_name, where.container_instance_id
+        )
+    view.update(_scheduling_times(pod, containers, status))
+    view.update(_stop_fields(pod, containers, status, stop))
+    if launch_type == "FARGATE":
+        view.update(_fargate_fields(pod))
+    if include_tags:
+        view["tags"] = json.loads(annotations.get(names.ANNOTATION_TAGS) or "[]")
+    return view
+
+
+def _containers(pod: Mapping[str, Any]) -> list[_Container]:
+    annotations = pod["metadata"].get("annotations") or {}
+    ecs_names: dict[str, str] = json.loads(annotations.get(names.ANNOTATION_CONTAINER_NAMES) or "{}")
+    essential = set(json.loads(annotations.get(names.ANNOTATION_ESSENTIAL_CONTAINERS) or "[]"))
+    status = pod.get("status") or {}
+    statuses = {s["name"]: s for s in [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]}
+    spec = pod.get("spec") or {}
+    found = []
+    for spec_container, is_init in [
+        *((c, True) for c in spec.get("initContainers", [])),
+        *((c, False) for c in spec.get("containers", [])),
+    ]:
+        name = ecs_names.get(spec_container["name"], spec_container["name"])
+        found.append(
+            _Container(
+                spec=spec_container,
+                status=statuses.get(spec_container["name"], {}),
+                name=name,
+                essential=name in essential,
+                runs_to_completion=is_init and spec_container.get("restartPolicy") != "Always",
+            )
+        )
+    return found
+
+
+def _container_view(
+    pod: Mapping[str, Any],
+    container: _Container,
+    task_arn: str,
+    task_status: str,
+    mode: str,
+    attachment_id: str,
+    where: _Where,
+) -> Json:
+    task_id = task_arn.rsplit("/", 1)[-1]
+    container_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{task_arn}/{container.name}")
+    view: Json = {
+        "containerArn": names.arn(
+            where.region, where.account, f"container/{where.cluster_name}/{task_id}/{container_id}"
+        ),
+        "taskArn": task_arn,
+        "name": container.name,
+        "image": container.spec.get("image", ""),
+        "lastStatus": _container_status(container, task_status),
+        "networkBindings": _network_bindings(pod, container, mode),
+        "networkInterfaces": _network_interfaces(pod, attachment_id, mode),
+        "healthStatus": _container_health(pod, container) if task_status != "STOPPED" else "UNKNOWN",
+        "cpu": str(_container_cpu_units(container.spec)),
+    }
+    terminated = container.terminated
+    if terminated is not None and terminated.get("exitCode") is not None:
+        view["exitCode"] = terminated["exitCode"]
+    memory, reservation = _container_memory(container.spec)
+    optional = {
+        "memory": memory,
+        "memoryReservation": reservation,
+        "reason": _container_reason(container),
+        "runtimeId": (container.status.get("containerID") or "").partition("://")[2],
+        "imageDigest": _image_digest(container.status.get("imageID") or ""),
+    }
+    view.update({key: value for key, value in optional.items() if value})
+    return view
+
+
+def _container_status(container: _Container, task_status: str) -> str:
+    if task_status == "STOPPED" or container.terminated:
+        return "STOPPED"
+    return "RUNNING" if container.running or container.restarting else "PENDING"
+
+
+def _container_reason(container: _Container) -> str | None:
+    terminated = container.terminated or {}
+    waiting = container.state.get("waiting") or {}
+    reason = terminated.get("reason") or waiting.get("reason")
+    message = terminated.get("message") or waiting.get("message") or reason
+    if reason == "OOMKilled":
+        return _OUT_OF_MEMORY
+    if reason in _PULL_ERRORS:
+        return f"CannotPullContainerError: {message}"
+    if reason in (*_START_ERRORS, *_TERMINATED_START_ERRORS):
+        return f"CannotStartContainerError: {message}"
+    return terminated.get("message") or None
+
+
+def _container_cpu_units(spec: Mapping[str, Any]) -> int:
+    requested = ((spec.get("resources") or {}).get("requests") or {}).get("cpu")
+    if not requested:
+        return 0
+    return int(parse_quantity(requested) * _UNITS_PER_CPU)
+
+
+def _container_memory(spec: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    resources = spec.get("resources") or {}
+    limit = _mib((resources.get("limits") or {}).get("memory"))
+    request = _mib((resources.get("requests") or {}).get("memory"))
+    return limit, request if request != limit else None
+
+
+def _mib(amount: str | None) -> str | None:
+    return str(int(parse_quantity(amount) // _MIB)) if amount else None
+
+
+def _image_digest(image_id: str) -> str | None:
+    _, _, digest = image_id.rpartition("@")
+    return digest if digest.startswith("sha256:") else None
+
+
+def _network_mode(pod: Mapping[str, Any], launch_type: str) -> str:
+    recorded = (pod.get("metadata", {}).get("annotations") or {}).get(names.ANNOTATION_NETWORK_MODE)
+    if recorded:
+        return str(recorded)
+    if pod.get("spec", {}).get("hostNetwork"):
+        return "host"
+    return "awsvpc" if launch_type == "FARGATE" else "bridge"
+
+
+def _network_bindings(pod: Mapping[str, Any], container: _Container, mode: str) -> list[Json]:
+    status = pod.get("status") or {}
+    if mode not in ("bridge", "host") or container.started_at is None:
+        return []
+    bindings = []
+    for port in container.spec.get("ports", []):
+        host_port = port.get("hostPort") or (port["containerPort"] if mode == "host" else None)
+        bind_ip = "0.0.0.0" if host_port else status.get("podIP")
+        if not bind_ip:
+            continue
+        bindings.append(
+            {
+                "bindIP": bind_ip,
+                "containerPort": port["containerPort"],
+                "hostPort": host_port or port["containerPort"],
+                "protocol": str(port.get("protocol") or "TCP").lower(),
+            }
+        )
+    return bindings
+
+
+def _network_interfaces(pod: Mapping[str, Any], attachment_id: str, mode: str) -> list[Json]:
+    pod_ip = (pod.get("status") or {}).get("podIP")
+    if mode != "awsvpc" or not pod_ip:
+        return []
+    return [{"attachmentId": attachment_id, "privateIpv4Address": pod_ip}]
+
+
+def _attachments(pod: Mapping[str, Any], mode: str, attachment_id: str, status: str, region: str) -> list[Json]:
+    """The task's elastic network interface under awsvpc: the pod's own network identity."""
+    if mode != "awsvpc":
+        return []
+    pod_ip = (pod.get("status") or {}).get("podIP")
+    details = [{"name": "networkInterfaceId", "value": f"eni-{names.short_hash(attachment_id, 17)}"}]
+    if pod_ip:
+        domain = "ec2.internal" if region == "us-east-1" else f"{region}.compute.internal"
+        details.append({"name": "privateDnsName", "value": f"ip-{pod_ip.replace('.', '-')}.{domain}"})
+        details.append({"name": "privateIPv4Address", "value": pod_ip})
+    return [
+        {
+            "id": attachment_id,
+            "type": "ElasticNetworkInterface",
+            "status": _attachment_status(status, bool(pod_ip)),
+            "details": details,
+        }
+    ]
+
+
+def _attachment_status(task_status: str, has_address: bool) -> str:
+    if task_status == "STOPPED":
+        return "DELETED"
+    if task_status == "STOPPING":
+        return "DETACHING"
+    return "ATTACHED" if has_address else "PRECREATED"
+
+
+def _container_health(pod: Mapping[str, Any], container: _Container) -> str:
+    if not container.has_health_check or not container.running:
+        return "UNKNOWN"
+    if container.status.get("ready"):
+        return "HEALTHY"
+    ready = _condition(pod, "Ready")
+    lost_at = _epoch(ready.get("lastTransitionTime")) if ready.get("status") == "False" else None
+    started_at = container.started_at
+    if lost_at is not None and started_at is not None and lost_at > started_at:
+        return "UNHEALTHY"
+    return "UNKNOWN"
+
+
+def _task_health(pod: Mapping[str, Any], containers: Sequence[_Container]) -> str:
+    """ECS's rule over essential containers with a health check: any UNHEALTHY makes the task
+    UNHEALTHY, all HEALTHY make it HEALTHY, anything else is UNKNOWN."""
+    health = [_container_health(pod, c) for c in containers if c.essential and c.has_health_check]
+    if "UNHEALTHY" in health:
+        return "UNHEALTHY"
+    return "HEALTHY" if health and all(h == "HEALTHY" for h in health) else "UNKNOWN"
+
+
+def _overrides_view(annotations: Mapping[str, str], containers: Sequence[_Container]) -> Json:
+    """RunTask's overrides as ECS echoes them: one container override per container."""
+    given = json.loads(annotations.get(names.ANNOTATION_OVERRIDES) or "{}")
+    by_name = {o["name"]: o for o in given.get("containerOverrides", [])}
+    view: Json = {
+        "containerOverrides": [by_name.get(c.name, {"name": c.name}) for c in containers],
+        "inferenceAcceleratorOverrides": given.get("inferenceAcceleratorOverrides", []),
+    }
+    for key in ("cpu", "memory", "taskRoleArn", "executionRoleArn", "ephemeralStorage"):
+        if given.get(key):
+            view[key] = given[key]
+    return view
+
+
+def _task_size(value: str | None, to_amount: Callable[[str], int]) -> str | None:
+    return str(to_amount(value)) if value else None
+
+
+def _scheduling_times(pod: Mapping[str, Any], containers: Sequence[_Container], status: str) -> Json:
+    """connectivity once bound to a node, image pulls, and startedAt once every essential
+    container has started."""
+    if not pod.get("spec", {}).get("nodeName"):
+        return {}
+    pod_status = pod.get("status") or {}
+    scheduled = _condition(pod, "PodScheduled").get("lastTransitionTime") or pod_status.get("startTime")
+    times: Json = {
+        "connectivity": "DISCONNECTED" if _phase(pod) == "Unknown" else "CONNECTED",
+        "connectivityAt": _epoch(scheduled) or _epoch(pod["metadata"].get("creationTimestamp")) or 0.0,
+    }
+    pull_started = _epoch(pod_status.get("startTime"))
+    starts = [c.started_at for c in containers]
+    essential_starts = [c.started_at for c in containers if c.essential]
+    if pull_started is not None:
+        times["pullStartedAt"] = pull_started
+    known = [start for start in starts if start is not None]
+    if known:
+        times["pullStoppedAt"] = min(known)
+    if essential_starts and None not in essential_starts and status != "PENDING":
+        times["startedAt"] = max(start for start in essential_starts if start is not None)
+    return times
+
+
+def _stop_fields(pod: Mapping[str, Any], containers: Sequence[_Container], status: str, stop: _Stop | None) -> Json:
+    if status not in ("STOPPING", "STOPPED"):
+        return {}
+    code, reason = (stop.code, stop.reason) if stop else stop_reason(pod) or (None, None)
+    fields: Json = {key: value for key, value in (("stopCode", code), ("stoppedReason", reason)) if value}
+    stopping = [m for m in (_pod_stopping_at(pod, containers), stop.stopping_at if stop else None) if m is not None]
+    if status == "STOPPING":
+        if stopping:
+            fields["stoppingAt"] = min(stopping)
+        return fields
+    finishes = [f for f in (c.finished_at for c in containers) if f is not None]
+    if is_stopped(pod) and finishes:
+        stopped_at = max(finishes)
+    else:
+        stopped_at = max([*finishes, *stopping], default=None) or _last_transition(pod)
+    fields["stoppingAt"] = min([*stopping, stopped_at])
+    fields["stoppedAt"] = stopped_at
+    fields["executionStoppedAt"] = stopped_at
+    return fields
+
+
+def _pod_stopping_at(pod: Mapping[str, Any], containers: Sequence[_Container]) -> float | None:
+    """When the pod began to stop: its deletion began, or its first essential container exited."""
+    metadata = pod["metadata"]
+    moments = [c.finished_at for c in containers if c.essential and c.finished_at is not None]
+    deletion = _epoch(metadata.get("deletionTimestamp"))
+    if deletion is not None:
+        moments.append(deletion - (metadata.get("deletionGracePeriodSeconds") or 0))
+    return min(moments, default=None)
+
+
+def _last_transition(pod: Mapping[str, Any]) -> float:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    moments = [m for m in (_epoch(c.get("lastTransitionTime")) for c in conditions) if m is not None]
+    return max(moments, default=None) or _epoch(pod["metadata"].get("creationTimestamp")) or 0.0
+
+
+def _fargate_fields(pod: Mapping[str, Any]) -> Json:
+    fields: Json = {"platformVersion": FARGATE_PLATFORM_VERSION}
+    if (pod.get("spec", {}).get("os") or {}).get("name") != "windows":
+        fields["platformFamily"] = "Linux"
+    size = _ephemeral_storage_gib(pod)
+    fields["ephemeralStorage"] = {"sizeInGiB": size}
+    fields["fargateEphemeralStorage"] = {"sizeInGiB": size}
+    return fields
+
+
+def _ephemeral_storage_gib(pod: Mapping[str, Any]) -> int:
+    """The task's ephemeral storage is the limit pods.py puts on one container (20 GiB without)."""
+    for container in pod.get("spec", {}).get("containers", []):
+        limit = ((container.get("resources") or {}).get("limits") or {}).get("ephemeral-storage")
+        if limit:
+            return int(parse_quantity(limit) // 2**30)
+    return FARGATE_DEFAULT_EPHEMERAL_GIB
+
+
+def _condition(pod: Mapping[str, Any], condition_type: str) -> Mapping[str, Any]:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    found: Mapping[str, Any] = next((c for c in conditions if c.get("type") == condition_type), {})
+    return found
+
+
+def _phase(pod: Mapping[str, Any]) -> str:
+    phase: str = (pod.get("status") or {}).get("phase") or "Pending"
+    return phase
+
+
+def _version(metadata: Mapping[str, Any]) -> int:
+    resource_version = str(metadata.get("resourceVersion") or "")
+    return int(resource_version) if resource_version.isdigit() else int(metadata.get("generation") or 1)
+
+
+def _epoch(text: str | None) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp (UTC when it names no offset)."""
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()

@@ -1,0 +1,150 @@
+"""Tags on clusters and task definitions: TagResource, UntagResource, ListTagsForResource."""
+
+from functools import partial
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from shim.kube.client import KubeClients
+from tests.integration.conftest import (
+    ShimServer,
+    all_at_once,
+    ecs_client,
+    ecs_wire,
+    model_checked,
+    task_definitions_of,
+    unique_name,
+)
+
+ARN_PREFIX = "arn:aws:ecs:us-east-1:123456789012"
+
+pytestmark = pytest.mark.usefixtures("responses_match_the_model")
+
+
+def error_of(call: Any, **params: Any) -> dict[str, str]:
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call(**params)
+    error: dict[str, str] = raised.value.response["Error"]
+    return error
+
+
+def tags_of(ecs: Any, arn: str) -> list[dict[str, str]]:
+    return list(ecs.list_tags_for_resource(resourceArn=arn)["tags"])
+
+
+def new_cluster(ecs: Any, **params: Any) -> str:
+    arn: str = ecs.create_cluster(clusterName=unique_name("tags"), **params)["cluster"]["clusterArn"]
+    return arn
+
+
+def new_task_definition(ecs: Any, family: str, **params: Any) -> str:
+    containers = [{"name": "app", "image": "busybox", "memory": 64}]
+    registered = ecs.register_task_definition(family=family, containerDefinitions=containers, **params)
+    arn: str = registered["taskDefinition"]["taskDefinitionArn"]
+    return arn
+
+
+def test_cluster_tags_are_added_replaced_and_removed(ecs: Any) -> None:
+    arn = new_cluster(ecs, tags=[{"key": "team", "value": "a"}])
+
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "team", "value": "b"}, {"key": "cost-center", "value": "42"}])
+    assert tags_of(ecs, arn) == [{"key": "team", "value": "b"}, {"key": "cost-center", "value": "42"}]
+
+    ecs.untag_resource(resourceArn=arn, tagKeys=["team", "never-set"])
+    assert tags_of(ecs, arn) == [{"key": "cost-center", "value": "42"}]
+    [cluster] = ecs.describe_clusters(clusters=[arn], include=["TAGS"])["clusters"]
+    assert cluster["tags"] == [{"key": "cost-center", "value": "42"}]
+
+
+def test_task_definition_tags_belong_to_one_revision(ecs: Any, kube: KubeClients) -> None:
+    family = unique_name("tagged")
+    first = new_task_definition(ecs, family, tags=[{"key": "release", "value": "1"}])
+    second = new_task_definition(ecs, family)
+
+    ecs.tag_resource(resourceArn=second, tags=[{"key": "release", "value": "2"}])
+    ecs.untag_resource(resourceArn=first, tagKeys=["release"])
+
+    assert tags_of(ecs, first) == []
+    assert tags_of(ecs, second) == [{"key": "release", "value": "2"}]
+    described = ecs.describe_task_definition(taskDefinition=f"{family}:2", include=["TAGS"])
+    assert described["tags"] == [{"key": "release", "value": "2"}]
+    stored = {
+        obj["spec"]["taskDefinition"]["revision"]: obj["spec"]["tags"] for obj in task_definitions_of(kube, family)
+    }
+    assert stored == {1: [], 2: [{"key": "release", "value": "2"}]}
+
+
+def test_tags_added_at_once_through_two_servers_are_all_kept(
+    shim: ShimServer, second_shim: ShimServer, ecs: Any
+) -> None:
+    cluster = new_cluster(ecs)
+    definition = new_task_definition(ecs, unique_name("tagged"))
+    clients = [model_checked(ecs_client(server.url)) for server in (shim, second_shim) for _ in range(5)]
+    expected = [{"key": f"writer-{index}", "value": str(index)} for index in range(len(clients))]
+
+    all_at_once(
+        [
+            partial(ecs.tag_resource, resourceArn=arn, tags=[tag])
+            for arn in (cluster, definition)
+            for ecs, tag in zip(clients, expected, strict=True)
+        ]
+    )
+
+    for arn in (cluster, definition):
+        assert sorted(tags_of(ecs, arn), key=lambda tag: int(tag["value"])) == expected
+
+
+def test_tags_of_a_deregistered_revision_can_still_be_read(ecs: Any) -> None:
+    family = unique_name("retired")
+    arn = new_task_definition(ecs, family, tags=[{"key": "k", "value": "v"}])
+    ecs.deregister_task_definition(taskDefinition=arn)
+    assert tags_of(ecs, arn) == [{"key": "k", "value": "v"}]
+
+
+def test_reserved_duplicate_and_too_many_tags_are_refused_and_nothing_changes(ecs: Any) -> None:
+    arn = new_cluster(ecs, tags=[{"key": "keep", "value": "me"}])
+    for tags in (
+        [{"key": "aws:created-by", "value": "me"}],
+        [{"key": f"k{index}", "value": ""} for index in range(50)],
+    ):
+        error = error_of(ecs.tag_resource, resourceArn=arn, tags=tags)
+        assert error["Code"] == "InvalidParameterException"
+    assert tags_of(ecs, arn) == [{"key": "keep", "value": "me"}]
+    family = unique_name("dupes")
+    error = error_of(
+        ecs.register_task_definition,
+        family=family,
+        containerDefinitions=[{"name": "app", "image": "busybox", "memory": 64}],
+        tags=[{"key": "same", "value": "1"}, {"key": "same", "value": "2"}],
+    )
+    assert error["Code"] == "InvalidParameterException"
+    assert "unique" in error["Message"]
+
+
+def test_tagging_what_does_not_exist(ecs: Any) -> None:
+    missing_cluster = f"{ARN_PREFIX}:cluster/{unique_name('absent')}"
+    assert error_of(ecs.list_tags_for_resource, resourceArn=missing_cluster)["Code"] == "ClusterNotFoundException"
+    assert error_of(ecs.tag_resource, resourceArn=missing_cluster, tags=[{"key": "k", "value": "v"}])["Code"] == (
+        "ClusterNotFoundException"
+    )
+    missing_definition = f"{ARN_PREFIX}:task-definition/{unique_name('absent')}:1"
+    assert error_of(ecs.list_tags_for_resource, resourceArn=missing_definition)["Code"] == "ClientException"
+    for not_an_arn in ("just-a-name", "arn:aws:s3:::bucket"):
+        error = error_of(ecs.list_tags_for_resource, resourceArn=not_an_arn)
+        assert error["Code"] == "InvalidParameterException"
+
+
+def test_deleted_cluster_cannot_be_tagged(ecs: Any) -> None:
+    arn = new_cluster(ecs)
+    ecs.delete_cluster(cluster=arn)
+    error = error_of(ecs.tag_resource, resourceArn=arn, tags=[{"key": "k", "value": "v"}])
+    assert error["Code"] == "ClusterNotFoundException"
+
+
+def test_wire_responses_match_the_model(shim: ShimServer, ecs: Any) -> None:
+    arn = new_cluster(ecs)
+    assert ecs_wire(shim.url, "TagResource", {"resourceArn": arn, "tags": [{"key": "k", "value": "v"}]}) == {}
+    assert ecs_wire(shim.url, "ListTagsForResource", {"resourceArn": arn}) == {"tags": [{"key": "k", "value": "v"}]}
+    assert ecs_wire(shim.url, "UntagResource", {"resourceArn": arn, "tagKeys": ["k"]}) == {}
+    assert ecs_wire(shim.url, "ListTagsForResource", {"resourceArn": arn}) == {"tags": []}
