@@ -3,7 +3,7 @@
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint unit cluster-up cluster-down clean
+.PHONY: venv run test lint unit cluster-up cluster-down clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,3 +35,16 @@ cluster-down:
 
 clean: cluster-down
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# The benchmark of issue 6 on a cluster of its own (bench/.cluster), outputs in bench/results/.
+# `make bench` is the full run (1,000 nodes, 10,000 tasks); `make bench-quick`, or
+# `make bench ARGS=--quick`, is the smoke test (100 nodes, 500 tasks, under 3 minutes).
+$(VENV)/.bench-installed: $(STAMP) pyproject.toml
+	$(VENV)/bin/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
+	$(VENV)/bin/python -m bench $(ARGS)
+
+bench-quick:
+	$(MAKE) bench ARGS=--quick

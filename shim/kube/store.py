@@ -48,11 +48,30 @@ class Store:
         self.pods = Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
         self.nodes = Informer("nodes", kube.core.list_node)
         self.task_records = Informer("tasks", self._list_custom("tasks"))
+        self.services = Informer("services", self._list_custom("services"))
+        self.deployments = Informer("deployments", kube.apps.list_deployment_for_all_namespaces, label_selector=managed)
+        self.daemon_sets = Informer("daemonsets", kube.apps.list_daemon_set_for_all_namespaces, label_selector=managed)
+        self.replica_sets = Informer(
+            "replicasets", kube.apps.list_replica_set_for_all_namespaces, label_selector=managed
+        )
 
     def start(self) -> "Store":
-        for informer in (self.clusters, self.task_definitions, self.pods, self.nodes, self.task_records):
+        for informer in self.informers():
             informer.start()
         return self
+
+    def informers(self) -> list[Informer]:
+        return [
+            self.clusters,
+            self.task_definitions,
+            self.pods,
+            self.nodes,
+            self.task_records,
+            self.services,
+            self.deployments,
+            self.daemon_sets,
+            self.replica_sets,
+        ]
 
     def _list_custom(self, plural: str) -> Callable[..., Any]:
         def list_call(**kwargs: Any) -> Any:
@@ -269,6 +288,87 @@ class Store:
     def delete_task_record(self, namespace: str, name: str) -> None:
         try:
             self.kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    # Services
+
+    def service_records_in(self, namespace: str) -> list[KubeObject]:
+        return [record for record in self.services.items() if record["metadata"]["namespace"] == namespace]
+
+    def get_service_record(self, namespace: str, name: str) -> KubeObject | None:
+        found = self.services.get(f"{namespace}/{name}")
+        if found is not None:
+            return found
+        try:
+            fetched = self.kube.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "services", name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        self.services.observe(cast(KubeObject, fetched))
+        return cast(KubeObject, fetched)
+
+    def save_service_record(
+        self, namespace: str, name: str, labels: dict[str, str], record: dict[str, Any], existing: KubeObject | None
+    ) -> KubeObject:
+        """Create the record, or replace `existing` as it was read (a conflict means someone else
+        changed it first: the caller gets the 409 and the user retries, as on ECS)."""
+        body: KubeObject = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": namespace, "labels": labels},
+            "spec": {"record": record},
+        }
+        if existing is None:
+            saved = self.kube.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "services", body)
+        else:
+            body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+            saved = self.kube.custom.replace_namespaced_custom_object(GROUP, VERSION, namespace, "services", name, body)
+        self.services.observe(cast(KubeObject, saved))
+        return cast(KubeObject, saved)
+
+    def delete_service_record(self, namespace: str, name: str) -> None:
+        try:
+            self.kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "services", name)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    def apply(self, manifest: KubeObject) -> KubeObject:
+        """Create or update a Deployment, DaemonSet or Service by server-side apply."""
+        kind = manifest["kind"]
+        namespace = manifest["metadata"]["namespace"]
+        name = manifest["metadata"]["name"]
+        call = {
+            "Deployment": self.kube.apps.patch_namespaced_deployment,
+            "DaemonSet": self.kube.apps.patch_namespaced_daemon_set,
+            "Service": self.kube.core.patch_namespaced_service,
+        }[kind]
+        response = cast(Any, call)(
+            name,
+            namespace,
+            manifest,
+            field_manager="ecs-shim",
+            force=True,
+            _content_type="application/apply-patch+yaml",
+            _preload_content=False,
+        )
+        applied = cast(KubeObject, json.loads(response.data))
+        informer = {"Deployment": self.deployments, "DaemonSet": self.daemon_sets}.get(kind)
+        if informer is not None:
+            informer.observe(applied)
+        return applied
+
+    def delete_workload(self, kind: str, namespace: str, name: str) -> None:
+        call = {
+            "Deployment": self.kube.apps.delete_namespaced_deployment,
+            "DaemonSet": self.kube.apps.delete_namespaced_daemon_set,
+            "Service": self.kube.core.delete_namespaced_service,
+        }[kind]
+        try:
+            cast(Any, call)(name, namespace, propagation_policy="Background", _preload_content=False)
         except ApiException as error:
             if error.status != 404:
                 raise

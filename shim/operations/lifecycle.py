@@ -1,22 +1,35 @@
-"""What ECS does to tasks on its own, done by every server process (idempotently, so any number
-may run): a task whose essential container exited is stopped as a whole, and stopped tasks are
-forgotten after ECS's retention of about an hour."""
+"""What ECS does on its own, done by every server process (idempotently, so any number may run):
+a task whose essential container exited is stopped as a whole; stopped tasks are forgotten after
+ECS's retention of about an hour; a service's deployments are followed (COMPLETED, FAILED, rolled
+back by the circuit breaker) and a drained service becomes INACTIVE."""
 
 import logging
 import queue
 import threading
 import time
 
+from kubernetes.client import ApiException
+
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
+from shim.operations.services import ServiceObjects, apply_service_objects
 from shim.operations.tasks import ClusterTasks, record_task_stop
 from shim.translate import names
+from shim.translate.services import (
+    DRAINING,
+    INACTIVE,
+    primary_deployment,
+    rollback_target,
+    service_record_observed,
+    service_record_rolled_back,
+)
 from shim.translate.tasks import essential_container_exited, stopped_at
 
 log = logging.getLogger(__name__)
 
 RETENTION_SECONDS = 3600
 SWEEP_SECONDS = 300
+SERVICE_CHECK_SECONDS = 2.0
 ESSENTIAL_EXITED = "Essential container in task exited"
 
 
@@ -31,6 +44,7 @@ class TaskLifecycle:
         self.store.pods.add_listener(self.on_pod_event)
         threading.Thread(target=self.stop_exited_tasks, name="task-lifecycle", daemon=True).start()
         threading.Thread(target=self.forget_old_tasks, name="task-retention", daemon=True).start()
+        threading.Thread(target=self.follow_services, name="service-deployments", daemon=True).start()
 
     def on_pod_event(self, event_type: str, pod: KubeObject) -> None:
         if event_type != "DELETED" and "deletionTimestamp" not in pod["metadata"] and essential_container_exited(pod):
@@ -81,3 +95,37 @@ class TaskLifecycle:
         for pod in self.store.pods.items():
             if (stopped_at(pod) or time.time()) < before:
                 self.store.delete_pod(pod["metadata"]["namespace"], pod["metadata"]["name"])
+
+    def follow_services(self) -> None:
+        while True:
+            time.sleep(SERVICE_CHECK_SECONDS)
+            for record_object in self.store.services.items():
+                try:
+                    self.follow_service(record_object)
+                except ApiException as error:
+                    if error.status != 409:
+                        log.exception("could not follow service %s", record_object["metadata"]["name"])
+                except Exception:
+                    log.exception("could not follow service %s", record_object["metadata"]["name"])
+
+    def follow_service(self, record_object: KubeObject) -> None:
+        record = record_object["spec"]["record"]
+        if record["status"] == INACTIVE:
+            return
+        objects = ServiceObjects.load(self.store, record_object)
+        now = time.time()
+        observed = service_record_observed(record, objects.view(self.region, self.account), now=now)
+        if observed["status"] == DRAINING and not objects.pods:
+            observed = {**observed, "status": INACTIVE}
+        target = rollback_target(observed, objects.replica_sets, objects.workload, objects.pods, now=now)
+        if target is not None:
+            failed = primary_deployment(observed)["id"]
+            observed = service_record_rolled_back(observed, failed_id=failed, restored_id=target["id"], now=now)
+        if observed == record:
+            return
+        metadata = record_object["metadata"]
+        self.store.save_service_record(
+            metadata["namespace"], metadata["name"], metadata.get("labels", {}), observed, record_object
+        )
+        if target is not None:
+            apply_service_objects(self.store, record["clusterName"], observed)

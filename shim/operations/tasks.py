@@ -29,6 +29,7 @@ MAX_COUNT = 10
 MAX_DESCRIBE = 100
 TASK_NOT_FOUND = "The referenced task was not found."
 ZONE_LABEL = "topology.kubernetes.io/zone"
+SCHEDULER_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,7 @@ class Placement:
         nodes = pinned_nodes if pinned_nodes is not None else nodes_of_cluster(store, cluster_name)
         if not nodes:
             raise InvalidParameterException("No Container Instances were found in your cluster.")
+        await_scheduler(store)
         on_node = pods_by_node(store)
         members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
         expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
@@ -301,6 +303,24 @@ class Placement:
         }
 
 
+def await_scheduler(store: Store) -> None:
+    """Give the scheduler a moment to bind the task pods it has not bound yet: a task started
+    a moment ago is on no node, so the resources and ports it will take there would otherwise
+    be counted as free, and a task placed in their stead would stay Pending."""
+    deadline = time.monotonic() + SCHEDULER_WAIT_SECONDS
+    while any(awaits_node(pod) for pod in store.pods.items()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def awaits_node(pod: KubeObject) -> bool:
+    """Whether the scheduler has yet to decide on `pod` (it has neither bound it nor found it
+    unschedulable)."""
+    if pod["spec"].get("nodeName") or "deletionTimestamp" in pod["metadata"] or is_stopped(pod):
+        return False
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return not any(c.get("type") == "PodScheduled" and c.get("status") == "False" for c in conditions)
+
+
 def stop_task(store: Store, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     tasks = ClusterTasks.load(store, cluster["clusterName"])
@@ -332,6 +352,7 @@ def record_task_stop(
         availability_zone=zone_of(node),
     )
     labels = {key: value for key, value in pod["metadata"].get("labels", {}).items() if key.startswith(names.PREFIX)}
+    labels[names.LABEL_TASK_ID] = task_id_of(pod)
     store.save_task_record(tasks.namespace, pod["metadata"]["name"], labels, record)
     store.delete_pod(tasks.namespace, pod["metadata"]["name"])
 

@@ -78,6 +78,7 @@ from shim.translate import names
 from shim.translate.placement import PodScheduling, validate_constraints, validate_strategies
 from shim.translate.pods import task_definition_annotations, task_definition_to_pod_spec, task_labels
 from shim.translate.tags import check_tags
+from shim.translate.tasks import task_id_of
 
 Json = dict[str, Any]
 
@@ -253,6 +254,7 @@ def new_deployment_id(random: Random | None = None) -> str:
     return f"ecs-svc/{(random or SystemRandom()).randrange(10**18, 10**19)}"
 
 
+# service_record_updated takes a parameter of the same name.
 _generated_deployment_id = new_deployment_id
 
 
@@ -459,13 +461,6 @@ def service_group(service_name: str) -> str:
 def service_selector(service_name: str) -> dict[str, str]:
     """Labels every pod of the service carries, whatever its deployment."""
     return {names.LABEL_MANAGED: "true", names.LABEL_SERVICE: names.label_value(service_name)}
-
-
-def task_id(pod: Mapping[str, Any]) -> str:
-    """The ECS task id of a pod: its task-id label, else its uid without dashes (32 hex digits)."""
-    metadata = pod["metadata"]
-    label: str | None = metadata.get("labels", {}).get(names.LABEL_TASK_ID)
-    return label or str(metadata.get("uid", "")).replace("-", "")
 
 
 # Manifests
@@ -867,7 +862,6 @@ class _ServiceState:
         return (
             self.workload_current
             and self.primary.running >= self.desired
-            and not self.primary.pending
             and not any(rollout.has_tasks for rollout in self.others)
         )
 
@@ -940,7 +934,7 @@ def service_view(
         "clusterArn": names.cluster_arn(region, account, cluster_name),
         "loadBalancers": copy.deepcopy(record.get("loadBalancers", [])),
         "serviceRegistries": copy.deepcopy(record.get("serviceRegistries", [])),
-        "status": record["status"],
+        "status": INACTIVE if record["status"] == DRAINING and not pods else record["status"],
         "desiredCount": state.desired,
         "runningCount": sum(rollout.running for rollout in state.rollouts.values()),
         "pendingCount": sum(rollout.pending for rollout in state.rollouts.values()),
@@ -1077,7 +1071,7 @@ def _task_events(
     for pod in pod_list:
         time = time_of(pod)
         if time is not None:
-            batches.setdefault(time, []).append(task_id(pod))
+            batches.setdefault(time, []).append(task_id_of(pod))
     return [
         (time, f"{prefix} {len(ids)} {noun}: {' '.join(f'(task {i})' for i in sorted(ids))}.")
         for time, ids in batches.items()

@@ -85,7 +85,12 @@ class _Container:
 
     @property
     def terminated(self) -> Mapping[str, Any] | None:
+        """How the container exited. A kubelet waiting to restart it (in a service's pod) shows
+        that in lastState: unless the ECS container has a restart policy of its own (container
+        restart rules), the task has stopped all the same on ECS."""
         terminated: Mapping[str, Any] | None = self.state.get("terminated")
+        if terminated is None and "waiting" in self.state and "restartPolicy" not in self.spec:
+            terminated = (self.status.get("lastState") or {}).get("terminated")
         return terminated
 
     @property
@@ -131,8 +136,11 @@ class _Stop:
 
 
 def task_id_of(pod: Mapping[str, Any]) -> str:
-    task_id: str = pod["metadata"]["labels"][names.LABEL_TASK_ID]
-    return task_id
+    """The ECS task id of a pod: its task-id label (RunTask, StartTask), else its uid without
+    dashes (a service's pods, which a ReplicaSet or DaemonSet names)."""
+    metadata = pod["metadata"]
+    label: str | None = (metadata.get("labels") or {}).get(names.LABEL_TASK_ID)
+    return label or str(metadata.get("uid", "")).replace("-", "")
 
 
 def is_stopped(pod: Mapping[str, Any]) -> bool:

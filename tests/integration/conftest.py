@@ -30,6 +30,7 @@ from kubernetes.client import ApiException
 from shim.kube.client import KubeClients, connect
 from shim.kube.store import GROUP, VERSION
 from shim.schemas.responses import output_problems
+from shim.translate.names import LABEL_TASK_ID, cluster_namespace
 
 T = TypeVar("T")
 
@@ -173,15 +174,18 @@ def post_wire(
     key: tuple[str, str] | None = ("AKIDEXAMPLE", "secret"),
     region: str = "us-east-1",
     sent: bytes | None = None,
+    http: requests.Session | None = None,
 ) -> WireResponse:
     """POST `payload` with the JSON 1.1 headers, SigV4-signed by `key` (unsigned when None);
-    `sent` is a body sent in its place after signing, as a tampering proxy would."""
+    `sent` is a body sent in its place after signing, as a tampering proxy would. A session
+    `http` keeps one connection across calls, as SDKs do: a sequence of calls then reaches one
+    server process and reads its own writes, where other processes see them eventually (as on ECS)."""
     request = AWSRequest(method="POST", url=f"{url}/", data=payload, headers={"Content-Type": JSON_1_1})
     if target is not None:
         request.headers["X-Amz-Target"] = target
     if key is not None:
         SigV4Auth(Credentials(*key), "ecs", region).add_auth(request)
-    response = requests.post(
+    response = (http or requests).post(
         request.url, data=payload if sent is None else sent, headers=dict(request.headers.items()), timeout=30
     )
     body = json.loads(response.content) if response.content else None
@@ -193,10 +197,10 @@ def call_wire(url: str, operation: str, params: Any, **signing: Any) -> WireResp
     return post_wire(url, f"{TARGET_PREFIX}.{operation}", json.dumps(params).encode(), **signing)
 
 
-def ecs_wire(url: str, operation: str, params: Any) -> dict[str, Any]:
+def ecs_wire(url: str, operation: str, params: Any, http: requests.Session | None = None) -> dict[str, Any]:
     """The decoded body of a call that must succeed, checked against the operation's output
     shape in botocore's model and for its request id."""
-    response = call_wire(url, operation, params)
+    response = call_wire(url, operation, params, http=http)
     assert response.status == 200, response.body
     assert response.headers.get("x-amzn-RequestId")
     assert output_problems(operation, response.body) == []
@@ -277,3 +281,62 @@ def responses_match_the_model(ecs: Any) -> Iterator[None]:
     model_checked(ecs)
     yield
     ecs.meta.events.unregister("before-parse.ecs.*", unique_id="model-checked")
+
+
+def task_id_of_arn(task_arn: str) -> str:
+    return task_arn.rsplit("/", 1)[-1]
+
+
+def task_pods(kube: KubeClients, cluster_name: str) -> list[client.V1Pod]:
+    """The pods in an ECS cluster's namespace, read from the API server."""
+    return list(kube.core.list_namespaced_pod(cluster_namespace(cluster_name)).items)
+
+
+def landed_on(kube: KubeClients, cluster_name: str, task_arns: list[str], timeout: float = 30.0) -> dict[str, str]:
+    """task ARN -> the node its pod was bound to by the scheduler, once every one is bound."""
+    wanted = {task_id_of_arn(arn): arn for arn in task_arns}
+
+    def all_bound() -> dict[str, str] | None:
+        bound = {
+            wanted[pod.metadata.labels[LABEL_TASK_ID]]: pod.spec.node_name
+            for pod in task_pods(kube, cluster_name)
+            if pod.metadata.labels.get(LABEL_TASK_ID) in wanted and pod.spec.node_name
+        }
+        return bound if len(bound) == len(wanted) else None
+
+    return eventually(all_bound, timeout=timeout)
+
+
+def node_labels(kube: KubeClients) -> dict[str, dict[str, str]]:
+    return {node.metadata.name: dict(node.metadata.labels or {}) for node in kube.core.list_node().items}
+
+
+def stop_every_task(ecs: Any, kube: KubeClients, cluster_name: str) -> None:
+    """Stop the cluster's running tasks and wait for their pods to leave, freeing their nodes."""
+    for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster_name):
+        for task_arn in page["taskArns"]:
+            ecs.stop_task(cluster=cluster_name, task=task_arn)
+
+    def pods_gone() -> bool:
+        return all(pod.status.phase in ("Succeeded", "Failed") for pod in task_pods(kube, cluster_name))
+
+    eventually(pods_gone, timeout=60)
+
+
+@pytest.fixture
+def ecs_cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
+    """A new ECS cluster for one test; afterwards its tasks are stopped, their pods gone (so the
+    next test finds the nodes free) and the cluster deleted."""
+    name = unique_name("it")
+    ecs.create_cluster(clusterName=name)
+    yield name
+    stop_every_task(ecs, kube, name)
+
+    def deleted() -> bool:
+        try:
+            ecs.delete_cluster(cluster=name)
+        except ecs.exceptions.ClusterContainsTasksException:
+            return False
+        return True
+
+    eventually(deleted, timeout=30)

@@ -6,6 +6,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+import requests
 from kubernetes import client
 
 from shim.kube.client import KubeClients
@@ -294,21 +295,23 @@ def test_reserved_tag_keys_are_rejected_and_nothing_is_created(ecs: Any, kube: K
 
 
 def test_wire_responses_match_the_model(shim: ShimServer) -> None:
+    http = requests.Session()
+
+    def wire(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return ecs_wire(shim.url, operation, params, http=http)
+
     name = unique_name("wire")
     tags = [{"key": "k", "value": "v"}]
-    created = ecs_wire(shim.url, "CreateCluster", {"clusterName": name, "tags": tags})
+    created = wire("CreateCluster", {"clusterName": name, "tags": tags})
     assert created["cluster"]["clusterName"] == name
-    described = ecs_wire(
-        shim.url,
+    described = wire(
         "DescribeClusters",
         {"clusters": [name, unique_name("missing")], "include": ["SETTINGS", "TAGS", "STATISTICS"]},
     )
     assert len(described["clusters"]) == 1 and len(described["failures"]) == 1
-    assert ecs_wire(shim.url, "ListClusters", {"maxResults": 1})["nextToken"]
-    ecs_wire(
-        shim.url, "UpdateCluster", {"cluster": name, "settings": [{"name": "containerInsights", "value": "enabled"}]}
-    )
-    assert ecs_wire(shim.url, "DeleteCluster", {"cluster": name})["cluster"]["status"] == "INACTIVE"
+    assert wire("ListClusters", {"maxResults": 1})["nextToken"]
+    wire("UpdateCluster", {"cluster": name, "settings": [{"name": "containerInsights", "value": "enabled"}]})
+    assert wire("DeleteCluster", {"cluster": name})["cluster"]["status"] == "INACTIVE"
 
 
 def test_aws_cli_creates_describes_and_deletes_a_cluster(shim: ShimServer) -> None:

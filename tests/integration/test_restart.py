@@ -1,19 +1,8 @@
 """The server keeps nothing of its own: everything written before a restart reads back the same."""
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from shim.kube.client import KubeClients
 from tests.integration.conftest import ShimServer, ecs_client, model_checked, unique_name
-
-
-@pytest.fixture(scope="module")
-def restartable_shim(kube: KubeClients) -> Iterator[ShimServer]:
-    server = ShimServer().start()
-    yield server
-    server.stop()
 
 
 def without_metadata(response: dict[str, Any]) -> dict[str, Any]:
@@ -44,8 +33,8 @@ def everything_about(ecs: Any, cluster: str, family: str) -> dict[str, Any]:
     }
 
 
-def test_everything_written_reads_back_identically_after_a_restart(restartable_shim: ShimServer) -> None:
-    ecs = model_checked(ecs_client(restartable_shim.url))
+def test_everything_written_reads_back_identically_after_a_restart(shim: ShimServer, second_shim: ShimServer) -> None:
+    ecs = model_checked(ecs_client(second_shim.url))
     cluster, family = unique_name("survivor"), unique_name("survivor")
     ecs.create_cluster(
         clusterName=cluster,
@@ -66,13 +55,18 @@ def test_everything_written_reads_back_identically_after_a_restart(restartable_s
     ecs.delete_task_definitions(taskDefinitions=[f"{family}:1"])
     before = everything_about(ecs, cluster, family)
 
-    restartable_shim.restart()
+    second_shim.restart()
 
-    after = everything_about(ecs, cluster, family)
-    assert after == before
+    assert everything_about(ecs, cluster, family) == before
+    assert everything_about(model_checked(ecs_client(shim.url)), cluster, family) == before
     assert before["latest"] == 2 and before["cluster_listed"]
     assert before["cluster_tags"] == [{"key": "team", "value": "ops"}, {"key": "added", "value": "later"}]
     assert [len(arns) for arns in before["by_status"].values()] == [1, 1, 1]
+    assert [(shown["taskDefinition"]["status"], shown["tags"]) for shown in before["revisions"]] == [
+        ("DELETE_IN_PROGRESS", [{"key": "revision", "value": "1"}]),
+        ("ACTIVE", [{"key": "revision", "value": "2"}]),
+        ("INACTIVE", [{"key": "revision", "value": "3"}]),
+    ]
     assert (
         ecs.register_task_definition(
             family=family, containerDefinitions=[{"name": "app", "image": "busybox", "memory": 64}]

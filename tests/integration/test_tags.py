@@ -5,6 +5,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+import requests
 
 from shim.kube.client import KubeClients
 from tests.integration.conftest import (
@@ -12,6 +13,7 @@ from tests.integration.conftest import (
     all_at_once,
     ecs_client,
     ecs_wire,
+    eventually,
     model_checked,
     task_definitions_of,
     unique_name,
@@ -85,14 +87,17 @@ def test_tags_added_at_once_through_two_servers_are_all_kept(
 
     all_at_once(
         [
-            partial(ecs.tag_resource, resourceArn=arn, tags=[tag])
+            partial(client.tag_resource, resourceArn=arn, tags=[tag])
             for arn in (cluster, definition)
-            for ecs, tag in zip(clients, expected, strict=True)
+            for client, tag in zip(clients, expected, strict=True)
         ]
     )
 
+    def all_kept(arn: str) -> bool:
+        return sorted(tags_of(ecs, arn), key=lambda tag: int(tag["value"])) == expected
+
     for arn in (cluster, definition):
-        assert sorted(tags_of(ecs, arn), key=lambda tag: int(tag["value"])) == expected
+        eventually(partial(all_kept, arn), timeout=10)
 
 
 def test_tags_of_a_deregistered_revision_can_still_be_read(ecs: Any) -> None:
@@ -143,8 +148,13 @@ def test_deleted_cluster_cannot_be_tagged(ecs: Any) -> None:
 
 
 def test_wire_responses_match_the_model(shim: ShimServer, ecs: Any) -> None:
+    http = requests.Session()
+
+    def wire(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return ecs_wire(shim.url, operation, params, http=http)
+
     arn = new_cluster(ecs)
-    assert ecs_wire(shim.url, "TagResource", {"resourceArn": arn, "tags": [{"key": "k", "value": "v"}]}) == {}
-    assert ecs_wire(shim.url, "ListTagsForResource", {"resourceArn": arn}) == {"tags": [{"key": "k", "value": "v"}]}
-    assert ecs_wire(shim.url, "UntagResource", {"resourceArn": arn, "tagKeys": ["k"]}) == {}
-    assert ecs_wire(shim.url, "ListTagsForResource", {"resourceArn": arn}) == {"tags": []}
+    assert wire("TagResource", {"resourceArn": arn, "tags": [{"key": "k", "value": "v"}]}) == {}
+    assert wire("ListTagsForResource", {"resourceArn": arn}) == {"tags": [{"key": "k", "value": "v"}]}
+    assert wire("UntagResource", {"resourceArn": arn, "tagKeys": ["k"]}) == {}
+    assert wire("ListTagsForResource", {"resourceArn": arn}) == {"tags": []}

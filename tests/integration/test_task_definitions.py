@@ -8,6 +8,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+import requests
 
 from shim.kube.client import KubeClients
 from tests.integration.conftest import (
@@ -15,6 +16,7 @@ from tests.integration.conftest import (
     all_at_once,
     ecs_client,
     ecs_wire,
+    eventually,
     model_checked,
     run_aws,
     task_definitions_of,
@@ -272,7 +274,13 @@ def check_revisions(ecs: Any, kube: KubeClients, family: str, revisions: list[in
         obj["spec"]["taskDefinition"]["containerDefinitions"][0]["environment"][0]["value"] for obj in stored
     }
     assert environments == {str(index) for index in range(CONCURRENT_REGISTRATIONS)}
-    assert all_pages(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix=family) == arns(family, *expected)
+
+    def all_listed() -> bool:
+        return all_pages(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix=family) == arns(
+            family, *expected
+        )
+
+    eventually(all_listed, timeout=10)
 
 
 def test_concurrent_registrations_get_revisions_one_to_twenty(shim: ShimServer, ecs: Any, kube: KubeClients) -> None:
@@ -294,28 +302,38 @@ def test_concurrent_registrations_through_two_servers(
     revisions = register_all_at_once(clients, family)
 
     check_revisions(ecs, kube, family, revisions)
-    seen_by_second = model_checked(ecs_client(second_shim.url)).describe_task_definition(taskDefinition=family)[
-        "taskDefinition"
-    ]
-    assert seen_by_second["revision"] == CONCURRENT_REGISTRATIONS
+    second = model_checked(ecs_client(second_shim.url))
+
+    def latest_seen_by_second() -> bool:
+        return bool(
+            second.describe_task_definition(taskDefinition=family)["taskDefinition"]["revision"]
+            == CONCURRENT_REGISTRATIONS
+        )
+
+    eventually(latest_seen_by_second, timeout=10)
 
 
 def test_wire_responses_match_the_model(shim: ShimServer) -> None:
+    http = requests.Session()
+
+    def wire(operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        return ecs_wire(shim.url, operation, params, http=http)
+
     family = unique_name("wire")
     definition = {
         "family": family,
         "containerDefinitions": [container(portMappings=[{"containerPort": 80}])],
         "tags": [{"key": "k", "value": "v"}],
     }
-    registered = ecs_wire(shim.url, "RegisterTaskDefinition", definition)
+    registered = wire("RegisterTaskDefinition", definition)
     assert isinstance(registered["taskDefinition"]["registeredAt"], int | float)
-    ecs_wire(shim.url, "RegisterTaskDefinition", definition)
-    described = ecs_wire(shim.url, "DescribeTaskDefinition", {"taskDefinition": family, "include": ["TAGS"]})
+    wire("RegisterTaskDefinition", definition)
+    described = wire("DescribeTaskDefinition", {"taskDefinition": family, "include": ["TAGS"]})
     assert described["tags"] == [{"key": "k", "value": "v"}]
-    assert ecs_wire(shim.url, "ListTaskDefinitions", {"familyPrefix": family, "maxResults": 1})["nextToken"]
-    assert ecs_wire(shim.url, "ListTaskDefinitionFamilies", {"familyPrefix": family})["families"] == [family]
-    ecs_wire(shim.url, "DeregisterTaskDefinition", {"taskDefinition": f"{family}:1"})
-    deleted = ecs_wire(shim.url, "DeleteTaskDefinitions", {"taskDefinitions": [f"{family}:1", f"{family}:2"]})
+    assert wire("ListTaskDefinitions", {"familyPrefix": family, "maxResults": 1})["nextToken"]
+    assert wire("ListTaskDefinitionFamilies", {"familyPrefix": family})["families"] == [family]
+    wire("DeregisterTaskDefinition", {"taskDefinition": f"{family}:1"})
+    deleted = wire("DeleteTaskDefinitions", {"taskDefinitions": [f"{family}:1", f"{family}:2"]})
     assert len(deleted["taskDefinitions"]) == len(deleted["failures"]) == 1
 
 

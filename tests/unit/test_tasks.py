@@ -248,6 +248,15 @@ def test_container_being_restarted_keeps_the_task_running() -> None:
     assert only(shown["containers"])["lastStatus"] == "RUNNING"
 
 
+def test_crash_looping_essential_container_of_a_service_pod_has_stopped_the_task() -> None:
+    task = definition(container("app"))
+    pod = task_pod(task, phase="Running", statuses={"app": waiting("CrashLoopBackOff", restarts=1)})
+    assert essential_container_exited(pod)
+    shown = view(pod)
+    assert (shown["desiredStatus"], shown["stopCode"]) == ("STOPPED", "EssentialContainerExited")
+    assert only(shown["containers"])["exitCode"] == 1
+
+
 def test_essential_container_exit_stops_the_task() -> None:
     task = definition(container("app"), container("worker"))
     pod = task_pod(task, phase="Running", statuses={"app": exited(3, 5, 9), "worker": running(5)})

@@ -1,0 +1,265 @@
+"""Services: CreateService, UpdateService, DeleteService, DescribeServices, ListServices.
+
+An ECS service is a record (`services.ecs.shim.io`) plus the Kubernetes objects made from it: a
+Deployment (REPLICA) or DaemonSet (DAEMON) and, for load balancers and service registries,
+Services. Every count and rollout state is read back from those objects."""
+
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from kubernetes.client import ApiException
+
+from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
+from shim.kube.cache import KubeObject
+from shim.kube.store import Store
+from shim.operations.base import Call, Handler, Response
+from shim.operations.clusters import active_cluster
+from shim.operations.container_instances import nodes_of_cluster, pods_by_node
+from shim.operations.pagination import page
+from shim.operations.task_definitions import find_task_definition
+from shim.translate import names
+from shim.translate.container_instances import instance_facts
+from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, pod_scheduling
+from shim.translate.services import (
+    ACTIVE,
+    DRAINING,
+    INACTIVE,
+    kube_services,
+    new_deployment_id,
+    primary_deployment,
+    service_group,
+    service_record,
+    service_record_updated,
+    service_selector,
+    service_view,
+    workload_manifest,
+    workload_name,
+)
+
+MAX_DESCRIBE = 10
+SERVICE_NOT_FOUND = "Service not found."
+NO_NODE = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["ecs-shim-no-matching-instance"]}
+
+
+@dataclass(frozen=True)
+class ServiceObjects:
+    """One ECS service as Kubernetes holds it."""
+
+    record_object: KubeObject
+    workload: KubeObject | None
+    replica_sets: list[KubeObject]
+    pods: list[KubeObject]
+
+    @property
+    def record(self) -> dict[str, Any]:
+        record: dict[str, Any] = self.record_object["spec"]["record"]
+        return record
+
+    @classmethod
+    def load(cls, store: Store, record_object: KubeObject) -> "ServiceObjects":
+        namespace = record_object["metadata"]["namespace"]
+        record = record_object["spec"]["record"]
+        name = workload_name(record["serviceName"])
+        informer = store.daemon_sets if record["schedulingStrategy"] == "DAEMON" else store.deployments
+        selector = service_selector(record["serviceName"])
+        return cls(
+            record_object,
+            informer.get(f"{namespace}/{name}"),
+            [rs for rs in store.replica_sets.items() if in_service(rs, namespace, selector)],
+            [pod for pod in store.pods.items() if in_service(pod, namespace, selector)],
+        )
+
+    def view(self, region: str, account: str, include_tags: bool = False) -> dict[str, Any]:
+        return service_view(
+            self.record,
+            self.workload,
+            self.replica_sets,
+            self.pods,
+            region=region,
+            account=account,
+            cluster_name=self.record["clusterName"],
+            now=time.time(),
+            include_tags=include_tags,
+        )
+
+
+def in_service(obj: KubeObject, namespace: str, selector: dict[str, str]) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    return obj["metadata"]["namespace"] == namespace and all(labels.get(k) == v for k, v in selector.items())
+
+
+def record_name(service_name: str) -> str:
+    return names.dns_label(service_name)
+
+
+def service_name_of(value: str) -> str:
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+def find_service(store: Store, cluster_name: str, value: str) -> KubeObject | None:
+    namespace = names.cluster_namespace(cluster_name)
+    return store.get_service_record(namespace, record_name(service_name_of(value)))
+
+
+def scheduling_for(
+    store: Store, cluster_name: str, record: dict[str, Any], definition: dict[str, Any]
+) -> PodScheduling:
+    """The placement of the service's tasks; one nothing can satisfy keeps them pending, as ECS
+    keeps trying to place them."""
+    on_node = pods_by_node(store)
+    nodes = [
+        CandidateNode(
+            node["metadata"]["name"],
+            instance_facts(node, on_node.get(node["metadata"]["name"], []), cluster_name=cluster_name),
+        )
+        for node in nodes_of_cluster(store, cluster_name)
+    ]
+    fargate = record.get("launchType") == "FARGATE"
+    constraints = [] if fargate else [*definition.get("placementConstraints", []), *record["placementConstraints"]]
+    strategies = (
+        [{"type": "spread", "field": "attribute:ecs.availability-zone"}] if fargate else record["placementStrategy"]
+    )
+    scheduling = pod_scheduling(
+        constraints,
+        strategies,
+        group=service_group(record["serviceName"]),
+        nodes=nodes,
+        spread_selector=service_selector(record["serviceName"]),
+    )
+    if isinstance(scheduling, PlacementFailure):
+        unplaceable = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [NO_NODE]}]}
+        }
+        return PodScheduling(
+            affinity={"nodeAffinity": unplaceable}, topology_spread_constraints=[], scheduler_name=None
+        )
+    return scheduling
+
+
+def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any]) -> None:
+    """Make the Kubernetes objects match the record's PRIMARY deployment."""
+    namespace = names.cluster_namespace(cluster_name)
+    definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
+    scheduling = scheduling_for(store, cluster_name, record, definition)
+    store.apply(workload_manifest(record, definition, namespace=namespace, scheduling=scheduling))
+    for manifest in kube_services(record, definition, namespace=namespace):
+        store.apply(manifest)
+
+
+def create_service(store: Store, call: Call) -> Response:
+    params = call.params
+    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    namespace = names.cluster_namespace(cluster_name)
+    definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+    existing = find_service(store, cluster_name, params["serviceName"])
+    if existing is not None and existing["spec"]["record"]["status"] != INACTIVE:
+        raise InvalidParameterException("Creation of service was not idempotent.")
+    record = service_record(
+        {**params, "taskDefinition": definition["taskDefinitionArn"]},
+        cluster_name=cluster_name,
+        created_at=time.time(),
+        created_by=f"arn:aws:iam::{call.account}:root",
+        deployment_id=new_deployment_id(),
+        task_definition=definition,
+    )
+    labels = {**service_selector(record["serviceName"]), names.LABEL_CLUSTER: names.label_value(cluster_name)}
+    saved = store.save_service_record(namespace, record_name(record["serviceName"]), labels, record, existing)
+    try:
+        apply_service_objects(store, cluster_name, record)
+    except (ApiException, InvalidParameterException):
+        store.delete_service_record(namespace, record_name(record["serviceName"]))
+        raise
+    return {"service": ServiceObjects.load(store, saved).view(call.region, call.account, include_tags=True)}
+
+
+def update_service(store: Store, call: Call) -> Response:
+    params = call.params
+    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    found = find_service(store, cluster_name, params["service"])
+    if found is None:
+        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+    record = found["spec"]["record"]
+    if record["status"] != ACTIVE:
+        raise ServiceNotActiveException("Service was not ACTIVE.")
+    changes = dict(params)
+    definition = None
+    if params.get("taskDefinition"):
+        definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+        changes["taskDefinition"] = definition["taskDefinitionArn"]
+    updated = service_record_updated(
+        record, changes, now=time.time(), new_deployment_id=new_deployment_id(), task_definition=definition
+    )
+    namespace = names.cluster_namespace(cluster_name)
+    saved = store.save_service_record(
+        namespace, found["metadata"]["name"], found["metadata"].get("labels", {}), updated, found
+    )
+    apply_service_objects(store, cluster_name, updated)
+    return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
+
+
+def delete_service(store: Store, call: Call) -> Response:
+    params = call.params
+    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    found = find_service(store, cluster_name, params["service"])
+    if found is None or found["spec"]["record"]["status"] == INACTIVE:
+        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+    record = found["spec"]["record"]
+    if record["status"] == ACTIVE and record.get("desiredCount", 0) > 0 and not params.get("force"):
+        raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
+    draining = {**record, "status": DRAINING, "desiredCount": 0}
+    namespace = names.cluster_namespace(cluster_name)
+    saved = store.save_service_record(
+        namespace, found["metadata"]["name"], found["metadata"].get("labels", {}), draining, found
+    )
+    kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
+    store.delete_workload(kind, namespace, workload_name(record["serviceName"]))
+    definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
+    for manifest in kube_services(record, definition, namespace=namespace):
+        store.delete_workload("Service", namespace, manifest["metadata"]["name"])
+    return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
+
+
+def describe_services(store: Store, call: Call) -> Response:
+    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    requested = call.params["services"]
+    if len(requested) > MAX_DESCRIBE:
+        raise InvalidParameterException(f"Too many services requested: at most {MAX_DESCRIBE}.")
+    include_tags = "TAGS" in call.params.get("include", [])
+    services, failures = [], []
+    for value in requested:
+        found = find_service(store, cluster_name, value)
+        if found is None:
+            arn = (
+                value if value.startswith("arn:") else names.service_arn(call.region, call.account, cluster_name, value)
+            )
+            failures.append({"arn": arn, "reason": "MISSING"})
+        else:
+            services.append(ServiceObjects.load(store, found).view(call.region, call.account, include_tags))
+    return {"services": services, "failures": failures}
+
+
+def list_services(store: Store, call: Call) -> Response:
+    params = call.params
+    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    records = [obj["spec"]["record"] for obj in store.service_records_in(names.cluster_namespace(cluster_name))]
+    arns = sorted(
+        names.service_arn(call.region, call.account, cluster_name, record["serviceName"])
+        for record in records
+        if record["status"] != INACTIVE
+        and ("launchType" not in params or record.get("launchType") == params["launchType"])
+        and ("schedulingStrategy" not in params or record["schedulingStrategy"] == params["schedulingStrategy"])
+    )
+    chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"), limit=100)
+    return {"serviceArns": chunk, **({"nextToken": token} if token else {})}
+
+
+def handlers(store: Store) -> dict[str, Handler]:
+    return {
+        "CreateService": partial(create_service, store),
+        "UpdateService": partial(update_service, store),
+        "DeleteService": partial(delete_service, store),
+        "DescribeServices": partial(describe_services, store),
+        "ListServices": partial(list_services, store),
+    }
