@@ -44,6 +44,7 @@ def serve(args: argparse.Namespace) -> None:
         "worker_class": "gthread",
         "threads": args.threads,
         "timeout": 120,
+        "graceful_timeout": 5,
         "accesslog": None,
         "loglevel": "info",
     }

@@ -153,19 +153,21 @@ def delete_task_definitions(store: Store, call: Call) -> Response:
         except ClientException as error:
             failures.append({"arn": reference, "reason": error.message})
             continue
-        view = found["spec"]["taskDefinition"]
-        if view["status"] == "ACTIVE":
-            failures.append({"arn": view["taskDefinitionArn"], "reason": STILL_ACTIVE})
-            continue
 
         def request_deletion(spec: dict[str, Any]) -> None:
+            """Decided on the object as the API server has it now, not as a cache last saw it."""
+            if spec["taskDefinition"]["status"] == "ACTIVE":
+                raise ClientException(STILL_ACTIVE)
             if spec["taskDefinition"]["status"] == "INACTIVE":
                 view = deletion_requested_view(spec["taskDefinition"], now)
                 spec["taskDefinition"] = {**view, "deleteRequestedAt": epoch_seconds(now)}
 
-        deleted.append(
-            store.update_task_definition(found["metadata"]["name"], request_deletion)["spec"]["taskDefinition"]
-        )
+        try:
+            saved = store.update_task_definition(found["metadata"]["name"], request_deletion)
+        except ClientException as error:
+            failures.append({"arn": found["spec"]["taskDefinition"]["taskDefinitionArn"], "reason": error.message})
+            continue
+        deleted.append(saved["spec"]["taskDefinition"])
     return {"taskDefinitions": deleted, "failures": failures}
 
 

@@ -243,13 +243,10 @@ class Placement:
                 for node, pods in members
             ],
         )
-        group_label = names.label_value(group)
         used = {
             node["metadata"]["name"]
             for node, pods in candidates
-            if any(
-                pod["metadata"]["labels"].get(names.LABEL_GROUP) == group_label and not is_stopped(pod) for pod in pods
-            )
+            if group in instance_facts(node, pods, cluster_name=cluster_name).task_groups
         }
         distinct = any(c["type"] == "distinctInstance" for c in constraints)
         return cls(constraints, strategies, group, candidates, cpu, memory, ports, distinct, used, scheduling)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from shim.config import Config
 from shim.errors import (
@@ -49,6 +50,7 @@ def create_app(config: Config, handlers: Mapping[str, Handler]) -> Flask:
     app.after_request(_add_request_id_header)
     app.add_url_rule("/", "ecs_api", api.serve, methods=["POST"])
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
+    app.register_error_handler(HTTPException, _http_error)
     return app
 
 
@@ -152,6 +154,12 @@ def _log_access(entry: _AccessEntry, status: int, started: float) -> None:
         "request_id": g.request_id,
     }
     access_log.info(json.dumps(record))
+
+
+def _http_error(error: HTTPException) -> Response:
+    """Requests that are not ECS API calls (another path or method) get the same JSON envelope."""
+    message = f"{request.method} {request.path} is not an ECS API call: send POST / with X-Amz-Target."
+    return _json_response(error.code or 400, encode_json({"__type": "UnknownOperationException", "message": message}))
 
 
 def _assign_request_id() -> None:

@@ -33,7 +33,8 @@ setting for task."); links under host or none networking; port mappings under no
 hostPort outside 0-65535; container memory below its memoryReservation; reservations summing
 above the task memory.
 
-The view follows real DescribeTaskDefinition output: networkMode, cpu, memory, roles and
+The view follows real DescribeTaskDefinition output, but for networkMode, which is always shown
+(bridge when none was given, the mode an EC2 task then runs with); cpu, memory, roles and
 requiresCompatibilities appear only when given (cpu and memory as unit strings); containers get
 cpu 0, essential true, hostPort and protocol "tcp" on each port mapping, and empty environment,
 mountPoints, volumesFrom and systemControls; compatibilities holds EC2, FARGATE whenever Fargate
@@ -159,6 +160,7 @@ def task_definition_view(
         "taskDefinitionArn": task_definition_arn(region, account, family, family_revision),
         "containerDefinitions": [_container_view(c, mode) for c in params["containerDefinitions"]],
         "family": family,
+        "networkMode": mode,
         "revision": family_revision,
         "volumes": copy.deepcopy(params.get("volumes", [])),
         "status": "ACTIVE",

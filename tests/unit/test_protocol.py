@@ -358,3 +358,14 @@ def test_boto3_sees_handler_errors_by_code_and_message(endpoint: str) -> None:
         ecs.create_cluster(clusterName="prod")
     assert server_error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     assert "hunter2" not in server_error.value.response["Error"]["Message"]
+
+
+def test_other_paths_and_methods_get_the_json_error_envelope() -> None:
+    app = create_app(Config(), {})
+    client = app.test_client()
+    for response in (client.get("/"), client.post("/v1/clusters"), client.put("/")):
+        assert response.status_code in (404, 405)
+        body = json.loads(response.data)
+        assert body["__type"] == "UnknownOperationException"
+        assert "POST /" in body["message"]
+        assert response.headers["x-amzn-RequestId"]

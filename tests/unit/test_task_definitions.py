@@ -419,6 +419,7 @@ def test_view_of_a_plain_ec2_bridge_definition() -> None:
             }
         ],
         "family": "shop",
+        "networkMode": "bridge",
         "revision": 3,
         "volumes": [],
         "status": "ACTIVE",
