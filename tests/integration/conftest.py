@@ -1,6 +1,7 @@
 """Integration tests run against whatever cluster KUBECONFIG names: the local control plane
 (cluster/up) or a kind cluster. They never look at how that cluster is made."""
 
+import contextlib
 import json
 import os
 import socket
@@ -19,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import pytest
 import requests
 from botocore.auth import SigV4Auth
@@ -28,8 +30,9 @@ from kubernetes import client
 from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients, connect
-from shim.kube.store import GROUP, VERSION
+from shim.kube.store import GROUP, VERSION, raw_json
 from shim.schemas.responses import output_problems
+from shim.translate import names
 from shim.translate.names import LABEL_TASK_ID, cluster_namespace
 
 T = TypeVar("T")
@@ -223,7 +226,11 @@ def unchecked_ecs_client(url: str) -> Any:
 
 def task_definitions_of(kube: KubeClients, family: str) -> list[dict[str, Any]]:
     """The TaskDefinition custom objects stored for `family`, read from the API server."""
-    listed = cast(dict[str, Any], kube.custom.list_cluster_custom_object(GROUP, VERSION, "taskdefinitions"))
+    selector = f"{names.LABEL_FAMILY}={names.label_value(family)}"
+    listed = cast(
+        dict[str, Any],
+        kube.custom.list_cluster_custom_object(GROUP, VERSION, "taskdefinitions", label_selector=selector),
+    )
     return [item for item in listed["items"] if item["spec"]["taskDefinition"]["family"] == family]
 
 
@@ -287,9 +294,10 @@ def task_id_of_arn(task_arn: str) -> str:
     return task_arn.rsplit("/", 1)[-1]
 
 
-def task_pods(kube: KubeClients, cluster_name: str) -> list[client.V1Pod]:
-    """The pods in an ECS cluster's namespace, read from the API server."""
-    return list(kube.core.list_namespaced_pod(cluster_namespace(cluster_name)).items)
+def task_pods(kube: KubeClients, cluster_name: str) -> list[dict[str, Any]]:
+    """The pods in an ECS cluster's namespace, as the API server sends them."""
+    items: list[dict[str, Any]] = raw_json(kube.core.list_namespaced_pod, cluster_namespace(cluster_name))["items"]
+    return items
 
 
 def landed_on(kube: KubeClients, cluster_name: str, task_arns: list[str], timeout: float = 30.0) -> dict[str, str]:
@@ -298,9 +306,9 @@ def landed_on(kube: KubeClients, cluster_name: str, task_arns: list[str], timeou
 
     def all_bound() -> dict[str, str] | None:
         bound = {
-            wanted[pod.metadata.labels[LABEL_TASK_ID]]: pod.spec.node_name
+            wanted[pod["metadata"]["labels"][LABEL_TASK_ID]]: pod["spec"]["nodeName"]
             for pod in task_pods(kube, cluster_name)
-            if pod.metadata.labels.get(LABEL_TASK_ID) in wanted and pod.spec.node_name
+            if pod["metadata"]["labels"].get(LABEL_TASK_ID) in wanted and pod["spec"].get("nodeName")
         }
         return bound if len(bound) == len(wanted) else None
 
@@ -308,25 +316,26 @@ def landed_on(kube: KubeClients, cluster_name: str, task_arns: list[str], timeou
 
 
 def node_labels(kube: KubeClients) -> dict[str, dict[str, str]]:
-    return {node.metadata.name: dict(node.metadata.labels or {}) for node in kube.core.list_node().items}
+    nodes = raw_json(kube.core.list_node)["items"]
+    return {node["metadata"]["name"]: node["metadata"].get("labels", {}) for node in nodes}
 
 
 def stop_every_task(ecs: Any, kube: KubeClients, cluster_name: str) -> None:
-    """Stop the cluster's running tasks and wait for their pods to leave, freeing their nodes."""
+    """Stop the cluster's running tasks and wait until none of its pods holds node resources."""
     for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster_name):
         for task_arn in page["taskArns"]:
             ecs.stop_task(cluster=cluster_name, task=task_arn)
 
-    def pods_gone() -> bool:
-        return all(pod.status.phase in ("Succeeded", "Failed") for pod in task_pods(kube, cluster_name))
+    def nothing_held() -> bool:
+        return all(pod["status"].get("phase") in ("Succeeded", "Failed") for pod in task_pods(kube, cluster_name))
 
-    eventually(pods_gone, timeout=60)
+    eventually(nothing_held, timeout=60)
 
 
-@pytest.fixture
-def ecs_cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
-    """A new ECS cluster for one test; afterwards its tasks are stopped, their pods gone (so the
-    next test finds the nodes free) and the cluster deleted."""
+@contextlib.contextmanager
+def new_ecs_cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
+    """A new ECS cluster; afterwards its tasks are stopped, their pods hold no resources (so the
+    next test finds the nodes free) and the cluster is deleted."""
     name = unique_name("it")
     ecs.create_cluster(clusterName=name)
     yield name
@@ -340,3 +349,23 @@ def ecs_cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
         return True
 
     eventually(deleted, timeout=30)
+
+
+@pytest.fixture
+def ecs_cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
+    with new_ecs_cluster(ecs, kube) as name:
+        yield name
+
+
+@pytest.fixture
+def other_ecs_cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
+    with new_ecs_cluster(ecs, kube) as name:
+        yield name
+
+
+def ecs_error(call: Callable[..., Any], **params: Any) -> dict[str, str]:
+    """The `Error` (Code, Message) of a boto3 call that must fail with an ECS error."""
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call(**params)
+    error: dict[str, str] = raised.value.response["Error"]
+    return error

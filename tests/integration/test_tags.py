@@ -3,7 +3,6 @@
 from functools import partial
 from typing import Any
 
-import botocore.exceptions
 import pytest
 import requests
 
@@ -12,6 +11,7 @@ from tests.integration.conftest import (
     ShimServer,
     all_at_once,
     ecs_client,
+    ecs_error,
     ecs_wire,
     eventually,
     model_checked,
@@ -22,13 +22,6 @@ from tests.integration.conftest import (
 ARN_PREFIX = "arn:aws:ecs:us-east-1:123456789012"
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
-
-
-def error_of(call: Any, **params: Any) -> dict[str, str]:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call(**params)
-    error: dict[str, str] = raised.value.response["Error"]
-    return error
 
 
 def tags_of(ecs: Any, arn: str) -> list[dict[str, str]]:
@@ -113,11 +106,11 @@ def test_reserved_duplicate_and_too_many_tags_are_refused_and_nothing_changes(ec
         [{"key": "aws:created-by", "value": "me"}],
         [{"key": f"k{index}", "value": ""} for index in range(50)],
     ):
-        error = error_of(ecs.tag_resource, resourceArn=arn, tags=tags)
+        error = ecs_error(ecs.tag_resource, resourceArn=arn, tags=tags)
         assert error["Code"] == "InvalidParameterException"
     assert tags_of(ecs, arn) == [{"key": "keep", "value": "me"}]
     family = unique_name("dupes")
-    error = error_of(
+    error = ecs_error(
         ecs.register_task_definition,
         family=family,
         containerDefinitions=[{"name": "app", "image": "busybox", "memory": 64}],
@@ -129,21 +122,21 @@ def test_reserved_duplicate_and_too_many_tags_are_refused_and_nothing_changes(ec
 
 def test_tagging_what_does_not_exist(ecs: Any) -> None:
     missing_cluster = f"{ARN_PREFIX}:cluster/{unique_name('absent')}"
-    assert error_of(ecs.list_tags_for_resource, resourceArn=missing_cluster)["Code"] == "ClusterNotFoundException"
-    assert error_of(ecs.tag_resource, resourceArn=missing_cluster, tags=[{"key": "k", "value": "v"}])["Code"] == (
+    assert ecs_error(ecs.list_tags_for_resource, resourceArn=missing_cluster)["Code"] == "ClusterNotFoundException"
+    assert ecs_error(ecs.tag_resource, resourceArn=missing_cluster, tags=[{"key": "k", "value": "v"}])["Code"] == (
         "ClusterNotFoundException"
     )
     missing_definition = f"{ARN_PREFIX}:task-definition/{unique_name('absent')}:1"
-    assert error_of(ecs.list_tags_for_resource, resourceArn=missing_definition)["Code"] == "ClientException"
+    assert ecs_error(ecs.list_tags_for_resource, resourceArn=missing_definition)["Code"] == "ClientException"
     for not_an_arn in ("just-a-name", "arn:aws:s3:::bucket"):
-        error = error_of(ecs.list_tags_for_resource, resourceArn=not_an_arn)
+        error = ecs_error(ecs.list_tags_for_resource, resourceArn=not_an_arn)
         assert error["Code"] == "InvalidParameterException"
 
 
 def test_deleted_cluster_cannot_be_tagged(ecs: Any) -> None:
     arn = new_cluster(ecs)
     ecs.delete_cluster(cluster=arn)
-    error = error_of(ecs.tag_resource, resourceArn=arn, tags=[{"key": "k", "value": "v"}])
+    error = ecs_error(ecs.tag_resource, resourceArn=arn, tags=[{"key": "k", "value": "v"}])
     assert error["Code"] == "ClusterNotFoundException"
 
 

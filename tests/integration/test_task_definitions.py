@@ -2,11 +2,11 @@
 
 import datetime
 import json
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import botocore.exceptions
 import pytest
 import requests
 
@@ -15,6 +15,7 @@ from tests.integration.conftest import (
     ShimServer,
     all_at_once,
     ecs_client,
+    ecs_error,
     ecs_wire,
     eventually,
     model_checked,
@@ -38,13 +39,6 @@ def register(ecs: Any, family: str, **extra: Any) -> dict[str, Any]:
     extra.setdefault("containerDefinitions", [container()])
     registered: dict[str, Any] = ecs.register_task_definition(family=family, **extra)["taskDefinition"]
     return registered
-
-
-def error_of(call: Any, **params: Any) -> dict[str, str]:
-    with pytest.raises(botocore.exceptions.ClientError) as raised:
-        call(**params)
-    error: dict[str, str] = raised.value.response["Error"]
-    return error
 
 
 def all_pages(call: Any, key: str, page_size: int = 1, **params: Any) -> list[str]:
@@ -112,7 +106,7 @@ def test_register_for_fargate_keeps_the_task_size(ecs: Any) -> None:
 
 
 def test_families_differing_only_in_case_or_separators_are_distinct(ecs: Any, kube: KubeClients) -> None:
-    suffix = unique_name("")[1:]
+    suffix = uuid.uuid4().hex[:10]
     families = [f"Web_App{suffix}", f"web_app{suffix}", f"web-app{suffix}", "W" * (255 - len(suffix)) + suffix]
     for family in families:
         register(ecs, family)
@@ -142,10 +136,10 @@ def test_describe_by_family_revision_and_arn(ecs: Any) -> None:
 def test_describe_of_what_does_not_exist_is_a_client_error(ecs: Any) -> None:
     family = unique_name("absent")
     for reference in (family, f"{family}:1", f"{ARN_PREFIX}/{family}:3"):
-        error = error_of(ecs.describe_task_definition, taskDefinition=reference)
+        error = ecs_error(ecs.describe_task_definition, taskDefinition=reference)
         assert (error["Code"], error["Message"]) == ("ClientException", "Unable to describe task definition.")
     register(ecs, family)
-    error = error_of(ecs.describe_task_definition, taskDefinition=f"{family}:latest")
+    error = ecs_error(ecs.describe_task_definition, taskDefinition=f"{family}:latest")
     assert error["Code"] == "InvalidParameterException"
     assert "latest" in error["Message"]
 
@@ -162,22 +156,23 @@ def test_list_task_definitions_by_exact_family_status_and_order(ecs: Any) -> Non
     assert ecs.list_task_definitions(familyPrefix=family, sort="DESC")["taskDefinitionArns"] == arns(family, 3, 1)
     assert ecs.list_task_definitions(familyPrefix=family, status="INACTIVE")["taskDefinitionArns"] == arns(family, 2)
     assert all_pages(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix=family) == arns(family, 1, 3)
-    everything = all_pages(ecs.list_task_definitions, "taskDefinitionArns", page_size=37)
+    everything = all_pages(ecs.list_task_definitions, "taskDefinitionArns", page_size=50)
     assert len(everything) == len(set(everything))
     assert {*arns(family, 1, 3), *arns(f"{family}-other", 1)} <= set(everything)
     assert not set(arns(family, 2)) & set(everything)
 
 
 @pytest.mark.parametrize(
-    ("sort", "first_page", "rest"), [("ASC", range(1, 11), [11, 12]), ("DESC", [12, 11], range(10, 0, -1))]
+    ("sort", "first_page", "rest"),
+    [("ASC", list(range(1, 11)), [11, 12]), ("DESC", [12, 11], list(range(10, 0, -1)))],
 )
 def test_listing_resumes_right_after_a_revision_deregistered_between_pages(
-    ecs: Any, sort: str, first_page: Iterable[int], rest: Iterable[int]
+    ecs: Any, sort: str, first_page: list[int], rest: list[int]
 ) -> None:
     family = unique_name("moving")
     for _ in range(12):
         register(ecs, family)
-    page = ecs.list_task_definitions(familyPrefix=family, sort=sort, maxResults=len(list(first_page)))
+    page = ecs.list_task_definitions(familyPrefix=family, sort=sort, maxResults=len(first_page))
     assert page["taskDefinitionArns"] == arns(family, *first_page)
 
     ecs.deregister_task_definition(taskDefinition=page["taskDefinitionArns"][-1])
@@ -217,7 +212,7 @@ def test_deregistered_revision_stays_describable_and_family_means_latest_active(
     assert isinstance(deregistered["deregisteredAt"], datetime.datetime)
     assert ecs.describe_task_definition(taskDefinition=f"{family}:3")["taskDefinition"]["status"] == "INACTIVE"
     assert ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]["revision"] == 2
-    error = error_of(ecs.deregister_task_definition, taskDefinition=family)
+    error = ecs_error(ecs.deregister_task_definition, taskDefinition=family)
     assert error["Code"] == "ClientException"
     assert "revision" in error["Message"]
 
@@ -276,9 +271,8 @@ def check_revisions(ecs: Any, kube: KubeClients, family: str, revisions: list[in
     assert environments == {str(index) for index in range(CONCURRENT_REGISTRATIONS)}
 
     def all_listed() -> bool:
-        return all_pages(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix=family) == arns(
-            family, *expected
-        )
+        listed = all_pages(ecs.list_task_definitions, "taskDefinitionArns", familyPrefix=family)
+        return listed == arns(family, *expected)
 
     eventually(all_listed, timeout=10)
 
