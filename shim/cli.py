@@ -1,16 +1,20 @@
 """ecs-shim's command line: `ecs-shim serve` runs the ECS API server under gunicorn."""
 
 import argparse
+import json
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
 from shim.server import create_server_app, prepare_cluster
+from shim.translate.rehearsal import service_manifests, task_manifests
 
 
 class GunicornServer(BaseApplication):
@@ -51,6 +55,17 @@ def serve(args: argparse.Namespace) -> None:
     GunicornServer(config, options).run()
 
 
+def translate(args: argparse.Namespace) -> None:
+    register_input = json.loads(Path(args.task_definition).read_text())
+    where = {"cluster_name": args.cluster, "region": args.region, "account": args.account}
+    if args.service:
+        service_input = json.loads(Path(args.service).read_text())
+        manifests = service_manifests(register_input, service_input, **where)
+    else:
+        manifests = task_manifests(register_input, **where)
+    print(yaml.safe_dump_all(manifests, sort_keys=False), end="")
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="ecs-shim", description="The AWS ECS API, served on Kubernetes.")
     commands = root.add_subparsers(dest="command", required=True)
@@ -72,6 +87,20 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=int(os.environ.get("ECS_SHIM_WORKERS", "2")))
     run.add_argument("--threads", type=int, default=int(os.environ.get("ECS_SHIM_THREADS", "8")))
     run.set_defaults(action=serve)
+    rehearse = commands.add_parser(
+        "translate", help="print the Kubernetes manifests ECS definitions become (no server, no cluster)"
+    )
+    rehearse.add_argument(
+        "--task-definition",
+        required=True,
+        metavar="FILE",
+        help="a RegisterTaskDefinition input, as for `aws ecs register-task-definition --cli-input-json`",
+    )
+    rehearse.add_argument("--service", metavar="FILE", help="a CreateService input: print the service's manifests")
+    rehearse.add_argument("--cluster", default="default")
+    rehearse.add_argument("--region", default=DEFAULT_REGION)
+    rehearse.add_argument("--account", default=DEFAULT_ACCOUNT)
+    rehearse.set_defaults(action=translate)
     return root
 
 

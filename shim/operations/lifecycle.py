@@ -117,7 +117,9 @@ class TaskLifecycle:
         observed = service_record_observed(record, objects.view(self.region, self.account), now=now)
         if observed["status"] == DRAINING and not objects.pods:
             observed = {**observed, "status": INACTIVE}
-        target = rollback_target(observed, objects.replica_sets, objects.workload, objects.pods, now=now)
+        target = rollback_target(
+            observed, objects.replica_sets, objects.workload, objects.pods, now=now, stopped_tasks=objects.stopped_tasks
+        )
         if target is not None:
             failed = primary_deployment(observed)["id"]
             observed = service_record_rolled_back(observed, failed_id=failed, restored_id=target["id"], now=now)

@@ -31,6 +31,7 @@ from shim.translate.services import (
     primary_deployment,
     service_group,
     service_record,
+    service_record_observed,
     service_record_updated,
     service_selector,
     service_view,
@@ -51,6 +52,8 @@ class ServiceObjects:
     workload: KubeObject | None
     replica_sets: list[KubeObject]
     pods: list[KubeObject]
+    stopped_tasks: list[KubeObject]
+    """The STOPPED views of the service's stopped tasks, from their stopped-task records."""
 
     @property
     def record(self) -> dict[str, Any]:
@@ -69,6 +72,11 @@ class ServiceObjects:
             informer.get(f"{namespace}/{name}"),
             [rs for rs in store.replica_sets.items() if in_service(rs, namespace, selector)],
             [pod for pod in store.pods.items() if in_service(pod, namespace, selector)],
+            [
+                task["spec"]["record"]["task"]
+                for task in store.task_records_in(namespace)
+                if in_service(task, namespace, selector)
+            ],
         )
 
     def view(self, region: str, account: str, include_tags: bool = False) -> dict[str, Any]:
@@ -82,6 +90,7 @@ class ServiceObjects:
             cluster_name=self.record["clusterName"],
             now=time.time(),
             include_tags=include_tags,
+            stopped_tasks=self.stopped_tasks,
         )
 
 
@@ -180,9 +189,10 @@ def update_service(store: Store, call: Call) -> Response:
     found = find_service(store, cluster_name, params["service"])
     if found is None:
         raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-    record = found["spec"]["record"]
-    if record["status"] != ACTIVE:
+    if found["spec"]["record"]["status"] != ACTIVE:
         raise ServiceNotActiveException("Service was not ACTIVE.")
+    current = ServiceObjects.load(store, found).view(call.region, call.account)
+    record = service_record_observed(found["spec"]["record"], current, now=time.time())
     changes = dict(params)
     definition = None
     if params.get("taskDefinition"):

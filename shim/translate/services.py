@@ -43,8 +43,12 @@ Manifests:
 Deployments in the view: one per ECS deployment whose ReplicaSets still want or have pods, plus
 the PRIMARY. A ReplicaSet or pod belongs to the deployment named by the `ecs.shim.io/deployment-id`
 annotation of its (pod template) metadata. A pod is running when it is Running and Ready, pending
-while it is alive but not yet that; failedTasks counts failed pods and the restarts of pods that
-are not ready now (ECS counts consecutive failures and forgets them once a task is healthy).
+while it is alive but not yet that; failedTasks counts failed pods, the restarts of pods that
+are not ready now (ECS counts consecutive failures and forgets them once a task is healthy) and the
+deployment's tasks stopped since it started (or was restored) because they failed: their stopped-
+task records (`stopped_tasks`, the STOPPED task views) with stopCode EssentialContainerExited or
+TaskFailedToStart. Those records matter because a crashing service pod is stopped and replaced by
+its ReplicaSet, taking its own restart count with it.
 rolloutState: COMPLETED when the PRIMARY runs all its desired tasks on the current template and no
 other deployment has any; FAILED when the circuit breaker is on and the PRIMARY's failedTasks
 reaches ECS's threshold (half the desired count, between 3 and 200), or Kubernetes reports
@@ -78,7 +82,7 @@ from shim.translate import names
 from shim.translate.placement import PodScheduling, validate_constraints, validate_strategies
 from shim.translate.pods import task_definition_annotations, task_definition_to_pod_spec, task_labels
 from shim.translate.tags import check_tags
-from shim.translate.tasks import task_id_of
+from shim.translate.tasks import ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START, task_id_of
 
 Json = dict[str, Any]
 
@@ -106,6 +110,8 @@ health check grace period): long enough for a simulated or warm node to start a 
 enough that a broken revision is rolled back within a minute."""
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
 CIRCUIT_BREAKER_THRESHOLD_BOUNDS = (3, 200)
+FAILED_TASK_STOP_CODES = (ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START)
+"""Stop codes of tasks that count as failed for the circuit breaker."""
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 SERVICE_TYPE_TAG = "ecs-shim/service-type"
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
@@ -741,6 +747,7 @@ class _Rollout:
     entry: Json
     replica_sets: list[Json] = field(default_factory=list)
     pods: list[Json] = field(default_factory=list)
+    failed_stopped_tasks: list[Json] = field(default_factory=list)
 
     @property
     def live_pods(self) -> list[Json]:
@@ -756,7 +763,7 @@ class _Rollout:
 
     @property
     def failed_tasks(self) -> int:
-        return sum(_failures(pod) for pod in self.pods)
+        return sum(_failures(pod) for pod in self.pods) + len(self.failed_stopped_tasks)
 
     @property
     def wanted_replicas(self) -> int:
@@ -770,7 +777,12 @@ class _Rollout:
         return bool(self.live_pods) or self.wanted_replicas > 0
 
 
-def _rollouts(record: Mapping[str, Any], replica_sets: Sequence[Json], pod_list: Sequence[Json]) -> dict[str, _Rollout]:
+def _rollouts(
+    record: Mapping[str, Any],
+    replica_sets: Sequence[Json],
+    pod_list: Sequence[Json],
+    stopped_tasks: Sequence[Json] = (),
+) -> dict[str, _Rollout]:
     rollouts = {d["id"]: _Rollout(copy.deepcopy(d)) for d in record["deployments"]}
     for replica_set in replica_sets:
         deployment_id = _template_deployment_id(replica_set)
@@ -782,7 +794,26 @@ def _rollouts(record: Mapping[str, Any], replica_sets: Sequence[Json], pod_list:
         deployment_id = _annotations(pod["metadata"]).get(ANNOTATION_DEPLOYMENT_ID)
         if deployment_id:
             _rollout_for(rollouts, deployment_id, pod, pod).pods.append(pod)
+    pod_task_ids = {task_id_of(pod) for pod in pod_list}
+    for task in stopped_tasks:
+        rollout = rollouts.get(task.get("startedBy") or "")
+        if rollout is not None and _failed_since(task, _rollout_started(rollout.entry), pod_task_ids):
+            rollout.failed_stopped_tasks.append(task)
     return rollouts
+
+
+def _rollout_started(entry: Mapping[str, Any]) -> float:
+    started: float = entry.get("restoredAt", entry["createdAt"])
+    return started
+
+
+def _failed_since(task: Mapping[str, Any], since: float, pod_task_ids: set[str]) -> bool:
+    """A stopped task that failed after `since`, and whose pod (counted on its own) is gone."""
+    return (
+        task.get("stopCode") in FAILED_TASK_STOP_CODES
+        and float(task.get("stoppingAt") or task.get("stoppedAt") or 0) >= since
+        and task["taskArn"].rsplit("/", 1)[-1] not in pod_task_ids
+    )
 
 
 def _rollout_for(rollouts: dict[str, _Rollout], deployment_id: str, owner: Json, template: Json) -> _Rollout:
@@ -822,8 +853,9 @@ class _ServiceState:
         replica_sets: Sequence[Json],
         pod_list: Sequence[Json],
         now: float | None,
+        stopped_tasks: Sequence[Json] = (),
     ) -> "_ServiceState":
-        return cls(record, workload, _rollouts(record, replica_sets, pod_list), now)
+        return cls(record, workload, _rollouts(record, replica_sets, pod_list, stopped_tasks), now)
 
     @property
     def primary(self) -> _Rollout:
@@ -923,9 +955,11 @@ def service_view(
     cluster_name: str,
     now: float,
     include_tags: bool = False,
+    stopped_tasks: Sequence[Json] = (),
 ) -> Json:
-    """The ECS `Service` shape of the service, from its workload, ReplicaSets and pods."""
-    state = _ServiceState.of(record, workload, replica_sets, pods, now)
+    """The ECS `Service` shape of the service, from its workload, ReplicaSets, pods and the
+    STOPPED views of its tasks that were stopped (`stopped_tasks`)."""
+    state = _ServiceState.of(record, workload, replica_sets, pods, now, stopped_tasks)
     service_arn = names.service_arn(region, account, cluster_name, record["serviceName"])
     deployments = _deployment_views(state)
     view: Json = {
@@ -1100,16 +1134,17 @@ def rollback_target(
     pods: Sequence[Json] = (),
     *,
     now: float | None = None,
+    stopped_tasks: Sequence[Json] = (),
 ) -> Json | None:
     """`{"id", "taskDefinition"}` of the last COMPLETED deployment to return to, when the PRIMARY
     deployment failed and the circuit breaker's rollback is on; else None.
 
     The PRIMARY failed when the record says so, or when the workload (Deployment or DaemonSet),
-    its ReplicaSets and pods show the breaker tripped (see the module docstring).
+    its ReplicaSets, pods and stopped tasks show the breaker tripped (see the module docstring).
     """
     if not _circuit_breaker(record)["rollback"]:
         return None
-    state = _ServiceState.of(record, workload, replica_sets, list(pods), now)
+    state = _ServiceState.of(record, workload, replica_sets, list(pods), now, stopped_tasks)
     primary = state.primary.entry
     if state.rollout_state() != FAILED:
         return None

@@ -1,0 +1,93 @@
+"""Migration rehearsal: the Kubernetes manifests ECS definitions become, without a server or a
+cluster. The same functions the server uses, composed for `ecs-shim translate`."""
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from shim.translate import names
+from shim.translate.placement import PlacementFailure, pod_scheduling
+from shim.translate.pods import RunParameters, task_to_pod
+from shim.translate.services import (
+    kube_services,
+    new_deployment_id,
+    service_group,
+    service_record,
+    service_selector,
+    workload_manifest,
+)
+from shim.translate.task_definitions import task_definition_view, validate_registration
+
+Json = dict[str, Any]
+EXAMPLE_TASK_ID = "0" * 32
+
+
+def registered_view(register_input: Mapping[str, Any], *, region: str, account: str) -> Json:
+    """The TaskDefinition ECS would return for a RegisterTaskDefinition input (revision 1)."""
+    params = dict(register_input)
+    validate_registration(params)
+    return task_definition_view(
+        params,
+        family_revision=1,
+        region=region,
+        account=account,
+        registered_at=datetime.now(UTC),
+        registered_by=f"arn:aws:iam::{account}:root",
+    )
+
+
+def namespace_manifest(cluster_name: str) -> Json:
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": names.cluster_namespace(cluster_name),
+            "labels": {names.LABEL_MANAGED: "true", names.LABEL_CLUSTER: names.label_value(cluster_name)},
+            "annotations": {names.ANNOTATION_CLUSTER_NAME: cluster_name},
+        },
+    }
+
+
+def task_manifests(register_input: Mapping[str, Any], *, cluster_name: str, region: str, account: str) -> list[Json]:
+    """The Namespace and the Pod one RunTask of this task definition creates."""
+    definition = registered_view(register_input, region=region, account=account)
+    run = RunParameters(cluster_name=cluster_name, task_id=EXAMPLE_TASK_ID)
+    pod = task_to_pod(definition, run, names.cluster_namespace(cluster_name))
+    return [namespace_manifest(cluster_name), pod]
+
+
+def service_manifests(
+    register_input: Mapping[str, Any],
+    create_service_input: Mapping[str, Any],
+    *,
+    cluster_name: str,
+    region: str,
+    account: str,
+) -> list[Json]:
+    """The Namespace, Deployment or DaemonSet, and Services a CreateService of this task
+    definition creates. Placement that needs the cluster's nodes to decide is left to them."""
+    definition = registered_view(register_input, region=region, account=account)
+    params = {**create_service_input, "taskDefinition": definition["taskDefinitionArn"]}
+    record = service_record(
+        params,
+        cluster_name=cluster_name,
+        created_at=0.0,
+        created_by=f"arn:aws:iam::{account}:root",
+        deployment_id=new_deployment_id(),
+        task_definition=definition,
+    )
+    scheduling = pod_scheduling(
+        [*definition.get("placementConstraints", []), *record["placementConstraints"]],
+        record["placementStrategy"],
+        group=service_group(record["serviceName"]),
+        nodes=[],
+        spread_selector=service_selector(record["serviceName"]),
+    )
+    namespace = names.cluster_namespace(cluster_name)
+    workload = workload_manifest(
+        record,
+        definition,
+        namespace=namespace,
+        scheduling=None if isinstance(scheduling, PlacementFailure) else scheduling,
+    )
+    return [namespace_manifest(cluster_name), workload, *kube_services(record, definition, namespace=namespace)]
