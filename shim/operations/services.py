@@ -41,6 +41,7 @@ from shim.translate.services import (
 
 MAX_DESCRIBE = 10
 SERVICE_NOT_FOUND = "Service not found."
+DAEMON_SET_STATUS_WAIT_SECONDS = 2.0
 NO_NODE = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["ecs-shim-no-matching-instance"]}
 
 
@@ -152,9 +153,25 @@ def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any
     namespace = names.cluster_namespace(cluster_name)
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
     scheduling = scheduling_for(store, cluster_name, record, definition)
-    store.apply(workload_manifest(record, definition, namespace=namespace, scheduling=scheduling))
+    workload = store.apply(workload_manifest(record, definition, namespace=namespace, scheduling=scheduling))
+    if workload["kind"] == "DaemonSet":
+        await_daemon_set_status(store, workload)
     for manifest in kube_services(record, definition, namespace=namespace):
         store.apply(manifest)
+
+
+def await_daemon_set_status(store: Store, daemon_set: KubeObject) -> None:
+    """Wait briefly for the DaemonSet controller to count the nodes `daemon_set` targets: until it
+    has, a DAEMON service's desired count (its eligible nodes) reads 0, and a service with 0
+    desired tasks looks steady to the services_stable waiter."""
+    metadata = daemon_set["metadata"]
+    key = f"{metadata['namespace']}/{metadata['name']}"
+    deadline = time.monotonic() + DAEMON_SET_STATUS_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        current = store.daemon_sets.get(key) or daemon_set
+        if int((current.get("status") or {}).get("observedGeneration") or 0) >= int(metadata.get("generation") or 0):
+            return
+        time.sleep(0.02)
 
 
 def create_service(store: Store, call: Call) -> Response:
@@ -253,16 +270,29 @@ def describe_services(store: Store, call: Call) -> Response:
 def list_services(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
-    records = [obj["spec"]["record"] for obj in store.service_records_in(names.cluster_namespace(cluster_name))]
+    records = [
+        obj["spec"]["record"]
+        for obj in store.service_records_in(names.cluster_namespace(cluster_name))
+        if shown_status(store, obj, call) != INACTIVE
+    ]
     arns = sorted(
         names.service_arn(call.region, call.account, cluster_name, record["serviceName"])
         for record in records
-        if record["status"] != INACTIVE
-        and ("launchType" not in params or record.get("launchType") == params["launchType"])
+        if ("launchType" not in params or record.get("launchType") == params["launchType"])
         and ("schedulingStrategy" not in params or record["schedulingStrategy"] == params["schedulingStrategy"])
     )
     chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"), limit=100)
     return {"serviceArns": chunk, **({"nextToken": token} if token else {})}
+
+
+def shown_status(store: Store, record_object: KubeObject, call: Call) -> str:
+    """The status DescribeServices shows: a DRAINING service whose tasks are gone is INACTIVE
+    before the record says so."""
+    status: str = record_object["spec"]["record"]["status"]
+    if status != DRAINING:
+        return status
+    shown: str = ServiceObjects.load(store, record_object).view(call.region, call.account)["status"]
+    return shown
 
 
 def handlers(store: Store) -> dict[str, Handler]:

@@ -4,7 +4,6 @@ The local cluster has 10 nodes: in each of us-east-1a/b/c two m5.large (1930m, 7
 allocatable) and one c5.xlarge (3920m, 7220Mi), plus one arm64 t4g.medium in us-east-1a
 (1930m, 3380Mi). Task sizes below are chosen against those numbers."""
 
-import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -31,9 +30,7 @@ def member_of(expression: str) -> dict[str, str]:
 
 def task_definition(ecs: Any, *, memory: int = 64, cpu: int = 32, **params: Any) -> str:
     container = {"name": "app", "image": "busybox", "memory": memory, "cpu": cpu, **params.pop("container", {})}
-    registered = ecs.register_task_definition(
-        family=unique_name("placed"), containerDefinitions=[container], **params
-    )
+    registered = ecs.register_task_definition(family=unique_name("placed"), containerDefinitions=[container], **params)
     arn: str = registered["taskDefinition"]["taskDefinitionArn"]
     return arn
 
@@ -97,6 +94,21 @@ def test_distinct_instance_uses_every_node_once_across_calls(ecs: Any, kube: Kub
     assert sorted(landed.values()) == sorted(node_labels(kube))
 
 
+def test_distinct_instance_counts_only_the_groups_tasks_in_the_same_cluster(
+    ecs: Any, kube: KubeClients, ecs_cluster: str, other_ecs_cluster: str
+) -> None:
+    definition = task_definition(ecs)
+    constraints = [member_of("attribute:ecs.instance-type == c5.xlarge"), {"type": "distinctInstance"}]
+    first, _ = run(ecs, ecs_cluster, definition, count=3, placementConstraints=constraints)
+
+    second, failures = run(ecs, other_ecs_cluster, definition, count=3, placementConstraints=constraints)
+
+    assert failures == []
+    assert sorted(landed_on(kube, other_ecs_cluster, arns(second)).values()) == sorted(
+        landed_on(kube, ecs_cluster, arns(first)).values()
+    )
+
+
 MEMBER_OF_CASES: list[tuple[str, Callable[[dict[str, str]], bool]]] = [
     ("attribute:ecs.instance-type == c5.xlarge", lambda labels: labels[INSTANCE_TYPE] == "c5.xlarge"),
     (
@@ -116,8 +128,10 @@ MEMBER_OF_CASES: list[tuple[str, Callable[[dict[str, str]], bool]]] = [
     (
         "(attribute:ecs.availability-zone in [us-east-1a, us-east-1b] and attribute:ecs.instance-type != m5.large)"
         " or not(attribute:ecs.cpu-architecture == x86_64 or attribute:ecs.availability-zone != us-east-1c)",
-        lambda labels: (labels[ZONE] in ("us-east-1a", "us-east-1b") and labels[INSTANCE_TYPE] != "m5.large")
-        or (labels[ARCH] != "amd64" and labels[ZONE] == "us-east-1c"),
+        lambda labels: (
+            (labels[ZONE] in ("us-east-1a", "us-east-1b") and labels[INSTANCE_TYPE] != "m5.large")
+            or (labels[ARCH] != "amd64" and labels[ZONE] == "us-east-1c")
+        ),
     ),
 ]
 
@@ -183,9 +197,12 @@ def fewest_nodes_for(count: int, slots: list[int]) -> int:
     raise AssertionError(f"{count} tasks do not fit in {slots}")
 
 
-@pytest.mark.parametrize(("strategy", "packed"), [("binpack", True), ("spread", False)])
+BINPACK_ON_MEMORY = {"type": "binpack", "field": "memory"}
+
+
+@pytest.mark.parametrize("strategy", [BINPACK_ON_MEMORY, SPREAD_BY_INSTANCE], ids=["binpack", "spread"])
 def test_binpack_on_memory_fills_a_node_before_using_the_next(
-    ecs: Any, kube: KubeClients, ecs_cluster: str, strategy: str, packed: bool
+    ecs: Any, kube: KubeClients, ecs_cluster: str, strategy: dict[str, str]
 ) -> None:
     """2 GiB tasks on m5.large nodes (7220Mi): three fit on one node, so six need two nodes.
     Spreading the same tasks by instance is the contrast: it uses six."""
@@ -193,7 +210,6 @@ def test_binpack_on_memory_fills_a_node_before_using_the_next(
     definition = task_definition(ecs, memory=memory, cpu=128)
     m5_nodes = {node for node, labels in node_labels(kube).items() if labels[INSTANCE_TYPE] == "m5.large"}
     fewest = fewest_nodes_for(count, free_slots(ecs, ecs_cluster, memory, m5_nodes))
-    placement = {"type": "binpack", "field": "memory"} if packed else SPREAD_BY_INSTANCE
 
     tasks, failures = run(
         ecs,
@@ -201,16 +217,13 @@ def test_binpack_on_memory_fills_a_node_before_using_the_next(
         definition,
         count=count,
         placementConstraints=[member_of("attribute:ecs.instance-type == m5.large")],
-        placementStrategy=[placement],
+        placementStrategy=[strategy],
     )
 
     assert failures == []
-    used = Counter(landed_on(kube, ecs_cluster, arns(tasks)).values())
-    assert set(used) <= m5_nodes
-    if packed:
-        assert len(used) == fewest
-    else:
-        assert len(used) == count
+    used = set(landed_on(kube, ecs_cluster, arns(tasks)).values())
+    assert used <= m5_nodes
+    assert len(used) == (fewest if strategy == BINPACK_ON_MEMORY else count)
 
 
 def test_task_needing_more_memory_than_any_node_has_is_a_memory_failure(
