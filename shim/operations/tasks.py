@@ -221,19 +221,13 @@ class Placement:
         nodes = pinned_nodes if pinned_nodes is not None else nodes_of_cluster(store, cluster_name)
         if not nodes:
             raise InvalidParameterException("No Container Instances were found in your cluster.")
-        await_scheduler(store)
-        on_node = pods_by_node(store)
-        members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
         expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
-        candidates = [
-            (node, pods)
-            for node, pods in members
-            if all(
-                cql.evaluate(expression, instance_facts(node, pods, cluster_name=cluster_name))
-                for expression in expressions
-            )
-        ]
         cpu, memory, ports = task_requirements(definition, params.get("overrides"))
+        members, candidates = cls.members(store, nodes, expressions, cluster_name)
+        unbound = [pod for pod in store.pods.items() if awaits_node(pod)]
+        if unbound and not fits_wherever_they_land(cpu, memory, ports, candidates, unbound, group):
+            await_scheduler(store)
+            members, candidates = cls.members(store, nodes, expressions, cluster_name)
         scheduling = pod_scheduling(
             constraints,
             strategies,
@@ -250,6 +244,23 @@ class Placement:
         }
         distinct = any(c["type"] == "distinctInstance" for c in constraints)
         return cls(constraints, strategies, group, candidates, cpu, memory, ports, distinct, used, scheduling)
+
+    @staticmethod
+    def members(
+        store: Store, nodes: list[KubeObject], expressions: list[cql.Expression], cluster_name: str
+    ) -> tuple[list[tuple[KubeObject, list[KubeObject]]], list[tuple[KubeObject, list[KubeObject]]]]:
+        """Every node with its pods, and those of them that satisfy every memberOf expression."""
+        on_node = pods_by_node(store)
+        members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
+        candidates = [
+            (node, pods)
+            for node, pods in members
+            if all(
+                cql.evaluate(expression, instance_facts(node, pods, cluster_name=cluster_name))
+                for expression in expressions
+            )
+        ]
+        return members, candidates
 
     def reserve(self, target: KubeObject | None) -> str | None:
         """Why one more task cannot be placed (an ECS failure reason), or None after booking it."""
@@ -298,6 +309,23 @@ class Placement:
             },
             "status": {"phase": "Pending"},
         }
+
+
+def fits_wherever_they_land(
+    cpu: int,
+    memory: int,
+    ports: list[tuple[int, str]],
+    candidates: list[tuple[KubeObject, list[KubeObject]]],
+    unbound: list[KubeObject],
+    group: str,
+) -> bool:
+    """Whether the task fits even if every pod the scheduler has yet to bind landed on every
+    candidate node: then their decisions cannot change this one, and there is no need to wait."""
+    group_label = names.label_value(group)
+    if any(pod["metadata"].get("labels", {}).get(names.LABEL_GROUP) == group_label for pod in unbound):
+        return False
+    worst_case = [(node, [*pods, *unbound]) for node, pods in candidates]
+    return fit_failure(cpu, memory, ports, worst_case) is None
 
 
 def await_scheduler(store: Store) -> None:
