@@ -1160,3 +1160,38 @@ def test_stable_means_one_deployment_and_running_equals_desired(
 ) -> None:
     shown = {"deployments": [{}] * deployments, "runningCount": running, "desiredCount": desired}
     assert is_stable(shown) is stable
+
+
+def stopped_task(deployment_id: str, task_number: int, stop_code: str, at: float) -> dict[str, Any]:
+    """The STOPPED view of a service task whose pod is gone, as its stopped-task record gives it."""
+    return {
+        "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{CLUSTER}/{task_number:032x}",
+        "startedBy": deployment_id,
+        "stopCode": stop_code,
+        "stoppingAt": at,
+    }
+
+
+def test_replaced_tasks_that_failed_count_toward_the_circuit_breaker() -> None:
+    record = update(completed(create(deploymentConfiguration=breaker())), taskDefinition=arn(2))
+    owner, replica_sets, pods = failing(record, restarts=0)
+    failed = [stopped_task(D2, 100 + i, "EssentialContainerExited", T0 + 603) for i in range(3)]
+    before_update = stopped_task(D2, 200, "EssentialContainerExited", T0 + 1)
+    stopped_by_user = stopped_task(D2, 201, "UserInitiated", T0 + 603)
+    shown = service_view(
+        record,
+        owner,
+        replica_sets,
+        pods,
+        region=REGION,
+        account=ACCOUNT,
+        cluster_name=CLUSTER,
+        now=T0 + 3600,
+        stopped_tasks=[*failed, before_update, stopped_by_user],
+    )
+    primary = shown["deployments"][0]
+    assert (primary["failedTasks"], primary["rolloutState"]) == (3, "FAILED")
+    assert rollback_target(record, replica_sets, owner, pods, stopped_tasks=failed) == {
+        "id": D1,
+        "taskDefinition": arn(1),
+    }
