@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 KubeObject = dict[str, Any]
 ListCall = Callable[..., Any]
+IndexKey = Callable[[KubeObject], str | None]
 
 WATCH_SECONDS = 240
 
@@ -43,6 +44,19 @@ class Informer:
         self._lock = threading.Lock()
         self._synced = threading.Event()
         self._listeners: list[Callable[[str, KubeObject], None]] = []
+        self._index_keys: dict[str, IndexKey] = {}
+        self._indexes: dict[str, dict[str, dict[str, KubeObject]]] = {}
+
+    def add_index(self, name: str, key: IndexKey) -> "Informer":
+        """Keep the objects grouped by `key(obj)` (None: left out), for `indexed(name, value)`."""
+        self._index_keys[name] = key
+        self._indexes[name] = {}
+        return self
+
+    def indexed(self, name: str, value: str) -> list[KubeObject]:
+        self.wait_synced()
+        with self._lock:
+            return list(self._indexes[name].get(value, {}).values())
 
     def start(self) -> "Informer":
         threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True).start()
@@ -69,15 +83,34 @@ class Informer:
             current = self._objects.get(key)
             if current is not None and resource_version(current) > resource_version(obj):
                 return
+            if current is not None:
+                self._unindex(key, current)
             if deleted:
                 self._objects.pop(key, None)
             else:
                 self._objects[key] = obj
+                self._index(key, obj)
         for listener in self._listeners:
             listener("DELETED" if deleted else "MODIFIED", obj)
 
     def add_listener(self, listener: Callable[[str, KubeObject], None]) -> None:
         self._listeners.append(listener)
+
+    def _index(self, key: str, obj: KubeObject) -> None:
+        for name, index_key in self._index_keys.items():
+            value = index_key(obj)
+            if value is not None:
+                self._indexes[name].setdefault(value, {})[key] = obj
+
+    def _unindex(self, key: str, obj: KubeObject) -> None:
+        for name, index_key in self._index_keys.items():
+            value = index_key(obj)
+            if value is None or value not in self._indexes[name]:
+                continue
+            group = self._indexes[name][value]
+            group.pop(key, None)
+            if not group:
+                del self._indexes[name][value]
 
     def _run(self) -> None:
         while True:
@@ -96,6 +129,10 @@ class Informer:
         objects = {object_key(obj): obj for obj in body.get("items", [])}
         with self._lock:
             self._objects = objects
+            for name in self._indexes:
+                self._indexes[name] = {}
+            for key, obj in objects.items():
+                self._index(key, obj)
         self._synced.set()
         return str(body["metadata"]["resourceVersion"])
 

@@ -15,6 +15,7 @@ from kubernetes.client import ApiException
 from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
 from shim.translate import names
+from shim.translate.tasks import task_id_of
 
 GROUP = "ecs.shim.io"
 VERSION = "v1"
@@ -26,6 +27,10 @@ NAMESPACE_DELETION_TIMEOUT = 60.0
 
 def is_conflict(error: ApiException) -> bool:
     return error.status == 409
+
+
+def namespace_of(obj: KubeObject) -> str:
+    return str(obj["metadata"]["namespace"])
 
 
 def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
@@ -45,9 +50,21 @@ class Store:
         self.clusters = Informer("clusters", self._list_custom("clusters"))
         self.task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions"))
         managed = f"{names.LABEL_MANAGED}=true"
-        self.pods = Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
+        self.pods = (
+            Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
+            .add_index("namespace", namespace_of)
+            .add_index("node", lambda pod: pod["spec"].get("nodeName"))
+            .add_index("unbound", lambda pod: None if pod["spec"].get("nodeName") else "unbound")
+            .add_index("task", lambda pod: f"{namespace_of(pod)}/{task_id_of(pod)}")
+        )
         self.nodes = Informer("nodes", kube.core.list_node)
-        self.task_records = Informer("tasks", self._list_custom("tasks"))
+        self.task_records = (
+            Informer("tasks", self._list_custom("tasks"))
+            .add_index("namespace", namespace_of)
+            .add_index(
+                "task", lambda record: f"{namespace_of(record)}/{record['metadata']['labels'][names.LABEL_TASK_ID]}"
+            )
+        )
         self.services = Informer("services", self._list_custom("services"))
         self.deployments = Informer("deployments", kube.apps.list_deployment_for_all_namespaces, label_selector=managed)
         self.daemon_sets = Informer("daemonsets", kube.apps.list_daemon_set_for_all_namespaces, label_selector=managed)
@@ -264,10 +281,24 @@ class Store:
                 raise
 
     def pods_in(self, namespace: str) -> list[KubeObject]:
-        return [pod for pod in self.pods.items() if pod["metadata"]["namespace"] == namespace]
+        return self.pods.indexed("namespace", namespace)
+
+    def pods_on(self, node_name: str) -> list[KubeObject]:
+        return self.pods.indexed("node", node_name)
+
+    def unbound_pods(self) -> list[KubeObject]:
+        return self.pods.indexed("unbound", "unbound")
+
+    def task_pod(self, namespace: str, task_id: str) -> KubeObject | None:
+        found = self.pods.indexed("task", f"{namespace}/{task_id}")
+        return found[0] if found else None
 
     def task_records_in(self, namespace: str) -> list[KubeObject]:
-        return [record for record in self.task_records.items() if record["metadata"]["namespace"] == namespace]
+        return self.task_records.indexed("namespace", namespace)
+
+    def task_record(self, namespace: str, task_id: str) -> KubeObject | None:
+        found = self.task_records.indexed("task", f"{namespace}/{task_id}")
+        return found[0] if found else None
 
     def save_task_record(self, namespace: str, name: str, labels: dict[str, str], record: dict[str, Any]) -> None:
         """Keep a stopped task's record; the first one written for a task wins."""

@@ -4,6 +4,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shim.errors import InvalidParameterException
+
 Params = dict[str, Any]
 Response = dict[str, Any]
 
@@ -20,3 +22,15 @@ class Call:
 
 
 Handler = Callable[[Call], Response]
+
+
+def requested(call: Call, member: str, limit: int, what: str) -> list[str]:
+    """The names or ARNs a Describe call asks for, at most `limit` of them, as ECS allows."""
+    values: list[str] = call.params[member]
+    if len(values) > limit:
+        raise InvalidParameterException(f"Too many {what} requested: at most {limit}.")
+    return values
+
+
+def includes_tags(call: Call) -> bool:
+    return "TAGS" in call.params.get("include", [])

@@ -71,11 +71,7 @@ def new_cluster_spec(name: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def counts_for(store: Store, cluster_name: str) -> ClusterCounts:
     namespace = names.cluster_namespace(cluster_name)
-    phases = [
-        pod.get("status", {}).get("phase", "Pending")
-        for pod in store.pods.items()
-        if pod["metadata"]["namespace"] == namespace
-    ]
+    phases = [pod.get("status", {}).get("phase", "Pending") for pod in store.pods_in(namespace)]
     running, pending = task_counts(phases)
     instances = sum(
         1 for node in store.nodes.items() if node_serves_cluster(node["metadata"].get("labels", {}), cluster_name)
@@ -166,11 +162,7 @@ def check_cluster_is_empty(store: Store, name: str, namespace: str) -> None:
     counts = counts_for(store, name)
     if counts.active_services:
         raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
-    if (
-        counts.running_tasks
-        or counts.pending_tasks
-        or any(pod["metadata"]["namespace"] == namespace and not is_finished(pod) for pod in store.pods.items())
-    ):
+    if counts.running_tasks or counts.pending_tasks or any(not is_finished(pod) for pod in store.pods_in(namespace)):
         raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
     if any(node_pinned_to_cluster(node["metadata"].get("labels", {}), name) for node in store.nodes.items()):
         raise ClusterContainsContainerInstancesException(

@@ -2,14 +2,13 @@
 UpdateContainerInstancesState; and their custom attributes: PutAttributes, ListAttributes,
 DeleteAttributes."""
 
-from collections import defaultdict
 from functools import partial
 from typing import Any
 
 from shim.errors import InvalidParameterException, TargetNotFoundException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response
+from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.translate import cql, names
@@ -34,15 +33,6 @@ def nodes_of_cluster(store: Store, cluster_name: str) -> list[KubeObject]:
     ]
 
 
-def pods_by_node(store: Store) -> dict[str, list[KubeObject]]:
-    by_node: dict[str, list[KubeObject]] = defaultdict(list)
-    for pod in store.pods.items():
-        node_name = pod["spec"].get("nodeName")
-        if node_name:
-            by_node[node_name].append(pod)
-    return by_node
-
-
 def instance_id_from(value: str) -> str:
     return value.rsplit("/", 1)[-1]
 
@@ -59,7 +49,7 @@ def node_for_instance(store: Store, cluster_name: str, value: str) -> KubeObject
 
 
 def instance_view(store: Store, call: Call, cluster_name: str, node: KubeObject, include_tags: bool) -> Response:
-    pods = pods_by_node(store).get(node["metadata"]["name"], [])
+    pods = store.pods_on(node["metadata"]["name"])
     return container_instance_view(
         node, pods, region=call.region, account=call.account, cluster_name=cluster_name, include_tags=include_tags
     )
@@ -69,10 +59,9 @@ def list_container_instances(store: Store, call: Call) -> Response:
     cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
     status = call.params.get("status")
     expression = cql.parse(call.params["filter"]) if call.params.get("filter") else None
-    on_node = pods_by_node(store)
     arns = []
     for node in nodes_of_cluster(store, cluster_name):
-        pods = on_node.get(node["metadata"]["name"], [])
+        pods = store.pods_on(node["metadata"]["name"])
         node_status = "DRAINING" if node["spec"].get("unschedulable") else "ACTIVE"
         if status and status != node_status:
             continue
@@ -86,14 +75,11 @@ def list_container_instances(store: Store, call: Call) -> Response:
 
 def describe_container_instances(store: Store, call: Call) -> Response:
     cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
-    requested = call.params["containerInstances"]
-    if len(requested) > MAX_DESCRIBE:
-        raise InvalidParameterException(f"Too many container instances requested: at most {MAX_DESCRIBE}.")
-    include_tags = "TAGS" in call.params.get("include", [])
+    wanted = requested(call, "containerInstances", MAX_DESCRIBE, "container instances")
+    include_tags = includes_tags(call)
     by_id = nodes_by_instance_id(store, cluster_name)
-    on_node = pods_by_node(store)
     found, failures = [], []
-    for value in requested:
+    for value in wanted:
         node = by_id.get(instance_id_from(value))
         if node is None:
             arn = (
@@ -103,7 +89,7 @@ def describe_container_instances(store: Store, call: Call) -> Response:
             )
             failures.append({"arn": arn, "reason": "MISSING"})
             continue
-        pods = on_node.get(node["metadata"]["name"], [])
+        pods = store.pods_on(node["metadata"]["name"])
         found.append(
             container_instance_view(
                 node,
@@ -134,7 +120,7 @@ def update_container_instances_state(store: Store, call: Call) -> Response:
 
 def drain_service_tasks(store: Store, node: KubeObject) -> None:
     """On a DRAINING instance ECS replaces service tasks elsewhere; standalone tasks keep running."""
-    for pod in pods_by_node(store).get(node["metadata"]["name"], []):
+    for pod in store.pods_on(node["metadata"]["name"]):
         if names.LABEL_SERVICE in pod["metadata"].get("labels", {}):
             store.delete_pod(pod["metadata"]["namespace"], pod["metadata"]["name"])
 

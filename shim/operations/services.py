@@ -14,9 +14,9 @@ from kubernetes.client import ApiException
 from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response
+from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
-from shim.operations.container_instances import nodes_of_cluster, pods_by_node
+from shim.operations.container_instances import nodes_of_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_task_definition
 from shim.translate import names
@@ -72,7 +72,7 @@ class ServiceObjects:
             record_object,
             informer.get(f"{namespace}/{name}"),
             [rs for rs in store.replica_sets.items() if in_service(rs, namespace, selector)],
-            [pod for pod in store.pods.items() if in_service(pod, namespace, selector)],
+            [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)],
             [
                 task["spec"]["record"]["task"]
                 for task in store.task_records_in(namespace)
@@ -118,11 +118,10 @@ def scheduling_for(
 ) -> PodScheduling:
     """The placement of the service's tasks; one nothing can satisfy keeps them pending, as ECS
     keeps trying to place them."""
-    on_node = pods_by_node(store)
     nodes = [
         CandidateNode(
             node["metadata"]["name"],
-            instance_facts(node, on_node.get(node["metadata"]["name"], []), cluster_name=cluster_name),
+            instance_facts(node, store.pods_on(node["metadata"]["name"]), cluster_name=cluster_name),
         )
         for node in nodes_of_cluster(store, cluster_name)
     ]
@@ -250,12 +249,10 @@ def delete_service(store: Store, call: Call) -> Response:
 
 def describe_services(store: Store, call: Call) -> Response:
     cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
-    requested = call.params["services"]
-    if len(requested) > MAX_DESCRIBE:
-        raise InvalidParameterException(f"Too many services requested: at most {MAX_DESCRIBE}.")
-    include_tags = "TAGS" in call.params.get("include", [])
+    wanted = requested(call, "services", MAX_DESCRIBE, "services")
+    include_tags = includes_tags(call)
     services, failures = [], []
-    for value in requested:
+    for value in wanted:
         found = find_service(store, cluster_name, value)
         if found is None:
             arn = (

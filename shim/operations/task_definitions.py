@@ -10,7 +10,7 @@ from typing import Any
 from shim.errors import ClientException, InvalidParameterException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response
+from shim.operations.base import Call, Handler, Response, includes_tags
 from shim.operations.pagination import page
 from shim.translate.tags import check_tags
 from shim.translate.task_definitions import (
@@ -80,7 +80,7 @@ def find_task_definition(store: Store, reference: str) -> KubeObject:
 def describe_task_definition(store: Store, call: Call) -> Response:
     found = find_task_definition(store, call.params["taskDefinition"])
     response: Response = {"taskDefinition": found["spec"]["taskDefinition"]}
-    if "TAGS" in call.params.get("include", []):
+    if includes_tags(call):
         response["tags"] = found["spec"].get("tags", [])
     return response
 

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 from shim.errors import ClientException, InvalidParameterException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response
+from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
-from shim.operations.container_instances import node_for_instance, nodes_of_cluster, pods_by_node
+from shim.operations.container_instances import node_for_instance, nodes_of_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_task_definition
 from shim.translate import cql, names
@@ -23,7 +24,7 @@ from shim.translate.container_instances import (
 )
 from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, pod_scheduling
 from shim.translate.pods import RunParameters, task_to_pod
-from shim.translate.tasks import is_stopped, stopped_task_record, task_id_of, task_view
+from shim.translate.tasks import TaskSummary, is_stopped, stopped_task_record, task_id_of, task_summary, task_view
 
 MAX_COUNT = 10
 MAX_DESCRIBE = 100
@@ -34,29 +35,39 @@ SCHEDULER_WAIT_SECONDS = 2.0
 
 @dataclass(frozen=True)
 class ClusterTasks:
-    """A cluster's tasks as Kubernetes holds them: live Pods and stopped-task records, by task id."""
+    """A cluster's tasks as Kubernetes holds them: live Pods and stopped-task records."""
 
+    store: Store
     name: str
     namespace: str
-    pods: dict[str, KubeObject]
-    records: dict[str, KubeObject]
 
     @classmethod
     def load(cls, store: Store, cluster_name: str) -> "ClusterTasks":
-        namespace = names.cluster_namespace(cluster_name)
-        pods = {task_id_of(pod): pod for pod in store.pods_in(namespace)}
-        records = {
-            record["metadata"]["labels"][names.LABEL_TASK_ID]: record for record in store.task_records_in(namespace)
-        }
-        return cls(cluster_name, namespace, pods, records)
+        return cls(store, cluster_name, names.cluster_namespace(cluster_name))
 
-    def ids(self) -> set[str]:
-        return set(self.pods) | set(self.records)
+    def pod(self, task_id: str) -> KubeObject | None:
+        return self.store.task_pod(self.namespace, task_id)
+
+    def record(self, task_id: str) -> KubeObject | None:
+        return self.store.task_record(self.namespace, task_id)
+
+    def exists(self, task_id: str) -> bool:
+        return self.pod(task_id) is not None or self.record(task_id) is not None
+
+    def summaries(self) -> list[TaskSummary]:
+        records = {
+            record["metadata"]["labels"][names.LABEL_TASK_ID]: record
+            for record in self.store.task_records_in(self.namespace)
+        }
+        from_pods = [
+            task_summary(pod, None) for pod in self.store.pods_in(self.namespace) if task_id_of(pod) not in records
+        ]
+        return from_pods + [task_summary(None, record["spec"]["record"]) for record in records.values()]
 
 
 def view(store: Store, call: Call, tasks: ClusterTasks, task_id: str, include_tags: bool = False) -> Response:
-    pod = tasks.pods.get(task_id)
-    record = tasks.records.get(task_id)
+    pod = tasks.pod(task_id)
+    record = tasks.record(task_id)
     node = store.nodes.get(pod["spec"]["nodeName"]) if pod and pod["spec"].get("nodeName") else None
     return task_view(
         pod,
@@ -224,7 +235,7 @@ class Placement:
         expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
         cpu, memory, ports = task_requirements(definition, params.get("overrides"))
         members, candidates = cls.members(store, nodes, expressions, cluster_name)
-        unbound = [pod for pod in store.pods.items() if awaits_node(pod)]
+        unbound = [pod for pod in store.unbound_pods() if awaits_node(pod)]
         if unbound and not fits_wherever_they_land(cpu, memory, ports, candidates, unbound, group):
             await_scheduler(store)
             members, candidates = cls.members(store, nodes, expressions, cluster_name)
@@ -234,15 +245,15 @@ class Placement:
             group=group,
             nodes=[
                 CandidateNode(node["metadata"]["name"], instance_facts(node, pods, cluster_name=cluster_name))
-                for node, pods in members
+                for node, pods in (members if constraints else [])
             ],
         )
+        distinct = any(c["type"] == "distinctInstance" for c in constraints)
         used = {
             node["metadata"]["name"]
-            for node, pods in candidates
+            for node, pods in (candidates if distinct else [])
             if group in instance_facts(node, pods, cluster_name=cluster_name).task_groups
         }
-        distinct = any(c["type"] == "distinctInstance" for c in constraints)
         return cls(constraints, strategies, group, candidates, cpu, memory, ports, distinct, used, scheduling)
 
     @staticmethod
@@ -250,8 +261,7 @@ class Placement:
         store: Store, nodes: list[KubeObject], expressions: list[cql.Expression], cluster_name: str
     ) -> tuple[list[tuple[KubeObject, list[KubeObject]]], list[tuple[KubeObject, list[KubeObject]]]]:
         """Every node with its pods, and those of them that satisfy every memberOf expression."""
-        on_node = pods_by_node(store)
-        members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
+        members = [(node, store.pods_on(node["metadata"]["name"])) for node in nodes]
         candidates = [
             (node, pods)
             for node, pods in members
@@ -278,14 +288,9 @@ class Placement:
                 if self.distinct
                 else "MemberOf placement constraint unsatisfied."
             )
-        reason = fit_failure(self.cpu, self.memory, self.ports, candidates)
-        if reason:
-            return reason
-        chosen = next(
-            (node, pods)
-            for node, pods in candidates
-            if fit_failure(self.cpu, self.memory, self.ports, [(node, pods)]) is None
-        )
+        chosen = first_fit(self.cpu, self.memory, self.ports, candidates)
+        if chosen is None:
+            return fit_failure(self.cpu, self.memory, self.ports, candidates)
         chosen[1].append(self.booking(chosen[0]))
         self.used_nodes.add(chosen[0]["metadata"]["name"])
         return None
@@ -324,8 +329,15 @@ def fits_wherever_they_land(
     group_label = names.label_value(group)
     if any(pod["metadata"].get("labels", {}).get(names.LABEL_GROUP) == group_label for pod in unbound):
         return False
-    worst_case = [(node, [*pods, *unbound]) for node, pods in candidates]
-    return fit_failure(cpu, memory, ports, worst_case) is None
+    worst_case = ((node, [*pods, *unbound]) for node, pods in candidates)
+    return first_fit(cpu, memory, ports, worst_case) is not None
+
+
+def first_fit(
+    cpu: int, memory: int, ports: list[tuple[int, str]], candidates: Iterable[tuple[KubeObject, list[KubeObject]]]
+) -> tuple[KubeObject, list[KubeObject]] | None:
+    """The first node (with its pods) the task fits on, looking no further than that."""
+    return next((candidate for candidate in candidates if fit_failure(cpu, memory, ports, [candidate]) is None), None)
 
 
 def await_scheduler(store: Store) -> None:
@@ -333,7 +345,7 @@ def await_scheduler(store: Store) -> None:
     a moment ago is on no node, so the resources and ports it will take there would otherwise
     be counted as free, and a task placed in their stead would stay Pending."""
     deadline = time.monotonic() + SCHEDULER_WAIT_SECONDS
-    while any(awaits_node(pod) for pod in store.pods.items()) and time.monotonic() < deadline:
+    while any(awaits_node(pod) for pod in store.unbound_pods()) and time.monotonic() < deadline:
         time.sleep(0.02)
 
 
@@ -350,10 +362,11 @@ def stop_task(store: Store, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     task_id = task_id_from(call.params["task"])
-    pod = tasks.pods.get(task_id)
-    if pod is None and task_id not in tasks.records:
+    pod = tasks.pod(task_id)
+    recorded = tasks.record(task_id) is not None
+    if pod is None and not recorded:
         raise InvalidParameterException(TASK_NOT_FOUND)
-    if pod is not None and task_id not in tasks.records and not is_stopped(pod):
+    if pod is not None and not recorded and not is_stopped(pod):
         reason = call.params.get("reason", "Task stopped by user")
         record_task_stop(store, tasks, pod, "UserInitiated", reason, region=call.region, account=call.account)
         tasks = ClusterTasks.load(store, cluster["clusterName"])
@@ -384,15 +397,13 @@ def record_task_stop(
 
 def describe_tasks(store: Store, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
-    requested = call.params["tasks"]
-    if len(requested) > MAX_DESCRIBE:
-        raise InvalidParameterException(f"Too many tasks requested: at most {MAX_DESCRIBE}.")
-    include_tags = "TAGS" in call.params.get("include", [])
+    wanted = requested(call, "tasks", MAX_DESCRIBE, "tasks")
+    include_tags = includes_tags(call)
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     found, failures = [], []
-    for value in requested:
+    for value in wanted:
         task_id = task_id_from(value)
-        if task_id in tasks.ids():
+        if tasks.exists(task_id):
             found.append(view(store, call, tasks, task_id, include_tags))
         else:
             arn = (
@@ -407,23 +418,25 @@ def describe_tasks(store: Store, call: Call) -> Response:
 def list_tasks(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
-    tasks = ClusterTasks.load(store, cluster_name)
-    views = [view(store, call, tasks, task_id) for task_id in tasks.ids()]
     wanted_status = params.get("desiredStatus", "RUNNING")
     instance = params.get("containerInstance")
-    instance_id = instance.rsplit("/", 1)[-1] if instance else None
-    family = params.get("family")
+    node = node_for_instance(store, cluster_name, instance) if instance else None
+    group = f"service:{params['serviceName']}" if "serviceName" in params else None
     selected = [
         task
-        for task in views
-        if task["desiredStatus"] == wanted_status
-        and (family is None or task["taskDefinitionArn"].rsplit("/", 1)[-1].rsplit(":", 1)[0] == family)
-        and ("startedBy" not in params or task.get("startedBy") == params["startedBy"])
-        and ("serviceName" not in params or task.get("group") == f"service:{params['serviceName']}")
-        and ("launchType" not in params or task.get("launchType") == params["launchType"])
-        and (instance_id is None or task.get("containerInstanceArn", "").endswith(f"/{instance_id}"))
+        for task in ClusterTasks.load(store, cluster_name).summaries()
+        if task.desired_status == wanted_status
+        and ("family" not in params or task.family == params["family"])
+        and ("startedBy" not in params or task.started_by == params["startedBy"])
+        and (group is None or task.group == group)
+        and ("launchType" not in params or task.launch_type == params["launchType"])
+        and (
+            node is None
+            or node["metadata"]["name"] == task.node_name
+            or container_instance_id(node) == task.container_instance_id
+        )
     ]
-    arns = sorted(task["taskArn"] for task in selected)
+    arns = sorted(names.task_arn(call.region, call.account, cluster_name, task.task_id) for task in selected)
     chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"))
     return {"taskArns": chunk, **({"nextToken": token} if token else {})}
 

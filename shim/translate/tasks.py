@@ -185,6 +185,48 @@ def start_failure(pod: Mapping[str, Any]) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class TaskSummary:
+    """What ListTasks filters on, read without building the whole task view."""
+
+    task_id: str
+    desired_status: str
+    family: str
+    started_by: str | None
+    group: str
+    launch_type: str
+    node_name: str | None
+    container_instance_id: str | None
+
+
+def task_summary(pod: Mapping[str, Any] | None, record: Mapping[str, Any] | None) -> TaskSummary:
+    """The summary of a task from its pod, or from its stopped-task record (which wins)."""
+    if record is not None:
+        task = record["task"]
+        return TaskSummary(
+            task_id=task["taskArn"].rsplit("/", 1)[-1],
+            desired_status="STOPPED",
+            family=task["taskDefinitionArn"].rsplit("/", 1)[-1].rsplit(":", 1)[0],
+            started_by=task.get("startedBy"),
+            group=task.get("group", ""),
+            launch_type=task.get("launchType", "EC2"),
+            node_name=None,
+            container_instance_id=record.get("containerInstanceId"),
+        )
+    assert pod is not None
+    annotations = pod["metadata"].get("annotations") or {}
+    return TaskSummary(
+        task_id=task_id_of(pod),
+        desired_status=desired_status(pod),
+        family=annotations.get(names.ANNOTATION_FAMILY, ""),
+        started_by=annotations.get(names.ANNOTATION_STARTED_BY),
+        group=annotations.get(names.ANNOTATION_GROUP, ""),
+        launch_type=annotations.get(names.ANNOTATION_LAUNCH_TYPE, "EC2"),
+        node_name=pod.get("spec", {}).get("nodeName"),
+        container_instance_id=None,
+    )
+
+
 def desired_status(pod: Mapping[str, Any]) -> str:
     return "STOPPED" if last_status(pod) in ("STOPPING", "STOPPED") else "RUNNING"
 

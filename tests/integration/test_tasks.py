@@ -9,6 +9,7 @@ import pytest
 
 from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_TASK_ID
+from shim.translate.tasks import LIFECYCLE
 from tests.integration.conftest import (
     ShimServer,
     eventually,
@@ -22,16 +23,6 @@ from tests.integration.conftest import (
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
 
-LIFECYCLE = (
-    "PROVISIONING",
-    "PENDING",
-    "ACTIVATING",
-    "RUNNING",
-    "DEACTIVATING",
-    "STOPPING",
-    "DEPROVISIONING",
-    "STOPPED",
-)
 FAST_WAITER = {"Delay": 1, "MaxAttempts": 60}
 
 
