@@ -1,7 +1,8 @@
 """Watch-backed caches (informers): one LIST, then a WATCH that keeps a local copy current.
 
-Objects are kept as the plain JSON dicts the API server sends; building the client's model
-classes for thousands of objects would cost more than everything else a read does.
+Objects are kept as the plain JSON dicts the API server sends (less their managedFields, which
+no reader needs and which take much of a pod's memory); building the client's model classes for
+thousands of objects would cost more than everything else a read does.
 A process sees its own writes at once: every write's answer is `observe`d into the cache.
 """
 
@@ -45,6 +46,7 @@ class Informer:
         self._synced = threading.Event()
         self._listeners: list[Callable[[str, KubeObject], None]] = []
         self._index_keys: dict[str, IndexKey] = {}
+        self.version = 0
         self._indexes: dict[str, dict[str, dict[str, KubeObject]]] = {}
 
     def add_index(self, name: str, key: IndexKey) -> "Informer":
@@ -57,6 +59,12 @@ class Informer:
         self.wait_synced()
         with self._lock:
             return list(self._indexes[name].get(value, {}).values())
+
+    def grouped(self, name: str) -> dict[str, list[KubeObject]]:
+        """Every group of index `name` at once, for callers that want most of them."""
+        self.wait_synced()
+        with self._lock:
+            return {value: list(group.values()) for value, group in self._indexes[name].items()}
 
     def start(self) -> "Informer":
         threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True).start()
@@ -78,11 +86,13 @@ class Informer:
 
     def observe(self, obj: KubeObject, deleted: bool = False) -> None:
         """Record an object this process wrote or saw, unless the cache already has a newer one."""
+        obj["metadata"].pop("managedFields", None)
         key = object_key(obj)
         with self._lock:
             current = self._objects.get(key)
             if current is not None and resource_version(current) > resource_version(obj):
                 return
+            self.version += 1
             if current is not None:
                 self._unindex(key, current)
             if deleted:
@@ -126,8 +136,11 @@ class Informer:
 
     def _relist(self) -> str:
         body = json.loads(self._list_call(_preload_content=False, **self._list_kwargs).data)
+        for obj in body.get("items", []):
+            obj["metadata"].pop("managedFields", None)
         objects = {object_key(obj): obj for obj in body.get("items", [])}
         with self._lock:
+            self.version += 1
             self._objects = objects
             for name in self._indexes:
                 self._indexes[name] = {}

@@ -33,6 +33,11 @@ def namespace_of(obj: KubeObject) -> str:
     return str(obj["metadata"]["namespace"])
 
 
+def client_token_of(pod: KubeObject) -> str | None:
+    token = (pod["metadata"].get("labels") or {}).get(names.LABEL_CLIENT_TOKEN)
+    return f"{namespace_of(pod)}/{token}" if token else None
+
+
 def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
     """Call a client method and take the API server's JSON as it is, without building models."""
     return cast(KubeObject, json.loads(call(*args, _preload_content=False).data))
@@ -56,6 +61,7 @@ class Store:
             .add_index("node", lambda pod: pod["spec"].get("nodeName"))
             .add_index("unbound", lambda pod: None if pod["spec"].get("nodeName") else "unbound")
             .add_index("task", lambda pod: f"{namespace_of(pod)}/{task_id_of(pod)}")
+            .add_index("client-token", client_token_of)
         )
         self.nodes = Informer("nodes", kube.core.list_node)
         self.task_records = (
@@ -285,6 +291,12 @@ class Store:
 
     def pods_on(self, node_name: str) -> list[KubeObject]:
         return self.pods.indexed("node", node_name)
+
+    def pods_by_node(self) -> dict[str, list[KubeObject]]:
+        return self.pods.grouped("node")
+
+    def pods_with_client_token(self, namespace: str, token: str) -> list[KubeObject]:
+        return self.pods.indexed("client-token", f"{namespace}/{names.label_value(token)}")
 
     def unbound_pods(self) -> list[KubeObject]:
         return self.pods.indexed("unbound", "unbound")

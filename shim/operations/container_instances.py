@@ -61,12 +61,12 @@ def list_container_instances(store: Store, call: Call) -> Response:
     expression = cql.parse(call.params["filter"]) if call.params.get("filter") else None
     arns = []
     for node in nodes_of_cluster(store, cluster_name):
-        pods = store.pods_on(node["metadata"]["name"])
         node_status = "DRAINING" if node["spec"].get("unschedulable") else "ACTIVE"
         if status and status != node_status:
             continue
-        facts = instance_facts(node, pods, cluster_name=cluster_name)
-        if expression is not None and not cql.evaluate(expression, facts):
+        if expression is not None and not cql.evaluate(
+            expression, instance_facts(node, store.pods_on(node["metadata"]["name"]), cluster_name=cluster_name)
+        ):
             continue
         arns.append(names.container_instance_arn(call.region, call.account, cluster_name, container_instance_id(node)))
     chunk, token = page(sorted(arns), str, call.params.get("maxResults"), call.params.get("nextToken"))

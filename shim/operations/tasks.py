@@ -1,5 +1,6 @@
 """Tasks: RunTask, StartTask, StopTask, DescribeTasks, ListTasks."""
 
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -115,15 +116,10 @@ def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes
     check_launch_type(definition, launch_type, params)
     namespace = names.cluster_namespace(cluster_name)
     token = params.get("clientToken")
-    if token:
-        earlier = [
-            pod
-            for pod in store.pods_in(namespace)
-            if pod["metadata"]["labels"].get(names.LABEL_CLIENT_TOKEN) == names.label_value(token)
-        ]
-        if earlier:
-            tasks = ClusterTasks.load(store, cluster_name)
-            return {"tasks": [view(store, call, tasks, task_id_of(pod)) for pod in earlier], "failures": []}
+    earlier = store.pods_with_client_token(namespace, token) if token else []
+    if earlier:
+        tasks = ClusterTasks.load(store, cluster_name)
+        return {"tasks": [view(store, call, tasks, task_id_of(pod)) for pod in earlier], "failures": []}
     group = params.get("group") or f"family:{definition['family']}"
     placement = Placement.plan(store, cluster_name, definition, params, group, launch_type, pinned_nodes)
     started, failures = [], []
@@ -236,7 +232,12 @@ class Placement:
         cpu, memory, ports = task_requirements(definition, params.get("overrides"))
         members, candidates = cls.members(store, nodes, expressions, cluster_name)
         unbound = [pod for pod in store.unbound_pods() if awaits_node(pod)]
-        if unbound and not fits_wherever_they_land(cpu, memory, ports, candidates, unbound, group):
+        groups_matter = any(
+            c["type"] == "distinctInstance" or "task:group" in c.get("expression", "") for c in constraints
+        )
+        if unbound and not fits_wherever_they_land(
+            cpu, memory, ports, candidates, unbound, group if groups_matter else None
+        ):
             await_scheduler(store)
             members, candidates = cls.members(store, nodes, expressions, cluster_name)
         scheduling = pod_scheduling(
@@ -261,7 +262,8 @@ class Placement:
         store: Store, nodes: list[KubeObject], expressions: list[cql.Expression], cluster_name: str
     ) -> tuple[list[tuple[KubeObject, list[KubeObject]]], list[tuple[KubeObject, list[KubeObject]]]]:
         """Every node with its pods, and those of them that satisfy every memberOf expression."""
-        members = [(node, store.pods_on(node["metadata"]["name"])) for node in nodes]
+        on_node = store.pods_by_node()
+        members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
         candidates = [
             (node, pods)
             for node, pods in members
@@ -322,11 +324,12 @@ def fits_wherever_they_land(
     ports: list[tuple[int, str]],
     candidates: list[tuple[KubeObject, list[KubeObject]]],
     unbound: list[KubeObject],
-    group: str,
+    group: str | None,
 ) -> bool:
     """Whether the task fits even if every pod the scheduler has yet to bind landed on every
-    candidate node: then their decisions cannot change this one, and there is no need to wait."""
-    group_label = names.label_value(group)
+    candidate node: then their decisions cannot change this one, and there is no need to wait.
+    `group` is the task's group when constraints depend on where its group runs."""
+    group_label = names.label_value(group) if group else None
     if any(pod["metadata"].get("labels", {}).get(names.LABEL_GROUP) == group_label for pod in unbound):
         return False
     worst_case = ((node, [*pods, *unbound]) for node, pods in candidates)
@@ -418,27 +421,75 @@ def describe_tasks(store: Store, call: Call) -> Response:
 def list_tasks(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
-    wanted_status = params.get("desiredStatus", "RUNNING")
     instance = params.get("containerInstance")
     node = node_for_instance(store, cluster_name, instance) if instance else None
-    group = f"service:{params['serviceName']}" if "serviceName" in params else None
-    selected = [
-        task
-        for task in ClusterTasks.load(store, cluster_name).summaries()
-        if task.desired_status == wanted_status
-        and ("family" not in params or task.family == params["family"])
-        and ("startedBy" not in params or task.started_by == params["startedBy"])
-        and (group is None or task.group == group)
-        and ("launchType" not in params or task.launch_type == params["launchType"])
-        and (
-            node is None
-            or node["metadata"]["name"] == task.node_name
-            or container_instance_id(node) == task.container_instance_id
-        )
+    query = TaskQuery(
+        cluster_name=cluster_name,
+        desired_status=params.get("desiredStatus", "RUNNING"),
+        family=params.get("family"),
+        started_by=params.get("startedBy"),
+        group=f"service:{params['serviceName']}" if "serviceName" in params else None,
+        launch_type=params.get("launchType"),
+        node_name=node["metadata"]["name"] if node else None,
+        container_instance_id=container_instance_id(node) if node else None,
+    )
+    arns = [
+        names.task_arn(call.region, call.account, cluster_name, task_id) for task_id in listed_task_ids(store, query)
     ]
-    arns = sorted(names.task_arn(call.region, call.account, cluster_name, task.task_id) for task in selected)
     chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"))
     return {"taskArns": chunk, **({"nextToken": token} if token else {})}
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """ListTasks' filters."""
+
+    cluster_name: str
+    desired_status: str
+    family: str | None
+    started_by: str | None
+    group: str | None
+    launch_type: str | None
+    node_name: str | None
+    container_instance_id: str | None
+
+    def matches(self, task: TaskSummary) -> bool:
+        return (
+            task.desired_status == self.desired_status
+            and self.family in (None, task.family)
+            and self.started_by in (None, task.started_by)
+            and self.group in (None, task.group)
+            and self.launch_type in (None, task.launch_type)
+            and (
+                self.node_name is None
+                or self.node_name == task.node_name
+                or self.container_instance_id == task.container_instance_id
+            )
+        )
+
+
+_listings: dict[TaskQuery, tuple[tuple[int, int], list[str]]] = {}
+_listings_lock = threading.Lock()
+MAX_CACHED_LISTINGS = 64
+
+
+def listed_task_ids(store: Store, query: TaskQuery) -> list[str]:
+    """The ids of the tasks a ListTasks query selects, sorted as their ARNs are. Paging through
+    thousands of tasks asks the same query again and again while nothing changes: the answer
+    is kept until the caches of pods or stopped tasks change."""
+    versions = (store.pods.version, store.task_records.version)
+    with _listings_lock:
+        cached = _listings.get(query)
+    if cached is not None and cached[0] == versions:
+        return cached[1]
+    task_ids = sorted(
+        task.task_id for task in ClusterTasks.load(store, query.cluster_name).summaries() if query.matches(task)
+    )
+    with _listings_lock:
+        if len(_listings) >= MAX_CACHED_LISTINGS:
+            _listings.clear()
+        _listings[query] = (versions, task_ids)
+    return task_ids
 
 
 def handlers(store: Store) -> dict[str, Handler]:

@@ -228,7 +228,18 @@ def task_summary(pod: Mapping[str, Any] | None, record: Mapping[str, Any] | None
 
 
 def desired_status(pod: Mapping[str, Any]) -> str:
+    if not _any_container_exited(pod) and not pod["metadata"].get("deletionTimestamp") and not is_stopped(pod):
+        return "RUNNING"
     return "STOPPED" if last_status(pod) in ("STOPPING", "STOPPED") else "RUNNING"
+
+
+def _any_container_exited(pod: Mapping[str, Any]) -> bool:
+    """A cheap first look, before reading the containers one by one."""
+    status = pod.get("status") or {}
+    return any(
+        "terminated" in (container.get("state") or {}) or "terminated" in (container.get("lastState") or {})
+        for container in [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]
+    )
 
 
 def last_status(pod: Mapping[str, Any]) -> str:
