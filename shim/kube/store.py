@@ -53,7 +53,9 @@ class Store:
     def __init__(self, kube: KubeClients) -> None:
         self.kube = kube
         self.clusters = Informer("clusters", self._list_custom("clusters"))
-        self.task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions"))
+        self.task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
+            "family", lambda obj: str(obj["spec"]["taskDefinition"]["family"])
+        )
         managed = f"{names.LABEL_MANAGED}=true"
         self.pods = (
             Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
@@ -219,7 +221,7 @@ class Store:
         return self.task_definitions.items()
 
     def family_revisions(self, family: str) -> list[KubeObject]:
-        return [obj for obj in self.task_definitions.items() if obj["spec"]["taskDefinition"]["family"] == family]
+        return self.task_definitions.indexed("family", family)
 
     def create_task_definition(
         self, family: str, build: Callable[[int], dict[str, Any]], tags: list[dict[str, str]]
