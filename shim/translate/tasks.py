@@ -268,7 +268,9 @@ def task_view(
     include_tags: bool = False,
     network_mode: str | None = None,
 ) -> Json:
-    """The ECS `Task` of a pod, or of its stopped-task record (which wins: STOPPED is final).
+    """The ECS `Task` of a pod, or of its stopped-task record (which wins: STOPPED is final; while
+    the pod is still going, its lastStatus shows how far it got, as ECS shows RUNNING or STOPPING
+    after StopTask).
 
     `network_mode` is the task definition's; when None it is read from the pod: host networking
     -> host, FARGATE -> awsvpc, else bridge (ECS's default).
@@ -277,6 +279,10 @@ def task_view(
         view: Json = copy.deepcopy(dict(record["task"]))
         if not include_tags:
             view.pop("tags", None)
+        if pod is not None and last_status(pod) != "STOPPED":
+            view["lastStatus"] = last_status(pod)
+            for moment in ("stoppedAt", "executionStoppedAt"):
+                view.pop(moment, None)
         return view
     if pod is None:
         raise ValueError("a task view needs its pod or its stopped-task record")

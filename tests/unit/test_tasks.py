@@ -396,7 +396,12 @@ def test_record_of_a_user_stopped_task_rebuilds_its_stopped_view() -> None:
     pod = task_pod(phase="Running", statuses={"app": running(5)}, tags=[{"key": "team", "value": "a"}])
     record = record_of(pod, stopping_at=epoch(60), stop_code="UserInitiated", stopped_reason="Deploying v2")
     shown = view(None, record)
-    assert shown == view(pod, record)
+    while_stopping = view(pod, record)
+    assert (while_stopping["lastStatus"], while_stopping["desiredStatus"]) == ("RUNNING", "STOPPED")
+    assert "stoppedAt" not in while_stopping
+    assert {k: v for k, v in while_stopping.items() if k != "lastStatus"} == {
+        k: v for k, v in shown.items() if k not in ("lastStatus", "stoppedAt", "executionStoppedAt")
+    }
     assert (shown["lastStatus"], shown["desiredStatus"]) == ("STOPPED", "STOPPED")
     assert (shown["stopCode"], shown["stoppedReason"]) == ("UserInitiated", "Deploying v2")
     assert (shown["stoppingAt"], shown["stoppedAt"], shown["executionStoppedAt"]) == (epoch(60), epoch(60), epoch(60))
