@@ -281,6 +281,11 @@ class Store:
             self.pods.observe(created)
             return created
 
+    def patch_pod(self, namespace: str, name: str, patch: dict[str, Any]) -> KubeObject:
+        patched = raw_json(self.kube.core.patch_namespaced_pod, name, namespace, patch)
+        self.pods.observe(patched)
+        return patched
+
     def delete_pod(self, namespace: str, name: str) -> None:
         try:
             self.kube.core.delete_namespaced_pod(name, namespace, _preload_content=False)

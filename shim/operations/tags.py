@@ -1,14 +1,18 @@
-"""Tags: TagResource, UntagResource, ListTagsForResource, for clusters and task definitions."""
+"""Tags: TagResource, UntagResource, ListTagsForResource, for clusters, task definitions,
+services and tasks."""
 
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from shim.errors import ClusterNotFoundException, InvalidParameterException
+from shim.errors import ClusterNotFoundException, InvalidParameterException, ServiceNotFoundException
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response
 from shim.operations.clusters import CLUSTER_NOT_FOUND
+from shim.operations.services import SERVICE_NOT_FOUND, find_service
 from shim.operations.task_definitions import find_task_definition
+from shim.operations.tasks import TASK_NOT_FOUND
 from shim.translate import names
 from shim.translate.tags import Tag, tags_added, tags_removed
 
@@ -38,9 +42,42 @@ def change_tags(store: Store, arn: str, change: TagChange) -> list[Tag]:
     elif kind == "task-definition":
         found = find_task_definition(store, arn)
         saved = store.update_task_definition(found["metadata"]["name"], apply)
+    elif kind == "service":
+        return change_service_tags(store, rest, change)
+    elif kind == "task":
+        return change_task_tags(store, rest, change)
     else:
-        raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported yet.")
+        raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported.")
     tags: list[Tag] = saved["spec"]["tags"]
+    return tags
+
+
+def change_service_tags(store: Store, cluster_and_name: str, change: TagChange) -> list[Tag]:
+    cluster_name, _, service_name = cluster_and_name.partition("/")
+    found = find_service(store, cluster_name, service_name)
+    if found is None or found["spec"]["record"]["status"] == "INACTIVE":
+        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+    record = {**found["spec"]["record"], "tags": change(found["spec"]["record"].get("tags", []))}
+    metadata = found["metadata"]
+    store.save_service_record(metadata["namespace"], metadata["name"], metadata.get("labels", {}), record, found)
+    return list(record["tags"])
+
+
+def change_task_tags(store: Store, cluster_and_id: str, change: TagChange) -> list[Tag]:
+    cluster_name, _, task_id = cluster_and_id.partition("/")
+    namespace = names.cluster_namespace(cluster_name)
+    pod = store.task_pod(namespace, task_id)
+    if pod is None:
+        raise InvalidParameterException(TASK_NOT_FOUND)
+    tags = change(task_tags(pod))
+    store.patch_pod(
+        namespace, pod["metadata"]["name"], {"metadata": {"annotations": {names.ANNOTATION_TAGS: json.dumps(tags)}}}
+    )
+    return tags
+
+
+def task_tags(pod: dict[str, Any]) -> list[Tag]:
+    tags: list[Tag] = json.loads((pod["metadata"].get("annotations") or {}).get(names.ANNOTATION_TAGS) or "[]")
     return tags
 
 
@@ -63,7 +100,23 @@ def current_tags(store: Store, arn: str) -> list[Tag]:
         return list(record["spec"].get("tags", []))
     if kind == "task-definition":
         return list(find_task_definition(store, arn)["spec"].get("tags", []))
-    raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported yet.")
+    if kind == "service":
+        cluster_name, _, service_name = rest.partition("/")
+        found = find_service(store, cluster_name, service_name)
+        if found is None:
+            raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+        return list(found["spec"]["record"].get("tags", []))
+    if kind == "task":
+        cluster_name, _, task_id = rest.partition("/")
+        namespace = names.cluster_namespace(cluster_name)
+        pod = store.task_pod(namespace, task_id)
+        if pod is not None:
+            return task_tags(pod)
+        record = store.task_record(namespace, task_id)
+        if record is None:
+            raise InvalidParameterException(TASK_NOT_FOUND)
+        return list(record["spec"]["record"]["task"].get("tags", []))
+    raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported.")
 
 
 def list_tags_for_resource(store: Store, call: Call) -> Response:

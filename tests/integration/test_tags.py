@@ -1,4 +1,5 @@
-"""Tags on clusters and task definitions: TagResource, UntagResource, ListTagsForResource."""
+"""Tags on clusters, task definitions, services and tasks: TagResource, UntagResource,
+ListTagsForResource."""
 
 from functools import partial
 from typing import Any
@@ -151,3 +152,29 @@ def test_wire_responses_match_the_model(shim: ShimServer, ecs: Any) -> None:
     assert wire("ListTagsForResource", {"resourceArn": arn}) == {"tags": [{"key": "k", "value": "v"}]}
     assert wire("UntagResource", {"resourceArn": arn, "tagKeys": ["k"]}) == {}
     assert wire("ListTagsForResource", {"resourceArn": arn}) == {"tags": []}
+
+
+def test_services_and_running_tasks_are_tagged_and_keep_their_tags(ecs: Any, ecs_cluster: str) -> None:
+    new_task_definition(ecs, family := unique_name("tagged"))
+    service = ecs.create_service(
+        cluster=ecs_cluster,
+        serviceName="web",
+        taskDefinition=family,
+        desiredCount=0,
+        tags=[{"key": "team", "value": "a"}],
+    )["service"]
+    ecs.tag_resource(resourceArn=service["serviceArn"], tags=[{"key": "tier", "value": "front"}])
+    ecs.untag_resource(resourceArn=service["serviceArn"], tagKeys=["team"])
+    assert tags_of(ecs, service["serviceArn"]) == [{"key": "tier", "value": "front"}]
+    shown = ecs.describe_services(cluster=ecs_cluster, services=["web"], include=["TAGS"])["services"][0]
+    assert shown["tags"] == [{"key": "tier", "value": "front"}]
+
+    task_arn = ecs.run_task(cluster=ecs_cluster, taskDefinition=family)["tasks"][0]["taskArn"]
+    ecs.tag_resource(resourceArn=task_arn, tags=[{"key": "job", "value": "nightly"}])
+    assert tags_of(ecs, task_arn) == [{"key": "job", "value": "nightly"}]
+    described = ecs.describe_tasks(cluster=ecs_cluster, tasks=[task_arn], include=["TAGS"])["tasks"][0]
+    assert described["tags"] == [{"key": "job", "value": "nightly"}]
+
+    ecs.stop_task(cluster=ecs_cluster, task=task_arn)
+    assert eventually(lambda: tags_of(ecs, task_arn) == [{"key": "job", "value": "nightly"}])
+    ecs.delete_service(cluster=ecs_cluster, service="web", force=True)
