@@ -10,8 +10,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any, Generic, TypeVar
 
 import urllib3
 
@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 KubeObject = dict[str, Any]
 ListCall = Callable[..., Any]
 IndexKey = Callable[[KubeObject], str | None]
+T = TypeVar("T")
 
 WATCH_SECONDS = 240
 
@@ -179,3 +180,33 @@ def _lines(response: urllib3.HTTPResponse) -> Iterator[bytes]:
         yield from (line for line in complete if line.strip())
     if pending.strip():
         yield pending
+
+
+class DerivedCache(Generic[T]):
+    """Values derived from cached objects, kept while the objects keep their resourceVersions:
+    the key names the objects' versions, so a changed object simply misses. Bounded by
+    forgetting everything when full, which costs one recomputation per object."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._values: dict[Hashable, T] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = compute()
+        with self._lock:
+            if len(self._values) >= self._limit:
+                self._values.clear()
+            self._values[key] = value
+        return value
+
+
+def version_key(obj: KubeObject | None) -> tuple[str, str] | None:
+    """What identifies one version of an object, for DerivedCache keys."""
+    if obj is None:
+        return None
+    metadata = obj["metadata"]
+    return str(metadata.get("uid") or object_key(obj)), str(metadata.get("resourceVersion", ""))

@@ -6,7 +6,7 @@ from functools import partial
 from typing import Any
 
 from shim.errors import InvalidParameterException, TargetNotFoundException
-from shim.kube.cache import KubeObject
+from shim.kube.cache import DerivedCache, KubeObject, version_key
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
@@ -48,10 +48,25 @@ def node_for_instance(store: Store, cluster_name: str, value: str) -> KubeObject
     return node
 
 
+_views: DerivedCache[Response] = DerivedCache(limit=10_000)
+
+
 def instance_view(store: Store, call: Call, cluster_name: str, node: KubeObject, include_tags: bool) -> Response:
+    """The container instance of a node, kept while the node and its pods keep their versions."""
     pods = store.pods_on(node["metadata"]["name"])
-    return container_instance_view(
-        node, pods, region=call.region, account=call.account, cluster_name=cluster_name, include_tags=include_tags
+    key = (
+        version_key(node),
+        tuple(sorted(version_key(pod) or ("", "") for pod in pods)),
+        call.region,
+        call.account,
+        cluster_name,
+        include_tags,
+    )
+    return _views.get(
+        key,
+        lambda: container_instance_view(
+            node, pods, region=call.region, account=call.account, cluster_name=cluster_name, include_tags=include_tags
+        ),
     )
 
 
@@ -89,17 +104,7 @@ def describe_container_instances(store: Store, call: Call) -> Response:
             )
             failures.append({"arn": arn, "reason": "MISSING"})
             continue
-        pods = store.pods_on(node["metadata"]["name"])
-        found.append(
-            container_instance_view(
-                node,
-                pods,
-                region=call.region,
-                account=call.account,
-                cluster_name=cluster_name,
-                include_tags=include_tags,
-            )
-        )
+        found.append(instance_view(store, call, cluster_name, node, include_tags))
     return {"containerInstances": found, "failures": failures}
 
 

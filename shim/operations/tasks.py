@@ -4,12 +4,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from shim.errors import ClientException, InvalidParameterException
-from shim.kube.cache import KubeObject
+from shim.kube.cache import DerivedCache, KubeObject, version_key
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
@@ -60,25 +60,48 @@ class ClusterTasks:
             record["metadata"]["labels"][names.LABEL_TASK_ID]: record
             for record in self.store.task_records_in(self.namespace)
         }
-        from_pods = [
-            task_summary(pod, None) for pod in self.store.pods_in(self.namespace) if task_id_of(pod) not in records
+        from_pods = [summary_of(pod, None) for pod in self.store.pods_in(self.namespace)]
+        return [task for task in from_pods if task.task_id not in records] + [
+            summary_of(None, record) for record in records.values()
         ]
-        return from_pods + [task_summary(None, record["spec"]["record"]) for record in records.values()]
+
+
+_views: DerivedCache[Response] = DerivedCache()
+_summaries: DerivedCache[TaskSummary] = DerivedCache()
 
 
 def view(store: Store, call: Call, tasks: ClusterTasks, task_id: str, include_tags: bool = False) -> Response:
     pod = tasks.pod(task_id)
     record = tasks.record(task_id)
     node = store.nodes.get(pod["spec"]["nodeName"]) if pod and pod["spec"].get("nodeName") else None
-    return task_view(
-        pod,
-        record["spec"]["record"] if record else None,
-        region=call.region,
-        account=call.account,
-        cluster_name=tasks.name,
-        container_instance_id=container_instance_id(node) if node else None,
-        availability_zone=zone_of(node),
-        include_tags=include_tags,
+    key = (
+        version_key(pod),
+        version_key(record),
+        version_key(node),
+        call.region,
+        call.account,
+        tasks.name,
+        include_tags,
+    )
+    return _views.get(
+        key,
+        lambda: task_view(
+            pod,
+            record["spec"]["record"] if record else None,
+            region=call.region,
+            account=call.account,
+            cluster_name=tasks.name,
+            container_instance_id=container_instance_id(node) if node else None,
+            availability_zone=zone_of(node),
+            include_tags=include_tags,
+        ),
+    )
+
+
+def summary_of(pod: KubeObject | None, record: KubeObject | None) -> TaskSummary:
+    return _summaries.get(
+        (version_key(pod), version_key(record)),
+        lambda: task_summary(pod, record["spec"]["record"] if record else None),
     )
 
 
@@ -192,18 +215,21 @@ def check_launch_type(definition: dict[str, Any], launch_type: str, params: dict
 @dataclass
 class Placement:
     """ECS's placement for one RunTask or StartTask: resources first, then constraints, then
-    strategies. It decides how many tasks can be placed and tells the real scheduler the rest."""
+    strategies. It decides how many tasks can be placed and tells the real scheduler the rest.
 
-    constraints: list[dict[str, Any]]
-    strategies: list[dict[str, Any]]
+    A node's pods are read only when needed: without constraints, the first node that fits is
+    all a task needs, however many nodes the cluster has."""
+
+    store: Store
     group: str
-    candidates: list[tuple[KubeObject, list[KubeObject]]]
+    candidates: list[KubeObject]
     cpu: int
     memory: int
     ports: list[tuple[int, str]]
     distinct: bool
-    used_nodes: set[str]
     scheduling: PodScheduling | PlacementFailure
+    used_nodes: set[str] = field(default_factory=set)
+    node_pods: dict[str, list[KubeObject]] = field(default_factory=dict)
 
     @classmethod
     def plan(
@@ -228,59 +254,58 @@ class Placement:
         nodes = pinned_nodes if pinned_nodes is not None else nodes_of_cluster(store, cluster_name)
         if not nodes:
             raise InvalidParameterException("No Container Instances were found in your cluster.")
-        expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
         cpu, memory, ports = task_requirements(definition, params.get("overrides"))
-        members, candidates = cls.members(store, nodes, expressions, cluster_name)
+        distinct = any(c["type"] == "distinctInstance" for c in constraints)
+        groups_matter = distinct or any("task:group" in c.get("expression", "") for c in constraints)
         unbound = [pod for pod in store.unbound_pods() if awaits_node(pod)]
-        groups_matter = any(
-            c["type"] == "distinctInstance" or "task:group" in c.get("expression", "") for c in constraints
-        )
         if unbound and not fits_wherever_they_land(
-            cpu, memory, ports, candidates, unbound, group if groups_matter else None
+            cpu,
+            memory,
+            ports,
+            ((node, store.pods_on(node["metadata"]["name"])) for node in nodes),
+            unbound,
+            group if groups_matter else None,
         ):
             await_scheduler(store)
-            members, candidates = cls.members(store, nodes, expressions, cluster_name)
-        scheduling = pod_scheduling(
+        placement = cls(store, group, nodes, cpu, memory, ports, distinct, PlacementFailure(""))
+        facts: dict[str, cql.InstanceFacts] = {}
+        if constraints:
+            facts = {
+                node["metadata"]["name"]: instance_facts(node, placement.pods_of(node), cluster_name=cluster_name)
+                for node in nodes
+            }
+            expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
+            placement.candidates = [
+                node
+                for node in nodes
+                if all(cql.evaluate(expression, facts[node["metadata"]["name"]]) for expression in expressions)
+            ]
+            placement.used_nodes = {
+                node["metadata"]["name"]
+                for node in placement.candidates
+                if distinct and group in facts[node["metadata"]["name"]].task_groups
+            }
+        placement.scheduling = pod_scheduling(
             constraints,
             strategies,
             group=group,
-            nodes=[
-                CandidateNode(node["metadata"]["name"], instance_facts(node, pods, cluster_name=cluster_name))
-                for node, pods in (members if constraints else [])
-            ],
+            nodes=[CandidateNode(name, node_facts) for name, node_facts in facts.items()],
         )
-        distinct = any(c["type"] == "distinctInstance" for c in constraints)
-        used = {
-            node["metadata"]["name"]
-            for node, pods in (candidates if distinct else [])
-            if group in instance_facts(node, pods, cluster_name=cluster_name).task_groups
-        }
-        return cls(constraints, strategies, group, candidates, cpu, memory, ports, distinct, used, scheduling)
+        return placement
 
-    @staticmethod
-    def members(
-        store: Store, nodes: list[KubeObject], expressions: list[cql.Expression], cluster_name: str
-    ) -> tuple[list[tuple[KubeObject, list[KubeObject]]], list[tuple[KubeObject, list[KubeObject]]]]:
-        """Every node with its pods, and those of them that satisfy every memberOf expression."""
-        on_node = store.pods_by_node()
-        members = [(node, on_node.get(node["metadata"]["name"], [])) for node in nodes]
-        candidates = [
-            (node, pods)
-            for node, pods in members
-            if all(
-                cql.evaluate(expression, instance_facts(node, pods, cluster_name=cluster_name))
-                for expression in expressions
-            )
-        ]
-        return members, candidates
+    def pods_of(self, node: KubeObject) -> list[KubeObject]:
+        name = node["metadata"]["name"]
+        if name not in self.node_pods:
+            self.node_pods[name] = self.store.pods_on(name)
+        return self.node_pods[name]
 
     def reserve(self, target: KubeObject | None) -> str | None:
         """Why one more task cannot be placed (an ECS failure reason), or None after booking it."""
         if isinstance(self.scheduling, PlacementFailure):
             return self.scheduling.reason
         candidates = [
-            (node, pods)
-            for node, pods in self.candidates
+            node
+            for node in self.candidates
             if (target is None or node["metadata"]["name"] == target["metadata"]["name"])
             and not (self.distinct and node["metadata"]["name"] in self.used_nodes)
         ]
@@ -290,9 +315,9 @@ class Placement:
                 if self.distinct
                 else "MemberOf placement constraint unsatisfied."
             )
-        chosen = first_fit(self.cpu, self.memory, self.ports, candidates)
+        chosen = first_fit(self.cpu, self.memory, self.ports, ((node, self.pods_of(node)) for node in candidates))
         if chosen is None:
-            return fit_failure(self.cpu, self.memory, self.ports, candidates)
+            return fit_failure(self.cpu, self.memory, self.ports, [(node, self.pods_of(node)) for node in candidates])
         chosen[1].append(self.booking(chosen[0]))
         self.used_nodes.add(chosen[0]["metadata"]["name"])
         return None
@@ -322,7 +347,7 @@ def fits_wherever_they_land(
     cpu: int,
     memory: int,
     ports: list[tuple[int, str]],
-    candidates: list[tuple[KubeObject, list[KubeObject]]],
+    candidates: Iterable[tuple[KubeObject, list[KubeObject]]],
     unbound: list[KubeObject],
     group: str | None,
 ) -> bool:

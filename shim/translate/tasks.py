@@ -149,7 +149,11 @@ def is_stopped(pod: Mapping[str, Any]) -> bool:
 
 def essential_container_exited(pod: Mapping[str, Any]) -> bool:
     """An essential container has exited while the pod still runs: ECS stops the whole task."""
-    return not is_stopped(pod) and any(c.essential and c.terminated for c in _containers(pod))
+    return (
+        _any_container_exited(pod)
+        and not is_stopped(pod)
+        and any(c.essential and c.terminated for c in _containers(pod))
+    )
 
 
 def stop_reason(pod: Mapping[str, Any]) -> tuple[str, str] | None:
