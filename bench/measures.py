@@ -1,5 +1,7 @@
-"""The six measurements of issue 6, each against its floor (the API server) or peer (moto),
-taken alternately so that the noise of a shared machine hits both sides alike."""
+"""The six measurements of issue 6, each against its floor (the API server) or peer (moto).
+Sides are sampled in turn (shim, then floor, then shim...) so that the noise of a shared
+machine hits both alike. The shim is called over plain HTTP, like the floor, and again through
+boto3 to show what a boto3 user sees on top."""
 
 import functools
 import random
@@ -10,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botocore.client import BaseClient
 from kubernetes.client import CoreV1Api
 
 from bench.clients import (
+    BotoEcs,
+    Ecs,
     Json,
+    PlainEcs,
     create_pod,
-    ecs_client,
     kube_client,
     page_through_pods,
     page_through_tasks,
@@ -74,8 +77,9 @@ class Bench:
     kubeconfig: Path
     shim: Server
     moto: Server
-    ecs: BaseClient
     core: CoreV1Api
+    ecs: PlainEcs
+    boto: BotoEcs
     task_definition: Json = field(default_factory=dict)
     task_ids: list[str] = field(default_factory=list)
 
@@ -84,22 +88,21 @@ class Bench:
         return names.cluster_namespace(CLUSTER)
 
     def prepare(self) -> None:
-        self.ecs.create_cluster(clusterName=CLUSTER)
-        registered = self.ecs.register_task_definition(**TASK_DEFINITION)["taskDefinition"]
-        self.task_definition = registered
+        self.ecs.call("CreateCluster", clusterName=CLUSTER)
+        self.task_definition = self.ecs.call("RegisterTaskDefinition", **TASK_DEFINITION)["taskDefinition"]
 
-    def ecs_pool(self, size: int) -> ClientPool[BaseClient]:
-        return ClientPool.make(size, lambda: ecs_client(self.shim.endpoint), lambda ecs: ecs.list_clusters())
+    def ecs_pool(self, size: int, kind: type[PlainEcs] | type[BotoEcs]) -> ClientPool[Ecs]:
+        return ClientPool.make(size, lambda: kind(self.shim.endpoint), lambda ecs: ecs.call("ListClusters"))
 
     def kube_pool(self, size: int) -> ClientPool[CoreV1Api]:
         return ClientPool.make(
             size,
             lambda: kube_client(self.kubeconfig, pool=2),
-            lambda core: core.list_namespaced_pod(self.namespace, limit=1, _preload_content=False),
+            lambda core: raw(core.list_namespaced_pod, self.namespace, limit=1),
         )
 
-    def run_task(self, ecs: BaseClient) -> str:
-        answer = ecs.run_task(cluster=CLUSTER, taskDefinition=TASK_DEFINITION["family"], count=1)
+    def run_task(self, ecs: Ecs) -> str:
+        answer = ecs.call("RunTask", cluster=CLUSTER, taskDefinition=TASK_DEFINITION["family"], count=1)
         if answer["failures"] or len(answer["tasks"]) != 1:
             raise RuntimeError(f"RunTask placed no task: {answer['failures']}")
         task_id = task_ids_of(answer["tasks"])[0]
@@ -117,7 +120,7 @@ class Bench:
 
     def shim_sees(self, task_ids: list[str], status: str) -> bool:
         """Whether DescribeTasks shows all of `task_ids` (at most 100) with `status`."""
-        answer = self.ecs.describe_tasks(cluster=CLUSTER, tasks=task_ids)
+        answer = self.ecs.call("DescribeTasks", cluster=CLUSTER, tasks=task_ids)
         return not answer["failures"] and all(task["lastStatus"] == status for task in answer["tasks"])
 
     def settle(self, timeout: float) -> None:
@@ -129,24 +132,8 @@ class Bench:
             wait_until("the shim to show the newest tasks", lambda: self.shim_sees(newest, "RUNNING"), 60)
 
 
-def measure_task_definitions(bench: Bench) -> Json:
-    """RegisterTaskDefinition then DescribeTaskDefinition of that revision, shim and moto in turn."""
-    sides = {"shim": bench.ecs, "moto": ecs_client(bench.moto.endpoint)}
-    samples = {side: {"register": Samples(), "describe": Samples(), "register_describe": Samples()} for side in sides}
-    for ecs in sides.values():
-        ecs.register_task_definition(**REGISTERED_DEFINITION)
-    for index in within_budget(bench.settings.task_definition_samples, bench.settings.budget_seconds):
-        for side, ecs in sides.items():
-            register = timed_answer(functools.partial(ecs.register_task_definition, **REGISTERED_DEFINITION))
-            revision = register.answer["taskDefinition"]["revision"]
-            name = f"{REGISTERED_DEFINITION['family']}:{revision}"
-            describe = timed_answer(functools.partial(ecs.describe_task_definition, taskDefinition=name))
-            samples[side]["register"].seconds.append(register.seconds)
-            samples[side]["describe"].seconds.append(describe.seconds)
-            samples[side]["register_describe"].seconds.append(register.seconds + describe.seconds)
-        if index % 10 == 9:
-            progress(f"task definitions: {index + 1} register+describe pairs on each side")
-    return {side: {name: summary(taken) for name, taken in figures.items()} for side, figures in samples.items()}
+def create_nth_pod(bench: Bench, pods: list[Json], core: CoreV1Api, number: int) -> str:
+    return bench.create_task_pod(core, pods[number])
 
 
 @dataclass
@@ -161,6 +148,27 @@ def timed_answer(call: Callable[[], Any]) -> TimedAnswer:
     return TimedAnswer(answer, time.perf_counter() - began)
 
 
+def measure_task_definitions(bench: Bench) -> Json:
+    """RegisterTaskDefinition then DescribeTaskDefinition of that revision, boto3 against the
+    shim and against moto in turn."""
+    sides: dict[str, Ecs] = {"shim": bench.boto, "moto": BotoEcs(bench.moto.endpoint)}
+    samples = {side: {"register": Samples(), "describe": Samples(), "register_describe": Samples()} for side in sides}
+    for ecs in sides.values():
+        ecs.call("RegisterTaskDefinition", **REGISTERED_DEFINITION)
+    for index in within_budget(bench.settings.task_definition_samples, bench.settings.budget_seconds):
+        for side, ecs in sides.items():
+            register = timed_answer(functools.partial(ecs.call, "RegisterTaskDefinition", **REGISTERED_DEFINITION))
+            revision = register.answer["taskDefinition"]["revision"]
+            name = f"{REGISTERED_DEFINITION['family']}:{revision}"
+            describe = timed_answer(functools.partial(ecs.call, "DescribeTaskDefinition", taskDefinition=name))
+            samples[side]["register"].seconds.append(register.seconds)
+            samples[side]["describe"].seconds.append(describe.seconds)
+            samples[side]["register_describe"].seconds.append(register.seconds + describe.seconds)
+        if index % 25 == 24:
+            progress(f"task definitions: {index + 1} register+describe pairs on each side")
+    return {side: {name: summary(taken) for name, taken in figures.items()} for side, figures in samples.items()}
+
+
 def populate(bench: Bench, size: int) -> None:
     """Grow the cluster to `size` tasks with direct pod creations (pods as RunTask makes them)."""
     missing = size - len(bench.task_ids)
@@ -168,7 +176,7 @@ def populate(bench: Bench, size: int) -> None:
         return
     progress(f"populating: creating {missing} task pods directly ({len(bench.task_ids)} -> {size})")
     pods = bench.task_pods(missing)
-    step = max(missing // 10, 1)
+    step = max(missing // 5, 100)
 
     def create(core: CoreV1Api, number: int) -> None:
         bench.create_task_pod(core, pods[number])
@@ -182,38 +190,56 @@ def populate(bench: Bench, size: int) -> None:
     bench.settle(timeout=120 + size / 20)
 
 
-def measure_reads(bench: Bench, size: int) -> Json:
-    """DescribeTasks of 100 random tasks vs a label-selected LIST of their pods; ListTasks page
-    by page vs a paginated LIST of all pods, both with pages of 100."""
+def measure_describe_tasks(bench: Bench, size: int) -> Json:
+    """DescribeTasks of 100 random tasks vs a label-selected LIST of their pods."""
     settings = bench.settings
-    shim, direct = Samples(), Samples()
+    describe = {"shim": Samples(), "shim_boto3": Samples(), "direct": Samples()}
+    warm = random.sample(bench.task_ids, min(100, len(bench.task_ids)))
+    describe_all(bench.ecs, warm)
+    describe_all(bench.boto, warm)
+    list_all(bench.core, bench.namespace, warm)
     for index in within_budget(settings.describe_samples, settings.budget_seconds):
         chosen = random.sample(bench.task_ids, min(100, len(bench.task_ids)))
-        sample(functools.partial(describe_all, bench.ecs, chosen), shim)
-        sample(functools.partial(list_all, bench.core, bench.namespace, chosen), direct)
+        sample(functools.partial(describe_all, bench.ecs, chosen), describe["shim"])
+        sample(functools.partial(describe_all, bench.boto, chosen), describe["shim_boto3"])
+        sample(functools.partial(list_all, bench.core, bench.namespace, chosen), describe["direct"])
         if index % 25 == 24:
             progress(f"reads at {size} tasks: {index + 1} DescribeTasks / label-selected LISTs")
-    describe = {"shim": summary(shim), "direct": summary(direct)}
-    progress(f"reads at {size} tasks: DescribeTasks p50 {shim.p50_ms():.1f} ms, LIST p50 {direct.p50_ms():.1f} ms")
-    list_shim, list_direct = Samples(), Samples()
-    counts: dict[str, set[int]] = {"shim": set(), "direct": set()}
+    progress(
+        f"reads at {size} tasks: DescribeTasks p50 {describe['shim'].p50_ms():.1f} ms "
+        f"(boto3 {describe['shim_boto3'].p50_ms():.1f} ms), LIST p50 {describe['direct'].p50_ms():.1f} ms"
+    )
+    return {side: summary(taken) for side, taken in describe.items()}
+
+
+def measure_list_tasks(bench: Bench, size: int) -> Json:
+    """ListTasks page by page vs a paginated LIST of all pods, both with pages of 100."""
+    settings = bench.settings
+    listing = {"shim": Samples(), "direct": Samples()}
+    pages: dict[str, Callable[[], int]] = {
+        "shim": functools.partial(page_through_tasks, bench.ecs, CLUSTER, PAGE_SIZE),
+        "direct": functools.partial(page_through_pods, bench.core, bench.namespace, PAGE_SIZE),
+    }
+    bench.ecs.call("ListTasks", cluster=CLUSTER, maxResults=PAGE_SIZE)
+    raw(bench.core.list_namespaced_pod, bench.namespace, limit=PAGE_SIZE)
     for index in within_budget(settings.list_runs, 2 * settings.budget_seconds):
-        sample(lambda: counts["shim"].add(page_through_tasks(bench.ecs, CLUSTER, PAGE_SIZE)), list_shim)
-        sample(lambda: counts["direct"].add(page_through_pods(bench.core, bench.namespace, PAGE_SIZE)), list_direct)
+        for side, page_through in pages.items():
+            sample(functools.partial(expect_count, page_through, size), listing[side])
         progress(
-            f"reads at {size} tasks: ListTasks run {index + 1}: shim {list_shim.seconds[-1]:.2f} s, "
-            f"direct {list_direct.seconds[-1]:.2f} s"
+            f"reads at {size} tasks: ListTasks run {index + 1}: shim {listing['shim'].seconds[-1]:.2f} s, "
+            f"direct {listing['direct'].seconds[-1]:.2f} s"
         )
-    for side, taken in (("shim", list_shim), ("direct", list_direct)):
-        wrong = counts[side] - {size}
-        if wrong:
-            taken.errors.append(f"paged through {sorted(wrong)} items, not {size}")
-    listing = {"shim": summary(list_shim), "direct": summary(list_direct), "page_size": PAGE_SIZE}
-    return {"tasks": size, "describe_tasks": describe, "list_tasks": listing}
+    return {"page_size": PAGE_SIZE, **{side: summary(taken) for side, taken in listing.items()}}
 
 
-def describe_all(ecs: BaseClient, task_ids: list[str]) -> None:
-    answer = ecs.describe_tasks(cluster=CLUSTER, tasks=task_ids)
+def expect_count(page_through: Callable[[], int], size: int) -> None:
+    found = page_through()
+    if found != size:
+        raise RuntimeError(f"paged through {found} items, not {size}")
+
+
+def describe_all(ecs: Ecs, task_ids: list[str]) -> None:
+    answer = ecs.call("DescribeTasks", cluster=CLUSTER, tasks=task_ids)
     if answer["failures"] or len(answer["tasks"]) != len(task_ids):
         raise RuntimeError(f"DescribeTasks missed {len(answer['failures'])} of {len(task_ids)} tasks")
 
@@ -225,43 +251,45 @@ def list_all(core: CoreV1Api, namespace: str, task_ids: list[str]) -> None:
 
 
 def measure_container_instances(bench: Bench) -> Json:
-    """ListContainerInstances pages of 100 and DescribeContainerInstances of each page; for
-    reference, a direct LIST of nodes in pages of 100."""
-    pages, describe, pairs, node_pages = Samples(), Samples(), Samples(), Samples()
+    """ListContainerInstances pages of 100 and DescribeContainerInstances of each page (plain
+    HTTP, and the describe again through boto3); for reference, a direct LIST of 100 nodes."""
+    taken = {name: Samples() for name in ("list_page", "describe_100", "list_page_and_describe_100")}
+    boto_describe, node_pages = Samples(), Samples()
     settings = bench.settings
+    first_node_page(bench.core)
     for index in within_budget(settings.container_instance_samples, settings.budget_seconds):
         token = None
         while True:
             listed = timed_answer(functools.partial(list_instances, bench.ecs, token))
             arns = listed.answer["containerInstanceArns"]
             described = timed_answer(functools.partial(describe_instances, bench.ecs, arns))
-            pages.seconds.append(listed.seconds)
-            describe.seconds.append(described.seconds)
-            pairs.seconds.append(listed.seconds + described.seconds)
+            taken["list_page"].seconds.append(listed.seconds)
+            taken["describe_100"].seconds.append(described.seconds)
+            taken["list_page_and_describe_100"].seconds.append(listed.seconds + described.seconds)
+            sample(functools.partial(describe_instances, bench.boto, arns), boto_describe)
             token = listed.answer.get("nextToken")
             if not token:
                 break
-        sample(lambda: first_node_page(bench.core), node_pages)
-        progress(f"container instances: pass {index + 1}, {len(describe.seconds)} pages of 100 described")
+        sample(functools.partial(first_node_page, bench.core), node_pages)
+        if index % 5 == 4:
+            progress(f"container instances: {len(taken['describe_100'].seconds)} pages of 100 described")
     return {
         "nodes": settings.nodes,
         "tasks": len(bench.task_ids),
-        "list_page": summary(pages),
-        "describe_100": summary(describe),
-        "list_page_and_describe_100": summary(pairs),
+        **{name: summary(samples) for name, samples in taken.items()},
+        "describe_100_boto3": summary(boto_describe),
         "direct_node_page": summary(node_pages),
     }
 
 
-def list_instances(ecs: BaseClient, token: str | None) -> Json:
-    answer: Json = ecs.list_container_instances(
-        cluster=CLUSTER, maxResults=PAGE_SIZE, **({"nextToken": token} if token else {})
+def list_instances(ecs: Ecs, token: str | None) -> Json:
+    return ecs.call(
+        "ListContainerInstances", cluster=CLUSTER, maxResults=PAGE_SIZE, **({"nextToken": token} if token else {})
     )
-    return answer
 
 
-def describe_instances(ecs: BaseClient, arns: list[str]) -> None:
-    answer = ecs.describe_container_instances(cluster=CLUSTER, containerInstances=arns)
+def describe_instances(ecs: Ecs, arns: list[str]) -> None:
+    answer = ecs.call("DescribeContainerInstances", cluster=CLUSTER, containerInstances=arns)
     if answer["failures"] or len(answer["containerInstances"]) != len(arns):
         raise RuntimeError(f"DescribeContainerInstances missed {len(answer['failures'])} of {len(arns)}")
 
@@ -292,31 +320,34 @@ def memory_status(pid: int) -> dict[str, float]:
 
 
 def measure_run_task(bench: Bench) -> Json:
-    """RunTask(count=1) from concurrent boto3 clients vs creating the same pods directly."""
+    """RunTask(count=1) from concurrent clients (plain HTTP, then boto3) vs creating the same
+    pods directly, in alternating blocks; a block stops early when its share of the time budget
+    is spent (throughput counts the calls made)."""
     settings = bench.settings
     tasks_before = len(bench.task_ids)
-    ecs_pool = bench.ecs_pool(settings.write_clients)
+    pools = {
+        "shim": bench.ecs_pool(settings.write_clients, PlainEcs),
+        "shim_boto3": bench.ecs_pool(settings.write_clients, BotoEcs),
+    }
     kube_pool = bench.kube_pool(settings.write_clients)
-    shim, direct = Samples(), Samples()
+    taken = {"shim": Samples(), "shim_boto3": Samples(), "direct": Samples()}
     block = settings.writes // settings.write_rounds
+    budget = settings.budget_seconds / settings.write_rounds
     for round_number in range(settings.write_rounds):
-        shim.add(ecs_pool.run(block, lambda ecs, _: bench.run_task(ecs)))
+        for side, pool in pools.items():
+            taken[side].add(pool.run(block, lambda ecs, _: bench.run_task(ecs), budget))
         pods = bench.task_pods(block)
-        direct.add(kube_pool.run(block, functools.partial(create_nth_pod, bench, pods)))
+        taken["direct"].add(kube_pool.run(block, functools.partial(create_nth_pod, bench, pods), budget))
         progress(
             f"RunTask write path: round {round_number + 1}/{settings.write_rounds}: "
-            f"shim p50 {shim.p50_ms():.1f} ms, direct p50 {direct.p50_ms():.1f} ms"
+            f"shim p50 {taken['shim'].p50_ms():.1f} ms (boto3 {taken['shim_boto3'].p50_ms():.1f} ms), "
+            f"direct p50 {taken['direct'].p50_ms():.1f} ms"
         )
     return {
         "clients": settings.write_clients,
         "tasks_before": tasks_before,
-        "shim": summary(shim),
-        "direct": summary(direct),
+        **{side: summary(samples) for side, samples in taken.items()},
     }
-
-
-def create_nth_pod(bench: Bench, pods: list[Json], core: CoreV1Api, number: int) -> str:
-    return bench.create_task_pod(core, pods[number])
 
 
 def measure_end_to_end(bench: Bench) -> Json:
@@ -324,8 +355,7 @@ def measure_end_to_end(bench: Bench) -> Json:
     creations until a LIST of them shows all Running; both polled every POLL_SECONDS."""
     settings = bench.settings
     count = settings.end_to_end_tasks
-    progress(f"end to end: making {count} ECS clients and {count} Kubernetes clients")
-    ecs_pool = bench.ecs_pool(count)
+    ecs_pool = bench.ecs_pool(count, PlainEcs)
     kube_pool = bench.kube_pool(count)
     rounds: dict[str, list[float]] = {"shim": [], "direct": []}
     for round_number in range(settings.end_to_end_rounds):
@@ -342,7 +372,7 @@ def measure_end_to_end(bench: Bench) -> Json:
     }
 
 
-def shim_to_running(bench: Bench, pool: ClientPool[BaseClient], count: int) -> float:
+def shim_to_running(bench: Bench, pool: ClientPool[Ecs], count: int) -> float:
     task_ids: list[str] = []
     started = pool.run(count, lambda ecs, _: task_ids.append(bench.run_task(ecs)))
     if started.errors:

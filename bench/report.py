@@ -4,6 +4,7 @@ and a plot of read latency against cluster size."""
 import json
 import os
 import platform
+import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 
 Json = dict[str, Any]
 
@@ -100,131 +102,168 @@ def p50_seconds(figures: Json) -> float | None:
 
 
 def rows(figures: Json) -> list[Row]:
-    table: list[Row] = []
-    run_task = figures.get("run_task")
-    if run_task:
-        at = f"8 clients, at {run_task['tasks_before']:,} tasks"
-        shim, direct = run_task["shim"], run_task["direct"]
-        table += [
-            row(f"RunTask p50 ({at})", "ms", shim, direct, "direct create", Target(max_ratio=1.5), p50),
-            row(f"RunTask p99 ({at})", "ms", shim, direct, "direct create", NO_TARGET, p99),
-            row(
-                f"RunTask throughput ({at})",
-                "tasks/s",
-                shim,
-                direct,
-                "direct create",
-                Target(min_ratio=0.7),
-                lambda f: f.get("throughput_per_s"),
-            ),
-        ]
-    reads = figures.get("reads", [])
-    if reads:
-        last = reads[-1]
-        size = f"{last['tasks']:,}"
-        describe, listing = last["describe_tasks"], last["list_tasks"]
-        label = "label-selected LIST"
-        table += [
-            row(
-                f"DescribeTasks 100 of {size} p50",
-                "ms",
-                describe["shim"],
-                describe["direct"],
-                label,
-                Target(max_value=20, max_ratio=1.0),
-                p50,
-            ),
-            row(f"DescribeTasks 100 of {size} p99", "ms", describe["shim"], describe["direct"], label, NO_TARGET, p99),
-            row(
-                f"ListTasks, all {size} in pages of {listing['page_size']} (p50 of runs)",
-                "s",
-                listing["shim"],
-                listing["direct"],
-                f"paginated LIST (limit {listing['page_size']})",
-                Target(max_value=2, max_ratio=1.0),
-                p50_seconds,
-            ),
-        ]
-    definitions = figures.get("task_definitions")
-    if definitions:
-        shim, moto = definitions["shim"], definitions["moto"]
-        table += [
-            row(
-                "RegisterTaskDefinition + DescribeTaskDefinition p50",
-                "ms",
-                shim["register_describe"],
-                moto["register_describe"],
-                "moto",
-                Target(max_ratio=3),
-                p50,
-            ),
-            row("RegisterTaskDefinition p50", "ms", shim["register"], moto["register"], "moto", NO_TARGET, p50),
-            row("DescribeTaskDefinition p50", "ms", shim["describe"], moto["describe"], "moto", NO_TARGET, p50),
-        ]
-    instances = figures.get("container_instances")
-    if instances:
-        at = f"{instances['nodes']:,} nodes, {instances['tasks']:,} tasks"
-        floor = instances["direct_node_page"]
-        floor_name = "LIST of 100 nodes"
-        table += [
-            row(
-                f"DescribeContainerInstances 100 p50 ({at})",
-                "ms",
-                instances["describe_100"],
-                floor,
-                floor_name,
-                Target(max_value=50),
-                p50,
-            ),
-            row(
-                f"ListContainerInstances page of 100 + Describe those 100 p50 ({at})",
-                "ms",
-                instances["list_page_and_describe_100"],
-                floor,
-                floor_name,
-                Target(max_value=50),
-                p50,
-            ),
-            row(
-                f"ListContainerInstances page of 100 p50 ({at})",
-                "ms",
-                instances["list_page"],
-                floor,
-                floor_name,
-                NO_TARGET,
-                p50,
-            ),
-        ]
-    end_to_end = figures.get("end_to_end")
-    if end_to_end:
-        table.append(
-            row(
-                f"{end_to_end['tasks']} concurrent RunTasks until all RUNNING (median of rounds)",
-                "s",
-                end_to_end["shim"],
-                end_to_end["direct"],
-                "direct creates until Running",
-                Target(max_ratio=1.2),
-                lambda f: f.get("p50_s"),
-            )
+    return [
+        *run_task_rows(figures.get("run_task")),
+        *read_rows(figures.get("reads")),
+        *task_definition_rows(figures.get("task_definitions")),
+        *container_instance_rows(figures.get("container_instances")),
+        *end_to_end_rows(figures.get("end_to_end")),
+        *memory_rows(figures.get("rss"), Target(max_value=400)),
+        *memory_rows(figures.get("rss_at_end"), NO_TARGET),
+    ]
+
+
+def run_task_rows(run_task: Json | None) -> list[Row]:
+    if not run_task:
+        return []
+    at = f"{run_task['clients']} clients, at {run_task['tasks_before']:,} tasks"
+    shim, boto, direct = run_task["shim"], run_task["shim_boto3"], run_task["direct"]
+    floor = "direct create"
+
+    def throughput(figures: Json) -> float | None:
+        return figures.get("throughput_per_s")
+
+    return [
+        row(f"RunTask p50 ({at})", "ms", shim, direct, floor, Target(max_ratio=1.5), p50),
+        row(f"RunTask throughput ({at})", "tasks/s", shim, direct, floor, Target(min_ratio=0.7), throughput),
+        row(f"RunTask p99 ({at})", "ms", shim, direct, floor, NO_TARGET, p99),
+        row(f"RunTask p50, boto3 ({at})", "ms", boto, direct, floor, NO_TARGET, p50),
+        row(f"RunTask throughput, boto3 ({at})", "tasks/s", boto, direct, floor, NO_TARGET, throughput),
+    ]
+
+
+def read_rows(reads: list[Json] | None) -> list[Row]:
+    if not reads:
+        return []
+    last = reads[-1]
+    size = f"{last['tasks']:,}"
+    describe, listing = last["describe_tasks"], last["list_tasks"]
+    selected = "label-selected LIST"
+    paginated = f"paginated LIST, limit {listing['page_size']}"
+    all_pages = f"all {size} in pages of {listing['page_size']}, p50 of runs"
+    return [
+        row(
+            f"DescribeTasks 100 of {size} p50",
+            "ms",
+            describe["shim"],
+            describe["direct"],
+            selected,
+            Target(max_value=20, max_ratio=1.0),
+            p50,
+        ),
+        row(f"DescribeTasks 100 of {size} p99", "ms", describe["shim"], describe["direct"], selected, NO_TARGET, p99),
+        row(
+            f"DescribeTasks 100 of {size} p50, boto3",
+            "ms",
+            describe["shim_boto3"],
+            describe["direct"],
+            selected,
+            NO_TARGET,
+            p50,
+        ),
+        row(
+            f"ListTasks, {all_pages}",
+            "s",
+            listing["shim"],
+            listing["direct"],
+            paginated,
+            Target(max_value=2, max_ratio=1.0),
+            p50_seconds,
+        ),
+    ]
+
+
+def task_definition_rows(definitions: Json | None) -> list[Row]:
+    if not definitions:
+        return []
+    shim, moto = definitions["shim"], definitions["moto"]
+    return [
+        row(
+            "RegisterTaskDefinition + DescribeTaskDefinition p50, boto3",
+            "ms",
+            shim["register_describe"],
+            moto["register_describe"],
+            "moto",
+            Target(max_ratio=3),
+            p50,
+        ),
+        row("RegisterTaskDefinition p50, boto3", "ms", shim["register"], moto["register"], "moto", NO_TARGET, p50),
+        row("DescribeTaskDefinition p50, boto3", "ms", shim["describe"], moto["describe"], "moto", NO_TARGET, p50),
+    ]
+
+
+def container_instance_rows(instances: Json | None) -> list[Row]:
+    if not instances:
+        return []
+    at = f"{instances['nodes']:,} nodes, {instances['tasks']:,} tasks"
+    floor, floor_name = instances["direct_node_page"], "LIST of 100 nodes"
+    return [
+        row(
+            f"DescribeContainerInstances 100 p50 ({at})",
+            "ms",
+            instances["describe_100"],
+            floor,
+            floor_name,
+            Target(max_value=50),
+            p50,
+        ),
+        row(
+            f"ListContainerInstances page of 100 + DescribeContainerInstances of it, p50 ({at})",
+            "ms",
+            instances["list_page_and_describe_100"],
+            floor,
+            floor_name,
+            Target(max_value=50),
+            p50,
+        ),
+        row(
+            f"ListContainerInstances page of 100 p50 ({at})",
+            "ms",
+            instances["list_page"],
+            floor,
+            floor_name,
+            NO_TARGET,
+            p50,
+        ),
+        row(
+            f"DescribeContainerInstances 100 p50, boto3 ({at})",
+            "ms",
+            instances["describe_100_boto3"],
+            floor,
+            floor_name,
+            NO_TARGET,
+            p50,
+        ),
+    ]
+
+
+def end_to_end_rows(end_to_end: Json | None) -> list[Row]:
+    if not end_to_end:
+        return []
+
+    def median(figures: Json) -> float | None:
+        return figures.get("p50_s")
+
+    return [
+        row(
+            f"{end_to_end['tasks']} concurrent RunTasks until all RUNNING, median of rounds",
+            "s",
+            end_to_end["shim"],
+            end_to_end["direct"],
+            "direct creates until Running",
+            Target(max_ratio=1.2),
+            median,
         )
-    for key, target in (("rss", Target(max_value=400)), ("rss_at_end", NO_TARGET)):
-        memory = figures.get(key)
-        if memory:
-            workers = [process for process in memory["processes"] if process["role"] == "worker"]
-            peak = {"peak": max(process["peak_mb"] for process in workers)} if workers else None
-            table.append(
-                row(
-                    f"Peak RSS of the largest worker ({memory['nodes']:,} nodes, {memory['tasks']:,} tasks)",
-                    "MB",
-                    peak,
-                    None,
-                    "",
-                    target,
-                    lambda f: f.get("peak"),
-                )
-            )
-    return table
+    ]
+
+
+def memory_rows(memory: Json | None, target: Target) -> list[Row]:
+    if not memory:
+        return []
+    workers = [process["peak_mb"] for process in memory["processes"] if process["role"] == "worker"]
+    peak = {"peak": max(workers)} if workers else None
+    figure = f"Peak RSS of the largest of {len(workers)} workers ({memory['nodes']:,} nodes, {memory['tasks']:,} tasks)"
+    return [row(figure, "MB", peak, None, "", target, lambda figures: figures.get("peak"))]
 
 
 def number(value: float | None) -> str:
@@ -234,7 +273,14 @@ def number(value: float | None) -> str:
         return f"{value:,.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3g}"
+
+
+def ratio_text(ratio: float | None) -> str:
+    """Three decimals, so that a ratio just over its target does not print as on it."""
+    return "—" if ratio is None else f"{ratio:.3f}"
 
 
 def markdown(table: list[Row], meta: Json) -> str:
@@ -242,8 +288,15 @@ def markdown(table: list[Row], meta: Json) -> str:
         f"# ecs-shim benchmark ({meta['mode']} mode)",
         "",
         f"{meta['date']}, {meta['machine']}; {meta['nodes']:,} simulated nodes, up to {meta['tasks']:,} tasks; "
-        f"ecs-shim with {meta['workers']} gunicorn workers x {meta['threads']} threads.",
-        "Ratios are shim / floor (or peer), measured in this run; MB are 10^6 bytes.",
+        f"ecs-shim ({meta.get('shim_version', 'commit not recorded')}) with {meta['workers']} gunicorn workers "
+        f"x {meta['threads']} threads.",
+        "Ratios are shim / floor (or peer), measured in this run; MB are 10^6 bytes. The shim is called over",
+        "plain HTTP + json.loads, as the floor is (kubernetes client, raw JSON), unless a row says boto3.",
+        *(
+            ["", "**Profiled run: py-spy sampled the workers, so these figures are skewed.**"]
+            if meta.get("profiled")
+            else []
+        ),
         "",
         "| figure | shim | floor or peer | ratio | target | met? |",
         "| --- | ---: | ---: | ---: | --- | --- |",
@@ -254,7 +307,7 @@ def markdown(table: list[Row], meta: Json) -> str:
         if entry.errors:
             met += f" ({entry.errors} errors)"
         lines.append(
-            f"| {entry.figure} ({entry.unit}) | {number(entry.shim)} | {floor} | {number(entry.ratio)} "
+            f"| {entry.figure}, {entry.unit} | {number(entry.shim)} | {floor} | {ratio_text(entry.ratio)} "
             f"| {entry.target} | {met} |"
         )
     return "\n".join(lines) + "\n"
@@ -266,23 +319,45 @@ def plot(figures: Json, path: Path) -> None:
         return
     sizes = [stage["tasks"] for stage in reads]
     figure, (describe_axes, list_axes) = plt.subplots(1, 2, figsize=(11, 4.5))
-    for side, style in (("shim", "o-"), ("direct", "s--")):
-        describe_axes.plot(sizes, [stage["describe_tasks"][side].get("p50_ms") for stage in reads], style, label=side)
-        list_axes.plot(sizes, [p50_seconds(stage["list_tasks"][side]) for stage in reads], style, label=side)
-    describe_axes.set_title("DescribeTasks of 100 (shim) vs label-selected LIST (direct), p50")
+    lines = (("shim", "o-", "shim, plain HTTP"), ("shim_boto3", "^:", "shim, boto3"), ("direct", "s--", "direct"))
+    for side, style, label in lines:
+        describe_axes.plot(sizes, [stage["describe_tasks"][side].get("p50_ms") for stage in reads], style, label=label)
+        if side in reads[0]["list_tasks"]:
+            list_axes.plot(sizes, [p50_seconds(stage["list_tasks"][side]) for stage in reads], style, label=label)
+    describe_axes.axhline(20, color="grey", linewidth=0.8, linestyle="-.", label="target 20 ms")
+    list_axes.axhline(2, color="grey", linewidth=0.8, linestyle="-.", label="target 2 s")
+    describe_axes.set_title("DescribeTasks of 100 tasks vs label-selected LIST of their pods, p50")
     describe_axes.set_ylabel("ms")
-    list_axes.set_title("ListTasks, all pages of 100 (shim) vs paginated LIST (direct), p50")
+    list_axes.set_title("ListTasks, every page of 100, vs paginated LIST of all pods, p50")
     list_axes.set_ylabel("s")
     for axes in (describe_axes, list_axes):
         axes.set_xscale("log")
         axes.set_yscale("log")
+        axes.set_xticks(sizes, [f"{size:,}" for size in sizes])
+        axes.minorticks_off()
+        axes.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axes.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
         axes.set_xlabel("tasks in the cluster")
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend()
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize=8)
         axes.title.set_fontsize(9)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def shim_version(root: Path) -> str:
+    """The commit the measured shim was at, and whether shim/ had uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "shim"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}{' with uncommitted changes in shim/' if changed else ''}"
 
 
 def machine() -> str:
@@ -292,7 +367,7 @@ def machine() -> str:
 def write(figures: Json, meta: Json, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     table = rows(figures)
-    stem = meta["mode"]
+    stem = meta["stem"]
     paths = [directory / f"{stem}.json", directory / f"{stem}.md", directory / f"{stem}-latency.png"]
     document = {"meta": meta, "figures": figures, "table": [{**asdict(r), "ratio": r.ratio} for r in table]}
     paths[0].write_text(json.dumps(document, indent=2) + "\n")

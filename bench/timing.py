@@ -91,10 +91,12 @@ class ClientPool(Generic[C]):
             warm(client)
         return cls(clients)
 
-    def run(self, calls: int, call: Callable[[C, int], object]) -> Samples:
+    def run(self, calls: int, call: Callable[[C, int], object], budget_seconds: float | None = None) -> Samples:
         """`calls` calls shared by all clients, each client issuing its next call as soon as its
-        previous one answered (closed loop); wall time runs from the common start to the last answer."""
+        previous one answered (closed loop); wall time runs from the common start to the last answer.
+        After `budget_seconds` no new call starts, so fewer than `calls` may be made."""
         samples = Samples()
+        deadline = float("inf") if budget_seconds is None else time.monotonic() + budget_seconds
         lock = threading.Lock()
         numbers = itertools.count()
         start = threading.Barrier(len(self.clients) + 1)
@@ -105,7 +107,7 @@ class ClientPool(Generic[C]):
             while True:
                 with lock:
                     number = next(numbers)
-                if number >= calls:
+                if number >= calls or time.monotonic() > deadline:
                     break
                 sample(functools.partial(call, client, number), mine)
             with lock:
