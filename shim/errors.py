@@ -54,31 +54,11 @@ class ServiceNotActiveException(EcsError):
     pass
 
 
-class ResourceNotFoundException(EcsError):
-    pass
-
-
-class ResourceInUseException(EcsError):
-    pass
-
-
 class TargetNotFoundException(EcsError):
     pass
 
 
-class AttributeLimitExceededException(EcsError):
-    pass
-
-
-class LimitExceededException(EcsError):
-    pass
-
-
 class UnsupportedFeatureException(EcsError):
-    pass
-
-
-class PlatformTaskDefinitionIncompatibilityException(EcsError):
     pass
 
 

@@ -61,12 +61,6 @@ class Informer:
         with self._lock:
             return list(self._indexes[name].get(value, {}).values())
 
-    def grouped(self, name: str) -> dict[str, list[KubeObject]]:
-        """Every group of index `name` at once, for callers that want most of them."""
-        self.wait_synced()
-        with self._lock:
-            return {value: list(group.values()) for value, group in self._indexes[name].items()}
-
     def start(self) -> "Informer":
         threading.Thread(target=self._run, name=f"informer-{self.name}", daemon=True).start()
         return self

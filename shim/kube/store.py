@@ -299,9 +299,6 @@ class Store:
     def pods_on(self, node_name: str) -> list[KubeObject]:
         return self.pods.indexed("node", node_name)
 
-    def pods_by_node(self) -> dict[str, list[KubeObject]]:
-        return self.pods.grouped("node")
-
     def pods_with_client_token(self, namespace: str, token: str) -> list[KubeObject]:
         return self.pods.indexed("client-token", f"{namespace}/{names.label_value(token)}")
 
