@@ -257,6 +257,7 @@ def view(
     *,
     now: float = T0 + 3600,
     include_tags: bool = False,
+    stopped_tasks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """service_view, checked against the DescribeServices output shape every time."""
     shown = service_view(
@@ -269,6 +270,7 @@ def view(
         cluster_name=CLUSTER,
         now=now,
         include_tags=include_tags,
+        stopped_tasks=stopped_tasks or [],
     )
     assert output_problems("DescribeServices", {"services": [shown], "failures": []}) == []
     return shown
@@ -1178,17 +1180,7 @@ def test_replaced_tasks_that_failed_count_toward_the_circuit_breaker() -> None:
     failed = [stopped_task(D2, 100 + i, "EssentialContainerExited", T0 + 603) for i in range(3)]
     before_update = stopped_task(D2, 200, "EssentialContainerExited", T0 + 1)
     stopped_by_user = stopped_task(D2, 201, "UserInitiated", T0 + 603)
-    shown = service_view(
-        record,
-        owner,
-        replica_sets,
-        pods,
-        region=REGION,
-        account=ACCOUNT,
-        cluster_name=CLUSTER,
-        now=T0 + 3600,
-        stopped_tasks=[*failed, before_update, stopped_by_user],
-    )
+    shown = view(record, owner, replica_sets, pods, stopped_tasks=[*failed, before_update, stopped_by_user])
     primary = shown["deployments"][0]
     assert (primary["failedTasks"], primary["rolloutState"]) == (3, "FAILED")
     assert rollback_target(record, replica_sets, owner, pods, stopped_tasks=failed) == {
