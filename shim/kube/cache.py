@@ -99,6 +99,8 @@ class Informer:
             listener("DELETED" if deleted else "MODIFIED", obj)
 
     def add_listener(self, listener: Callable[[str, KubeObject], None]) -> None:
+        """`listener(event, obj)` for every object recorded (MODIFIED, DELETED), and once after
+        each LIST that replaced the whole cache (RELISTED, with no object)."""
         self._listeners.append(listener)
 
     def _index(self, key: str, obj: KubeObject) -> None:
@@ -142,6 +144,8 @@ class Informer:
             for key, obj in objects.items():
                 self._index(key, obj)
         self._synced.set()
+        for listener in self._listeners:
+            listener("RELISTED", {})
         return str(body["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> Iterator[tuple[str, KubeObject]]:

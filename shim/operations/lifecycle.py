@@ -47,7 +47,7 @@ class TaskLifecycle:
         threading.Thread(target=self.follow_services, name="service-deployments", daemon=True).start()
 
     def on_pod_event(self, event_type: str, pod: KubeObject) -> None:
-        if event_type != "DELETED" and "deletionTimestamp" not in pod["metadata"] and essential_container_exited(pod):
+        if event_type == "MODIFIED" and "deletionTimestamp" not in pod["metadata"] and essential_container_exited(pod):
             self.exited.put(pod)
 
     def stop_exited_tasks(self) -> None:

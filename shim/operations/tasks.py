@@ -443,7 +443,7 @@ def describe_tasks(store: Store, call: Call) -> Response:
     return {"tasks": found, "failures": failures}
 
 
-def list_tasks(store: Store, call: Call) -> Response:
+def list_tasks(store: Store, listings: "TaskListings", call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
     instance = params.get("containerInstance")
@@ -458,9 +458,7 @@ def list_tasks(store: Store, call: Call) -> Response:
         node_name=node["metadata"]["name"] if node else None,
         container_instance_id=container_instance_id(node) if node else None,
     )
-    arns = [
-        names.task_arn(call.region, call.account, cluster_name, task_id) for task_id in listed_task_ids(store, query)
-    ]
+    arns = [names.task_arn(call.region, call.account, cluster_name, task_id) for task_id in listings.task_ids(query)]
     chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"))
     return {"taskArns": chunk, **({"nextToken": token} if token else {})}
 
@@ -493,28 +491,57 @@ class TaskQuery:
         )
 
 
-_listings: dict[TaskQuery, tuple[tuple[int, int], list[str]]] = {}
-_listings_lock = threading.Lock()
-MAX_CACHED_LISTINGS = 64
+class TaskListings:
+    """ListTasks answers, kept while no task of any cluster changes in a way ListTasks can see.
 
+    Paging through thousands of tasks asks the same query again and again; pods change all the
+    time (status, readiness) without changing what ListTasks shows of them, so the answers are
+    versioned by changes to task summaries, not to pods."""
 
-def listed_task_ids(store: Store, query: TaskQuery) -> list[str]:
-    """The ids of the tasks a ListTasks query selects, sorted as their ARNs are. Paging through
-    thousands of tasks asks the same query again and again while nothing changes: the answer
-    is kept until the caches of pods or stopped tasks change."""
-    versions = (store.pods.version, store.task_records.version)
-    with _listings_lock:
-        cached = _listings.get(query)
-    if cached is not None and cached[0] == versions:
-        return cached[1]
-    task_ids = sorted(
-        task.task_id for task in ClusterTasks.load(store, query.cluster_name).summaries() if query.matches(task)
-    )
-    with _listings_lock:
-        if len(_listings) >= MAX_CACHED_LISTINGS:
-            _listings.clear()
-        _listings[query] = (versions, task_ids)
-    return task_ids
+    MAX_CACHED = 64
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.version = 0
+        self.shown: dict[str, TaskSummary] = {}
+        self.answers: dict[TaskQuery, tuple[int, list[str]]] = {}
+        self.lock = threading.Lock()
+        store.pods.add_listener(self.on_change)
+        store.task_records.add_listener(self.on_change)
+
+    def on_change(self, event_type: str, obj: KubeObject) -> None:
+        if event_type == "RELISTED":
+            with self.lock:
+                self.version += 1
+            return
+        is_record = "record" in obj.get("spec", {})
+        key = f"{'record' if is_record else 'pod'}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
+        shown = None if event_type == "DELETED" else summary_of(None, obj) if is_record else summary_of(obj, None)
+        with self.lock:
+            if self.shown.get(key) != shown:
+                self.version += 1
+                if shown is None:
+                    self.shown.pop(key, None)
+                else:
+                    self.shown[key] = shown
+
+    def task_ids(self, query: TaskQuery) -> list[str]:
+        """The ids of the tasks the query selects, sorted as their ARNs are."""
+        with self.lock:
+            version = self.version
+            cached = self.answers.get(query)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        task_ids = sorted(
+            task.task_id
+            for task in ClusterTasks.load(self.store, query.cluster_name).summaries()
+            if query.matches(task)
+        )
+        with self.lock:
+            if len(self.answers) >= self.MAX_CACHED:
+                self.answers.clear()
+            self.answers[query] = (version, task_ids)
+        return task_ids
 
 
 def handlers(store: Store) -> dict[str, Handler]:
@@ -523,5 +550,5 @@ def handlers(store: Store) -> dict[str, Handler]:
         "StartTask": partial(start_task, store),
         "StopTask": partial(stop_task, store),
         "DescribeTasks": partial(describe_tasks, store),
-        "ListTasks": partial(list_tasks, store),
+        "ListTasks": partial(list_tasks, store, TaskListings(store)),
     }
