@@ -33,16 +33,12 @@ def nodes_of_cluster(store: Store, cluster_name: str) -> list[KubeObject]:
     ]
 
 
-def instance_id_from(value: str) -> str:
-    return value.rsplit("/", 1)[-1]
-
-
 def nodes_by_instance_id(store: Store, cluster_name: str) -> dict[str, KubeObject]:
     return {container_instance_id(node): node for node in nodes_of_cluster(store, cluster_name)}
 
 
 def node_for_instance(store: Store, cluster_name: str, value: str) -> KubeObject:
-    node = nodes_by_instance_id(store, cluster_name).get(instance_id_from(value))
+    node = nodes_by_instance_id(store, cluster_name).get(names.resource_id(value))
     if node is None:
         raise InvalidParameterException(f"Container instance {value} was not found in cluster {cluster_name}.")
     return node
@@ -95,7 +91,7 @@ def describe_container_instances(store: Store, call: Call) -> Response:
     by_id = nodes_by_instance_id(store, cluster_name)
     found, failures = [], []
     for value in wanted:
-        node = by_id.get(instance_id_from(value))
+        node = by_id.get(names.resource_id(value))
         if node is None:
             arn = (
                 value
@@ -138,7 +134,7 @@ def attribute_targets(store: Store, call: Call, cluster_name: str) -> list[tuple
             raise InvalidParameterException("Only container-instance attributes are supported.")
         if "targetId" not in attribute:
             raise InvalidParameterException(f"Attribute {attribute['name']} needs a targetId.")
-        node = nodes_by_instance_id(store, cluster_name).get(instance_id_from(attribute["targetId"]))
+        node = nodes_by_instance_id(store, cluster_name).get(names.resource_id(attribute["targetId"]))
         if node is None:
             raise TargetNotFoundException(f"Could not find {attribute['targetId']}.")
         targets.append((attribute, node))

@@ -104,13 +104,9 @@ def record_name(service_name: str) -> str:
     return names.dns_label(service_name)
 
 
-def service_name_of(value: str) -> str:
-    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
-
-
 def find_service(store: Store, cluster_name: str, value: str) -> KubeObject | None:
     namespace = names.cluster_namespace(cluster_name)
-    return store.get_service_record(namespace, record_name(service_name_of(value)))
+    return store.get_service_record(namespace, record_name(names.resource_id(value)))
 
 
 def scheduling_for(

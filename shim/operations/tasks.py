@@ -109,10 +109,6 @@ def zone_of(node: KubeObject | None) -> str | None:
     return node["metadata"].get("labels", {}).get(ZONE_LABEL) if node else None
 
 
-def task_id_from(value: str) -> str:
-    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
-
-
 def run_task(store: Store, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     count = call.params.get("count", 1)
@@ -389,7 +385,7 @@ def awaits_node(pod: KubeObject) -> bool:
 def stop_task(store: Store, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     tasks = ClusterTasks.load(store, cluster["clusterName"])
-    task_id = task_id_from(call.params["task"])
+    task_id = names.resource_id(call.params["task"])
     pod = tasks.pod(task_id)
     recorded = tasks.record(task_id) is not None
     if pod is None and not recorded:
@@ -430,7 +426,7 @@ def describe_tasks(store: Store, call: Call) -> Response:
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     found, failures = [], []
     for value in wanted:
-        task_id = task_id_from(value)
+        task_id = names.resource_id(value)
         if tasks.exists(task_id):
             found.append(view(store, call, tasks, task_id, include_tags))
         else:

@@ -80,6 +80,12 @@ def container_instance_arn(region: str, account: str, cluster_name: str, instanc
     return arn(region, account, f"container-instance/{cluster_name}/{instance_id}")
 
 
+def resource_id(value: str) -> str:
+    """The id or name a reference gives: the last part of an ARN (`.../prod/4f2a...`), or the
+    value itself when it is a plain id or name."""
+    return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
 def resource_from_arn_or_name(value: str, resource_type: str) -> str:
     """The part after `<resource_type>/` of an ARN, or `value` unchanged when it is a plain name."""
     if value.startswith("arn:"):
