@@ -21,7 +21,13 @@ from shim.operations.pagination import page
 from shim.operations.task_definitions import find_task_definition
 from shim.translate import names
 from shim.translate.container_instances import instance_facts
-from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, pod_scheduling
+from shim.translate.placement import (
+    CandidateNode,
+    PlacementFailure,
+    PodScheduling,
+    effective_placement,
+    pod_scheduling,
+)
 from shim.translate.services import (
     ACTIVE,
     DRAINING,
@@ -121,10 +127,8 @@ def scheduling_for(
         )
         for node in nodes_of_cluster(store, cluster_name)
     ]
-    fargate = record.get("launchType") == "FARGATE"
-    constraints = [] if fargate else [*definition.get("placementConstraints", []), *record["placementConstraints"]]
-    strategies = (
-        [{"type": "spread", "field": "attribute:ecs.availability-zone"}] if fargate else record["placementStrategy"]
+    constraints, strategies = effective_placement(
+        record.get("launchType"), definition, record["placementConstraints"], record["placementStrategy"]
     )
     scheduling = pod_scheduling(
         constraints,

@@ -23,7 +23,13 @@ from shim.translate.container_instances import (
     instance_facts,
     task_requirements,
 )
-from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, pod_scheduling
+from shim.translate.placement import (
+    CandidateNode,
+    PlacementFailure,
+    PodScheduling,
+    effective_placement,
+    pod_scheduling,
+)
 from shim.translate.pods import RunParameters, task_to_pod
 from shim.translate.tasks import TaskSummary, is_stopped, stopped_task_record, task_id_of, task_summary, task_view
 
@@ -238,14 +244,8 @@ class Placement:
         launch_type: str,
         pinned_nodes: list[KubeObject] | None,
     ) -> "Placement":
-        fargate = launch_type == "FARGATE"
-        constraints = (
-            [] if fargate else [*definition.get("placementConstraints", []), *params.get("placementConstraints", [])]
-        )
-        strategies = (
-            [{"type": "spread", "field": "attribute:ecs.availability-zone"}]
-            if fargate
-            else list(params.get("placementStrategy", []))
+        constraints, strategies = effective_placement(
+            launch_type, definition, params.get("placementConstraints", []), params.get("placementStrategy", [])
         )
         nodes = pinned_nodes if pinned_nodes is not None else nodes_of_cluster(store, cluster_name)
         if not nodes:

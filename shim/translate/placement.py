@@ -297,3 +297,20 @@ def _and_node_selectors(first: Mapping[str, Any], second: Mapping[str, Any]) -> 
         for a, b in itertools.product(first["nodeSelectorTerms"], second["nodeSelectorTerms"])
     ]
     return {"nodeSelectorTerms": copy.deepcopy(terms)}
+
+
+FARGATE_STRATEGY = ({"type": "spread", "field": "attribute:ecs.availability-zone"},)
+
+
+def effective_placement(
+    launch_type: str | None,
+    task_definition: Mapping[str, Any],
+    constraints: Sequence[Mapping[str, Any]],
+    strategies: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The constraints (the task definition's and the call's) and strategies a task is placed
+    by; Fargate ignores both and spreads tasks across zones."""
+    if launch_type == "FARGATE":
+        return [], [dict(strategy) for strategy in FARGATE_STRATEGY]
+    combined = [*task_definition.get("placementConstraints", []), *constraints]
+    return [dict(c) for c in combined], [dict(strategy) for strategy in strategies]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shim.translate import names
-from shim.translate.placement import PlacementFailure, pod_scheduling
+from shim.translate.placement import PlacementFailure, effective_placement, pod_scheduling
 from shim.translate.pods import RunParameters, task_to_pod
 from shim.translate.services import (
     kube_services,
@@ -76,9 +76,12 @@ def service_manifests(
         deployment_id=new_deployment_id(),
         task_definition=definition,
     )
+    constraints, strategies = effective_placement(
+        record.get("launchType"), definition, record["placementConstraints"], record["placementStrategy"]
+    )
     scheduling = pod_scheduling(
-        [*definition.get("placementConstraints", []), *record["placementConstraints"]],
-        record["placementStrategy"],
+        constraints,
+        strategies,
         group=service_group(record["serviceName"]),
         nodes=[],
         spread_selector=service_selector(record["serviceName"]),

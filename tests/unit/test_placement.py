@@ -14,6 +14,7 @@ from shim.translate.placement import (
     CandidateNode,
     PlacementFailure,
     PodScheduling,
+    effective_placement,
     node_label_for_attribute,
     node_label_value_for_attribute,
     pod_scheduling,
@@ -371,3 +372,17 @@ def test_merging_into_a_pod_spec_without_scheduling_rules_adds_them() -> None:
     }
     kubernetes.client.V1PodSpec.model_validate(merged)
     assert PodScheduling().merged_into(spec) == spec
+
+
+def test_fargate_ignores_placement_and_spreads_across_zones() -> None:
+    definition = {"placementConstraints": [{"type": "memberOf", "expression": "attribute:ecs.os-type == linux"}]}
+    asked = [{"type": "distinctInstance"}]
+    binpack = [{"type": "binpack", "field": "memory"}]
+    assert effective_placement("FARGATE", definition, asked, binpack) == (
+        [],
+        [{"type": "spread", "field": "attribute:ecs.availability-zone"}],
+    )
+    assert effective_placement("EC2", definition, asked, binpack) == (
+        [*definition["placementConstraints"], *asked],
+        binpack,
+    )
