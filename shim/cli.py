@@ -4,6 +4,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from gunicorn.app.base import BaseApplication
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
 from shim.server import create_server_app, prepare_cluster
 from shim.translate.rehearsal import service_manifests, task_manifests
+
+SWITCH_INTERVAL_SECONDS = 0.0005
+"""How long a worker thread may keep the GIL while another waits for it (Python's default is
+5 ms). Requests spend most of their time waiting on the API server; a thread whose answer has
+arrived should not wait that long behind one that is computing."""
 
 
 class GunicornServer(BaseApplication):
@@ -31,6 +37,7 @@ class GunicornServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         return create_server_app(self.shim_config)
 
 

@@ -6,13 +6,13 @@ thousands of objects would cost more than everything else a read does.
 A process sees its own writes at once: every write's answer is `observe`d into the cache.
 """
 
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar
 
+import orjson
 import urllib3
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Informer:
                 time.sleep(1)
 
     def _relist(self) -> str:
-        body = json.loads(self._list_call(_preload_content=False, **self._list_kwargs).data)
+        body = orjson.loads(self._list_call(_preload_content=False, **self._list_kwargs).data)
         for obj in body.get("items", []):
             obj["metadata"].pop("managedFields", None)
         objects = {object_key(obj): obj for obj in body.get("items", [])}
@@ -160,7 +160,7 @@ class Informer:
             )
             try:
                 for line in _lines(response):
-                    event = json.loads(line)
+                    event = orjson.loads(line)
                     if event["type"] == "ERROR":
                         return
                     obj = event["object"]

@@ -3,18 +3,19 @@ resources, cluster workloads in Namespaces. Reads come from watch-backed caches;
 the API server with optimistic concurrency, never a lock inside one process, because several
 server processes share the same objects."""
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 import yaml
 from kubernetes.client import ApiException
 
 from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
 from shim.translate import names
+from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, node_pin
 from shim.translate.tasks import task_id_of
 
 GROUP = "ecs.shim.io"
@@ -40,7 +41,7 @@ def client_token_of(pod: KubeObject) -> str | None:
 
 def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
     """Call a client method and take the API server's JSON as it is, without building models."""
-    return cast(KubeObject, json.loads(call(*args, _preload_content=False).data))
+    return cast(KubeObject, orjson.loads(call(*args, _preload_content=False).data))
 
 
 def task_definition_object_name(family: str, revision: int) -> str:
@@ -65,7 +66,7 @@ class Store:
             .add_index("task", lambda pod: f"{namespace_of(pod)}/{task_id_of(pod)}")
             .add_index("client-token", client_token_of)
         )
-        self.nodes = Informer("nodes", kube.core.list_node)
+        self.nodes = Informer("nodes", kube.core.list_node).add_index("pin", node_pin)
         self.task_records = (
             Informer("tasks", self._list_custom("tasks"))
             .add_index("namespace", namespace_of)
@@ -402,7 +403,7 @@ class Store:
             _content_type="application/apply-patch+yaml",
             _preload_content=False,
         )
-        applied = cast(KubeObject, json.loads(response.data))
+        applied = cast(KubeObject, orjson.loads(response.data))
         informer = {"Deployment": self.deployments, "DaemonSet": self.daemon_sets}.get(kind)
         if informer is not None:
             informer.observe(applied)
@@ -421,6 +422,12 @@ class Store:
                 raise
 
     # Nodes
+
+    def nodes_serving(self, cluster_name: str) -> list[KubeObject]:
+        return self.nodes.indexed("pin", EVERY_CLUSTER) + self.nodes_pinned_to(cluster_name)
+
+    def nodes_pinned_to(self, cluster_name: str) -> list[KubeObject]:
+        return self.nodes.indexed("pin", cluster_pin(cluster_name))
 
     def patch_node(self, name: str, patch: dict[str, Any]) -> KubeObject:
         patched = raw_json(self.kube.core.patch_node, name, patch)

@@ -23,8 +23,6 @@ from shim.translate.clusters import (
     check_settings,
     cluster_view,
     merged_settings,
-    node_pinned_to_cluster,
-    node_serves_cluster,
     task_counts,
 )
 from shim.translate.tags import check_tags
@@ -73,9 +71,7 @@ def counts_for(store: Store, cluster_name: str) -> ClusterCounts:
     namespace = names.cluster_namespace(cluster_name)
     phases = [pod.get("status", {}).get("phase", "Pending") for pod in store.pods_in(namespace)]
     running, pending = task_counts(phases)
-    instances = sum(
-        1 for node in store.nodes.items() if node_serves_cluster(node["metadata"].get("labels", {}), cluster_name)
-    )
+    instances = len(store.nodes_serving(cluster_name))
     return ClusterCounts(registered_container_instances=instances, running_tasks=running, pending_tasks=pending)
 
 
@@ -164,7 +160,7 @@ def check_cluster_is_empty(store: Store, name: str, namespace: str) -> None:
         raise ClusterContainsServicesException("The Cluster cannot be deleted while Services are active.")
     if counts.running_tasks or counts.pending_tasks or any(not is_finished(pod) for pod in store.pods_in(namespace)):
         raise ClusterContainsTasksException("The Cluster cannot be deleted while Tasks are active.")
-    if any(node_pinned_to_cluster(node["metadata"].get("labels", {}), name) for node in store.nodes.items()):
+    if store.nodes_pinned_to(name):
         raise ClusterContainsContainerInstancesException(
             "The Cluster cannot be deleted while Container Instances are active or draining."
         )

@@ -12,7 +12,6 @@ from shim.operations.base import Call, Handler, Response, includes_tags, request
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.translate import cql, names
-from shim.translate.clusters import node_serves_cluster
 from shim.translate.container_instances import (
     attribute_annotation,
     attribute_label,
@@ -27,14 +26,8 @@ MAX_DESCRIBE = 100
 INSTANCE_STATUSES = ("ACTIVE", "DRAINING")
 
 
-def nodes_of_cluster(store: Store, cluster_name: str) -> list[KubeObject]:
-    return [
-        node for node in store.nodes.items() if node_serves_cluster(node["metadata"].get("labels", {}), cluster_name)
-    ]
-
-
 def nodes_by_instance_id(store: Store, cluster_name: str) -> dict[str, KubeObject]:
-    return {container_instance_id(node): node for node in nodes_of_cluster(store, cluster_name)}
+    return {container_instance_id(node): node for node in store.nodes_serving(cluster_name)}
 
 
 def node_for_instance(store: Store, cluster_name: str, value: str) -> KubeObject:
@@ -71,7 +64,7 @@ def list_container_instances(store: Store, call: Call) -> Response:
     status = call.params.get("status")
     expression = cql.parse(call.params["filter"]) if call.params.get("filter") else None
     arns = []
-    for node in nodes_of_cluster(store, cluster_name):
+    for node in store.nodes_serving(cluster_name):
         node_status = "DRAINING" if node["spec"].get("unschedulable") else "ACTIVE"
         if status and status != node_status:
             continue
@@ -178,7 +171,7 @@ def list_attributes(store: Store, call: Call) -> Response:
     if value is not None and name is None:
         raise InvalidParameterException("attributeValue needs attributeName.")
     listed = []
-    for node in nodes_of_cluster(store, cluster_name):
+    for node in store.nodes_serving(cluster_name):
         arn = names.container_instance_arn(call.region, call.account, cluster_name, container_instance_id(node))
         for attribute in instance_attributes(node):
             if (name is None or attribute["name"] == name) and (value is None or attribute.get("value") == value):

@@ -16,7 +16,6 @@ from shim.kube.cache import KubeObject
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
-from shim.operations.container_instances import nodes_of_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_task_definition
 from shim.translate import names
@@ -125,7 +124,7 @@ def scheduling_for(
             node["metadata"]["name"],
             instance_facts(node, store.pods_on(node["metadata"]["name"]), cluster_name=cluster_name),
         )
-        for node in nodes_of_cluster(store, cluster_name)
+        for node in store.nodes_serving(cluster_name)
     ]
     constraints, strategies = effective_placement(
         record.get("launchType"), definition, record["placementConstraints"], record["placementStrategy"]

@@ -3,7 +3,7 @@
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -13,15 +13,18 @@ from shim.kube.cache import DerivedCache, KubeObject, version_key
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
-from shim.operations.container_instances import node_for_instance, nodes_of_cluster
+from shim.operations.container_instances import node_for_instance
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_task_definition
 from shim.translate import cql, names
 from shim.translate.container_instances import (
+    PodUsage,
     container_instance_id,
     fit_failure,
     instance_facts,
+    pod_usage,
     task_requirements,
+    task_usage,
 )
 from shim.translate.placement import (
     CandidateNode,
@@ -232,6 +235,7 @@ class Placement:
     scheduling: PodScheduling | PlacementFailure
     used_nodes: set[str] = field(default_factory=set)
     node_pods: dict[str, list[KubeObject]] = field(default_factory=dict)
+    node_usages: dict[str, list[PodUsage]] = field(default_factory=dict)
 
     @classmethod
     def plan(
@@ -247,7 +251,7 @@ class Placement:
         constraints, strategies = effective_placement(
             launch_type, definition, params.get("placementConstraints", []), params.get("placementStrategy", [])
         )
-        nodes = pinned_nodes if pinned_nodes is not None else nodes_of_cluster(store, cluster_name)
+        nodes = pinned_nodes if pinned_nodes is not None else store.nodes_serving(cluster_name)
         if not nodes:
             raise InvalidParameterException("No Container Instances were found in your cluster.")
         cpu, memory, ports = task_requirements(definition, params.get("overrides"))
@@ -258,7 +262,7 @@ class Placement:
             cpu,
             memory,
             ports,
-            ((node, store.pods_on(node["metadata"]["name"])) for node in nodes),
+            ((node, usages_on(store, node["metadata"]["name"])) for node in nodes),
             unbound,
             group if groups_matter else None,
         ):
@@ -295,55 +299,44 @@ class Placement:
             self.node_pods[name] = self.store.pods_on(name)
         return self.node_pods[name]
 
+    def usages_of(self, node: KubeObject) -> list[PodUsage]:
+        name = node["metadata"]["name"]
+        if name not in self.node_usages:
+            self.node_usages[name] = usages_on(self.store, name)
+        return self.node_usages[name]
+
     def reserve(self, target: KubeObject | None) -> str | None:
         """Why one more task cannot be placed (an ECS failure reason), or None after booking it."""
         if isinstance(self.scheduling, PlacementFailure):
             return self.scheduling.reason
-        candidates = [
-            node
-            for node in self.candidates
-            if (target is None or node["metadata"]["name"] == target["metadata"]["name"])
-            and not (self.distinct and node["metadata"]["name"] in self.used_nodes)
-        ]
-        if not candidates:
+
+        def open_nodes() -> Iterator[tuple[KubeObject, list[PodUsage]]]:
+            for node in self.candidates:
+                name = node["metadata"]["name"]
+                if (target is None or name == target["metadata"]["name"]) and not (
+                    self.distinct and name in self.used_nodes
+                ):
+                    yield node, self.usages_of(node)
+
+        if next(open_nodes(), None) is None:
             return (
                 "DistinctInstance placement constraint unsatisfied."
                 if self.distinct
                 else "MemberOf placement constraint unsatisfied."
             )
-        chosen = first_fit(self.cpu, self.memory, self.ports, ((node, self.pods_of(node)) for node in candidates))
+        chosen = first_fit(self.cpu, self.memory, self.ports, open_nodes())
         if chosen is None:
-            return fit_failure(self.cpu, self.memory, self.ports, [(node, self.pods_of(node)) for node in candidates])
-        chosen[1].append(self.booking(chosen[0]))
+            return fit_failure(self.cpu, self.memory, self.ports, open_nodes())
+        chosen[1].append(task_usage(self.cpu, self.memory, self.ports))
         self.used_nodes.add(chosen[0]["metadata"]["name"])
         return None
-
-    def booking(self, node: KubeObject) -> KubeObject:
-        """A stand-in pod for a task this call placed, so the next task sees the node fuller."""
-        return {
-            "metadata": {"labels": {names.LABEL_MANAGED: "true", names.LABEL_GROUP: names.label_value(self.group)}},
-            "spec": {
-                "nodeName": node["metadata"]["name"],
-                "resources": {"requests": {"cpu": f"{self.cpu * 1000 // 1024}m", "memory": f"{self.memory}Mi"}},
-                "containers": [
-                    {
-                        "name": "booking",
-                        "ports": [
-                            {"containerPort": port, "hostPort": port, "protocol": protocol.upper()}
-                            for port, protocol in self.ports
-                        ],
-                    }
-                ],
-            },
-            "status": {"phase": "Pending"},
-        }
 
 
 def fits_wherever_they_land(
     cpu: int,
     memory: int,
     ports: list[tuple[int, str]],
-    candidates: Iterable[tuple[KubeObject, list[KubeObject]]],
+    candidates: Iterable[tuple[KubeObject, list[PodUsage]]],
     unbound: list[KubeObject],
     group: str | None,
 ) -> bool:
@@ -353,15 +346,28 @@ def fits_wherever_they_land(
     group_label = names.label_value(group) if group else None
     if any(pod["metadata"].get("labels", {}).get(names.LABEL_GROUP) == group_label for pod in unbound):
         return False
-    worst_case = ((node, [*pods, *unbound]) for node, pods in candidates)
+    pending = [usage_of(pod) for pod in unbound]
+    worst_case = ((node, [*usages, *pending]) for node, usages in candidates)
     return first_fit(cpu, memory, ports, worst_case) is not None
 
 
 def first_fit(
-    cpu: int, memory: int, ports: list[tuple[int, str]], candidates: Iterable[tuple[KubeObject, list[KubeObject]]]
-) -> tuple[KubeObject, list[KubeObject]] | None:
-    """The first node (with its pods) the task fits on, looking no further than that."""
+    cpu: int, memory: int, ports: list[tuple[int, str]], candidates: Iterable[tuple[KubeObject, list[PodUsage]]]
+) -> tuple[KubeObject, list[PodUsage]] | None:
+    """The first node (with the usage of its pods) the task fits on, looking no further than that."""
     return next((candidate for candidate in candidates if fit_failure(cpu, memory, ports, [candidate]) is None), None)
+
+
+_usages: DerivedCache[PodUsage] = DerivedCache()
+
+
+def usage_of(pod: KubeObject) -> PodUsage:
+    """What the pod takes of its node, kept while the pod keeps its version."""
+    return _usages.get(version_key(pod), lambda: pod_usage(pod))
+
+
+def usages_on(store: Store, node_name: str) -> list[PodUsage]:
+    return [usage_of(pod) for pod in store.pods_on(node_name)]
 
 
 def await_scheduler(store: Store) -> None:
@@ -492,7 +498,8 @@ class TaskListings:
 
     Paging through thousands of tasks asks the same query again and again; pods change all the
     time (status, readiness) without changing what ListTasks shows of them, so the answers are
-    versioned by changes to task summaries, not to pods."""
+    versioned by changes to task summaries, not to pods. The watch only notes which objects
+    changed; they are summarized at the next ListTasks, not at every event."""
 
     MAX_CACHED = 64
 
@@ -500,31 +507,45 @@ class TaskListings:
         self.store = store
         self.version = 0
         self.shown: dict[str, TaskSummary] = {}
+        self.changed: dict[str, KubeObject | None] = {}
         self.answers: dict[TaskQuery, tuple[int, list[str]]] = {}
         self.lock = threading.Lock()
         store.pods.add_listener(self.on_change)
         store.task_records.add_listener(self.on_change)
 
     def on_change(self, event_type: str, obj: KubeObject) -> None:
-        if event_type == "RELISTED":
-            with self.lock:
-                self.version += 1
-            return
-        is_record = "record" in obj.get("spec", {})
-        key = f"{'record' if is_record else 'pod'}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
-        shown = None if event_type == "DELETED" else summary_of(None, obj) if is_record else summary_of(obj, None)
         with self.lock:
-            if self.shown.get(key) != shown:
+            if event_type == "RELISTED":
                 self.version += 1
-                if shown is None:
-                    self.shown.pop(key, None)
-                else:
-                    self.shown[key] = shown
+                return
+            kind = "record" if "record" in obj.get("spec", {}) else "pod"
+            key = f"{kind}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
+            self.changed[key] = None if event_type == "DELETED" else obj
+
+    def current_version(self) -> int:
+        """The version after the changes noted so far: bumped if any changed what ListTasks shows."""
+        with self.lock:
+            changed, self.changed = self.changed, {}
+            for key, obj in changed.items():
+                shown = (
+                    None
+                    if obj is None
+                    else summary_of(None, obj)
+                    if key.startswith("record/")
+                    else summary_of(obj, None)
+                )
+                if self.shown.get(key) != shown:
+                    self.version += 1
+                    if shown is None:
+                        self.shown.pop(key, None)
+                    else:
+                        self.shown[key] = shown
+            return self.version
 
     def task_ids(self, query: TaskQuery) -> list[str]:
         """The ids of the tasks the query selects, sorted as their ARNs are."""
+        version = self.current_version()
         with self.lock:
-            version = self.version
             cached = self.answers.get(query)
         if cached is not None and cached[0] == version:
             return cached[1]

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
@@ -54,9 +55,9 @@ def create_app(config: Config, handlers: Mapping[str, Handler]) -> Flask:
     return app
 
 
-def encode_json(document: Any) -> str:
+def encode_json(document: Any) -> bytes:
     """JSON as ECS sends it: datetimes become epoch seconds (naive ones are taken as UTC)."""
-    return json.dumps(document, default=_epoch_seconds, separators=(",", ":"))
+    return orjson.dumps(document, default=_epoch_seconds, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
 @dataclass
@@ -118,16 +119,12 @@ def _json_body(data: bytes) -> dict[str, Any]:
     if not data.strip():
         return {}
     try:
-        body = json.loads(data, parse_constant=_reject_constant)
-    except ValueError as error:
+        body = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
         raise SerializationException(f"The request body is not valid JSON: {error}") from None
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
     return body
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _epoch_seconds(value: Any) -> float:
@@ -137,7 +134,7 @@ def _epoch_seconds(value: Any) -> float:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _json_response(status: int, body: str) -> Response:
+def _json_response(status: int, body: bytes) -> Response:
     return Response(body, status=status, content_type=CONTENT_TYPE)
 
 

@@ -22,14 +22,19 @@ class ClusterCounts:
     active_services: int = 0
 
 
-def node_serves_cluster(node_labels: Mapping[str, str], cluster_name: str) -> bool:
-    """Every node serves every cluster unless the label ecs.shim.io/cluster pins it to one."""
-    pinned = node_labels.get(names.LABEL_CLUSTER)
-    return pinned is None or pinned == names.label_value(cluster_name)
+EVERY_CLUSTER = "*"
+"""The pin of a node that serves every cluster ("*" is no label value)."""
 
 
-def node_pinned_to_cluster(node_labels: Mapping[str, str], cluster_name: str) -> bool:
-    return node_labels.get(names.LABEL_CLUSTER) == names.label_value(cluster_name)
+def node_pin(node: Mapping[str, Any]) -> str:
+    """The cluster label value a node is pinned to by the label ecs.shim.io/cluster, or
+    EVERY_CLUSTER: every node serves every cluster unless the label pins it to one."""
+    return str((node["metadata"].get("labels") or {}).get(names.LABEL_CLUSTER, EVERY_CLUSTER))
+
+
+def cluster_pin(cluster_name: str) -> str:
+    """The pin of the nodes that serve only this cluster."""
+    return names.label_value(cluster_name)
 
 
 def task_counts(pod_phases: Iterable[str]) -> tuple[int, int]:

@@ -20,7 +20,7 @@ Pure: Node and Pod JSON as the API server sends them in, ECS shapes out.
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,7 +30,7 @@ from kubernetes.utils import parse_quantity
 
 from shim.errors import InvalidParameterException
 from shim.translate import cql, names, placement
-from shim.translate.pods import apply_overrides
+from shim.translate.pods import apply_overrides, millicores
 from shim.translate.task_definitions import network_mode, task_cpu_units, task_memory_mib
 
 Json = dict[str, Any]
@@ -113,15 +113,33 @@ def is_connected(node: Mapping[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
+@dataclass(frozen=True)
+class PodUsage:
+    """What one pod takes of its node, as the kube-scheduler counts it: CPU cores, memory bytes
+    and host ports. A finished pod takes nothing."""
+
+    cpu: Decimal
+    memory: Decimal
+    host_ports: frozenset[HostPort]
+
+
+def pod_usage(pod: Mapping[str, Any]) -> PodUsage:
+    if _finished(pod):
+        return PodUsage(Decimal(0), Decimal(0), frozenset())
+    return PodUsage(_pod_request(pod, "cpu"), _pod_request(pod, "memory"), frozenset(_host_ports([pod])))
+
+
+def task_usage(task_cpu_units: int, task_memory_mib: int, host_ports: Iterable[HostPort]) -> PodUsage:
+    """What a task's pod will take, before it exists: a task placed moments ago in the same call."""
+    return PodUsage(Decimal(millicores(task_cpu_units)) / 1000, Decimal(task_memory_mib * _MIB), frozenset(host_ports))
+
+
 def instance_resources(
     node: Mapping[str, Any], pods_on_node: Sequence[Mapping[str, Any]]
 ) -> tuple[list[Json], list[Json]]:
     """(registeredResources, remainingResources) as ECS `Resource` lists."""
     cpu_cores, memory_bytes = _allocatable(node)
-    active = [pod for pod in pods_on_node if not _finished(pod)]
-    used_cpu = sum((_pod_request(pod, "cpu") for pod in active), Decimal(0))
-    used_memory = sum((_pod_request(pod, "memory") for pod in active), Decimal(0))
-    ports = _host_ports(active)
+    left = _Remaining.of(node, [pod_usage(pod) for pod in pods_on_node])
     registered = [
         _integer_resource("CPU", _cpu_units(cpu_cores)),
         _integer_resource("MEMORY", _memory_mib(memory_bytes)),
@@ -129,10 +147,10 @@ def instance_resources(
         _ports_resource("PORTS_UDP", []),
     ]
     remaining = [
-        _integer_resource("CPU", _cpu_units(cpu_cores - used_cpu)),
-        _integer_resource("MEMORY", _memory_mib(memory_bytes - used_memory)),
-        _ports_resource("PORTS", _port_strings([*RESERVED_PORTS], ports, "tcp")),
-        _ports_resource("PORTS_UDP", _port_strings([], ports, "udp")),
+        _integer_resource("CPU", left.cpu),
+        _integer_resource("MEMORY", left.memory),
+        _ports_resource("PORTS", _port_strings([*RESERVED_PORTS], left.host_ports, "tcp")),
+        _ports_resource("PORTS_UDP", _port_strings([], left.host_ports, "udp")),
     ]
     return registered, remaining
 
@@ -288,11 +306,12 @@ def fit_failure(
     task_cpu_units: int,
     task_memory_mib: int,
     host_ports: Sequence[HostPort],
-    nodes: Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+    nodes: Iterable[tuple[Mapping[str, Any], Sequence[PodUsage]]],
 ) -> str | None:
     """None when an ACTIVE, connected instance can take the task, else the ECS reason of the
-    check (CPU, then memory, then TCP and UDP ports) that left no instance."""
-    candidates = [_Remaining.of(node, pods) for node, pods in nodes if is_active(node) and is_connected(node)]
+    check (CPU, then memory, then TCP and UDP ports) that left no instance. `nodes` pairs each
+    instance with the usage of the pods on it."""
+    candidates = [_Remaining.of(node, usages) for node, usages in nodes if is_active(node) and is_connected(node)]
     checks = (
         (RESOURCE_CPU, lambda r: r.cpu >= task_cpu_units),
         (RESOURCE_MEMORY, lambda r: r.memory >= task_memory_mib),
@@ -308,28 +327,27 @@ def fit_failure(
 
 @dataclass(frozen=True)
 class _Remaining:
-    """What is left on one instance, in ECS units."""
+    """What is left on one instance: CPU units, memory MiB, and the host ports in use."""
 
     cpu: int
     memory: int
-    ports: Mapping[str, set[str]]
+    host_ports: frozenset[HostPort]
 
     @classmethod
-    def of(cls, node: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> "_Remaining":
-        _, remaining = instance_resources(node, pods)
-        by_name = {resource["name"]: resource for resource in remaining}
+    def of(cls, node: Mapping[str, Any], usages: Sequence[PodUsage]) -> "_Remaining":
+        cpu_cores, memory_bytes = _allocatable(node)
         return cls(
-            cpu=by_name["CPU"]["integerValue"],
-            memory=by_name["MEMORY"]["integerValue"],
-            ports={
-                "tcp": set(by_name["PORTS"]["stringSetValue"]),
-                "udp": set(by_name["PORTS_UDP"]["stringSetValue"]),
-            },
+            cpu=_cpu_units(cpu_cores - sum((usage.cpu for usage in usages), Decimal(0))),
+            memory=_memory_mib(memory_bytes - sum((usage.memory for usage in usages), Decimal(0))),
+            host_ports=frozenset().union(*(usage.host_ports for usage in usages)),
         )
 
     def free(self, host_ports: Iterable[HostPort], protocol: str) -> bool:
-        wanted = [str(port) for port, port_protocol in host_ports if port_protocol == protocol]
-        return len(set(wanted)) == len(wanted) and not set(wanted) & self.ports[protocol]
+        wanted = [port for port, port_protocol in host_ports if port_protocol == protocol]
+        in_use = {port for port, port_protocol in self.host_ports if port_protocol == protocol}
+        if protocol == "tcp":
+            in_use.update(int(port) for port in RESERVED_PORTS)
+        return len(set(wanted)) == len(wanted) and not set(wanted) & in_use
 
 
 def _required_host_ports(container: Mapping[str, Any], mode: str) -> list[HostPort]:
@@ -393,7 +411,7 @@ def _host_ports(pods: Iterable[Mapping[str, Any]]) -> set[HostPort]:
     return used
 
 
-def _port_strings(base: list[str], used: set[HostPort], protocol: str) -> list[str]:
+def _port_strings(base: list[str], used: Collection[HostPort], protocol: str) -> list[str]:
     in_use = sorted(port for port, port_protocol in used if port_protocol == protocol)
     return list(dict.fromkeys([*base, *(str(port) for port in in_use)]))
 

@@ -4,6 +4,7 @@ their resources and attributes, and whether a task fits."""
 import copy
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from shim.translate import cql, names, placement
 from shim.translate.container_instances import (
     AGENT_VERSION,
     RESERVED_PORTS,
+    PodUsage,
     attribute_annotation,
     attribute_label,
     container_instance_id,
@@ -26,7 +28,9 @@ from shim.translate.container_instances import (
     instance_attributes,
     instance_facts,
     instance_resources,
+    pod_usage,
     task_requirements,
+    task_usage,
     validate_attribute,
 )
 from shim.translate.pods import RunParameters, task_to_pod
@@ -273,11 +277,16 @@ def test_resources_never_go_below_zero() -> None:
 def test_a_placed_task_takes_what_it_requires(
     task_definition: dict[str, Any], overrides: dict[str, Any] | None
 ) -> None:
-    """Memory exactly; CPU to within the one unit that rounding 1024 units to 1000m can cost."""
-    cpu, memory, _ = task_requirements(task_definition, overrides)
+    """Memory exactly; CPU to within the one unit that rounding 1024 units to 1000m can cost.
+    A task booked before its pod exists takes the same, to within a millicore per container."""
+    cpu, memory, ports = task_requirements(task_definition, overrides)
+    pod = task_on_node(task_definition, overrides=overrides or {})
     before = remaining(node(), [])
-    after = remaining(node(), [task_on_node(task_definition, overrides=overrides or {})])
+    after = remaining(node(), [pod])
     assert (before["CPU"] - after["CPU"], before["MEMORY"] - after["MEMORY"]) in ((cpu, memory), (cpu + 1, memory))
+    booked, placed = task_usage(cpu, memory, ports), pod_usage(pod)
+    assert (booked.memory, booked.host_ports) == (placed.memory, placed.host_ports)
+    assert abs(booked.cpu - placed.cpu) <= Decimal("0.001") * len(pod["spec"]["containers"])
 
 
 # Requirements and fit
@@ -317,8 +326,8 @@ def test_host_ports_a_task_needs_depend_on_its_network_mode() -> None:
 
 def fleet(
     *nodes: dict[str, Any], pods: list[dict[str, Any]] | None = None
-) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    return [(n, [p for p in pods or [] if p["spec"]["nodeName"] == n["metadata"]["name"]]) for n in nodes]
+) -> list[tuple[dict[str, Any], list[PodUsage]]]:
+    return [(n, [pod_usage(p) for p in pods or [] if p["spec"]["nodeName"] == n["metadata"]["name"]]) for n in nodes]
 
 
 def test_task_that_fits_somewhere_has_no_failure() -> None:
@@ -354,6 +363,14 @@ def test_udp_host_port_in_use_is_a_udp_ports_failure() -> None:
         definition(container("app", portMappings=[{"containerPort": 53, "hostPort": 53, "protocol": "udp"}]))
     )
     assert fit_failure(128, 128, [(53, "udp")], fleet(node(), pods=[holder])) == "RESOURCE:PORTS_UDP"
+
+
+def test_tasks_booked_in_the_same_call_take_their_room_and_ports() -> None:
+    """1930m is 1976 units: room for one task of 1024 units, not two; a port booked once is taken."""
+    booked = task_usage(1024, 128, [(8080, "tcp")])
+    assert fit_failure(1024, 128, [], [(node(), [booked])]) == "RESOURCE:CPU"
+    assert fit_failure(512, 128, [(8080, "tcp")], [(node(), [booked])]) == "RESOURCE:PORTS"
+    assert fit_failure(512, 128, [(8080, "udp")], [(node(), [booked])]) is None
 
 
 def test_draining_and_disconnected_instances_take_no_tasks() -> None:
