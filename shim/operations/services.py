@@ -24,8 +24,6 @@ from shim.translate.placement import (
     CandidateNode,
     PlacementFailure,
     PodScheduling,
-    effective_placement,
-    pod_scheduling,
 )
 from shim.translate.services import (
     ACTIVE,
@@ -34,7 +32,7 @@ from shim.translate.services import (
     kube_services,
     new_deployment_id,
     primary_deployment,
-    service_group,
+    service_pod_scheduling,
     service_record,
     service_record_observed,
     service_record_updated,
@@ -126,16 +124,7 @@ def scheduling_for(
         )
         for node in store.nodes_serving(cluster_name)
     ]
-    constraints, strategies = effective_placement(
-        record.get("launchType"), definition, record["placementConstraints"], record["placementStrategy"]
-    )
-    scheduling = pod_scheduling(
-        constraints,
-        strategies,
-        group=service_group(record["serviceName"]),
-        nodes=nodes,
-        spread_selector=service_selector(record["serviceName"]),
-    )
+    scheduling = service_pod_scheduling(record, definition, nodes)
     if isinstance(scheduling, PlacementFailure):
         unplaceable = {
             "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [NO_NODE]}]}

@@ -6,14 +6,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shim.translate import names
-from shim.translate.placement import PlacementFailure, effective_placement, pod_scheduling
+from shim.translate.placement import PlacementFailure
 from shim.translate.pods import RunParameters, task_to_pod
 from shim.translate.services import (
     kube_services,
     new_deployment_id,
-    service_group,
+    service_pod_scheduling,
     service_record,
-    service_selector,
     workload_manifest,
 )
 from shim.translate.task_definitions import task_definition_view, validate_registration
@@ -76,16 +75,7 @@ def service_manifests(
         deployment_id=new_deployment_id(),
         task_definition=definition,
     )
-    constraints, strategies = effective_placement(
-        record.get("launchType"), definition, record["placementConstraints"], record["placementStrategy"]
-    )
-    scheduling = pod_scheduling(
-        constraints,
-        strategies,
-        group=service_group(record["serviceName"]),
-        nodes=[],
-        spread_selector=service_selector(record["serviceName"]),
-    )
+    scheduling = service_pod_scheduling(record, definition, nodes=[])
     namespace = names.cluster_namespace(cluster_name)
     workload = workload_manifest(
         record,

@@ -79,7 +79,15 @@ from shim.errors import (
     UnsupportedFeatureException,
 )
 from shim.translate import names
-from shim.translate.placement import PodScheduling, validate_constraints, validate_strategies
+from shim.translate.placement import (
+    CandidateNode,
+    PlacementFailure,
+    PodScheduling,
+    effective_placement,
+    pod_scheduling,
+    validate_constraints,
+    validate_strategies,
+)
 from shim.translate.pods import task_definition_annotations, task_definition_to_pod_spec, task_labels
 from shim.translate.tags import check_tags
 from shim.translate.tasks import ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START, task_id_of
@@ -470,6 +478,23 @@ def service_selector(service_name: str) -> dict[str, str]:
 
 
 # Manifests
+
+
+def service_pod_scheduling(
+    record: Mapping[str, Any], task_definition: Mapping[str, Any], nodes: Sequence[CandidateNode]
+) -> PodScheduling | PlacementFailure:
+    """The scheduling terms of the service's tasks: its placement as its launch type allows it,
+    with spread strategies counted among the service's own tasks."""
+    constraints, strategies = effective_placement(
+        record.get("launchType"), task_definition, record["placementConstraints"], record["placementStrategy"]
+    )
+    return pod_scheduling(
+        constraints,
+        strategies,
+        group=service_group(record["serviceName"]),
+        nodes=nodes,
+        spread_selector=service_selector(record["serviceName"]),
+    )
 
 
 def rolling_update(desired: int, maximum_percent: int, minimum_healthy_percent: int) -> tuple[int, int]:
