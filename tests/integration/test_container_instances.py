@@ -13,6 +13,7 @@ from shim.kube.client import KubeClients
 from shim.kube.store import raw_json
 from shim.translate.names import ATTRIBUTE_LABEL_PREFIX
 from tests.integration.conftest import (
+    FAST_WAITER,
     ShimServer,
     eventually,
     landed_on,
@@ -28,7 +29,6 @@ ZONE = "topology.kubernetes.io/zone"
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 ARCH = "kubernetes.io/arch"
 ECS_ARCHITECTURE = {"amd64": "x86_64", "arm64": "arm64"}
-FAST_WAITER = {"Delay": 1, "MaxAttempts": 60}
 INSTANCE_ARN_PREFIX = "arn:aws:ecs:us-east-1:123456789012:container-instance"
 
 

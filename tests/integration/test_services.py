@@ -16,11 +16,10 @@ from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_CLUSTER, LABEL_SERVICE, cluster_namespace, label_value
-from tests.integration.conftest import ShimServer, eventually, run_aws, task_pods, unique_name
+from tests.integration.conftest import FAST_WAITER, ShimServer, eventually, run_aws, task_pods, unique_name
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
 
-FAST_WAITER = {"Delay": 1, "MaxAttempts": 90}
 ZONE = "topology.kubernetes.io/zone"
 INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 
@@ -400,12 +399,9 @@ def test_a_stopped_service_task_is_replaced(ecs: Any, kube: KubeClients, cluster
     assert len(running - before) == 1
     wait_stable(ecs, cluster, "web")
     assert describe(ecs, cluster, "web")["runningCount"] == 2
+    ecs.get_waiter("tasks_stopped").wait(cluster=cluster, tasks=[stopped_arn], WaiterConfig=FAST_WAITER)
     [stopped] = ecs.describe_tasks(cluster=cluster, tasks=[stopped_arn])["tasks"]
-    assert (stopped["lastStatus"], stopped["stopCode"], stopped["stoppedReason"]) == (
-        "STOPPED",
-        "UserInitiated",
-        "testing self-healing",
-    )
+    assert (stopped["stopCode"], stopped["stoppedReason"]) == ("UserInitiated", "testing self-healing")
 
 
 def test_delete_service_needs_force_then_drains_to_inactive(

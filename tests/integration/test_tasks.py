@@ -11,6 +11,7 @@ from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_TASK_ID
 from shim.translate.tasks import LIFECYCLE
 from tests.integration.conftest import (
+    FAST_WAITER,
     ShimServer,
     eventually,
     landed_on,
@@ -22,8 +23,6 @@ from tests.integration.conftest import (
 )
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
-
-FAST_WAITER = {"Delay": 1, "MaxAttempts": 60}
 
 
 def task_definition(ecs: Any, family: str | None = None, **container: Any) -> str:
