@@ -137,7 +137,7 @@ def main(argv: list[str]) -> int:
         meta["failed"] = f"{type(failure).__name__}: {failure}"
     paths = report.write(figures, meta, results)
     print(paths[1].read_text())
-    progress("wrote " + ", ".join(str(path.relative_to(ROOT)) for path in paths))
+    progress("wrote " + ", ".join(os.path.relpath(path, ROOT) for path in paths))
     if failure is not None:
         raise failure
     return 0

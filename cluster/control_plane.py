@@ -29,7 +29,7 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-STATE = Path(os.environ.get("ECS_SHIM_CLUSTER_DIR", ROOT / ".cluster"))
+STATE = Path(os.environ.get("ECS_SHIM_CLUSTER_DIR", ROOT / ".cluster")).resolve()
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 SERVICE_CIDR = "10.96.0.0/16"
 
