@@ -273,7 +273,7 @@ class Store:
         deadline = time.monotonic() + SERVICE_ACCOUNT_WAIT_SECONDS
         while True:
             try:
-                created = raw_json(self.kube.core.create_namespaced_pod, namespace, pod)
+                created = self.kube.create(f"/api/v1/namespaces/{namespace}/pods", pod)
             except ApiException as error:
                 if error.status == 403 and "serviceaccount" in str(error.body) and time.monotonic() < deadline:
                     time.sleep(0.1)
