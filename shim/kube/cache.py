@@ -49,6 +49,7 @@ class Informer:
         self._index_keys: dict[str, IndexKey] = {}
         self.version = 0
         self._indexes: dict[str, dict[str, dict[str, KubeObject]]] = {}
+        self._index_values: dict[str, tuple[str | None, ...]] = {}
 
     def add_index(self, name: str, key: IndexKey) -> "Informer":
         """Keep the objects grouped by `key(obj)` (None: left out), for `indexed(name, value)`."""
@@ -88,10 +89,9 @@ class Informer:
             if current is not None and resource_version(current) > resource_version(obj):
                 return
             self.version += 1
-            if current is not None:
-                self._unindex(key, current)
             if deleted:
                 self._objects.pop(key, None)
+                self._index(key, None)
             else:
                 self._objects[key] = obj
                 self._index(key, obj)
@@ -103,21 +103,22 @@ class Informer:
         each LIST that replaced the whole cache (RELISTED, with no object)."""
         self._listeners.append(listener)
 
-    def _index(self, key: str, obj: KubeObject) -> None:
-        for name, index_key in self._index_keys.items():
-            value = index_key(obj)
-            if value is not None:
-                self._indexes[name].setdefault(value, {})[key] = obj
-
-    def _unindex(self, key: str, obj: KubeObject) -> None:
-        for name, index_key in self._index_keys.items():
-            value = index_key(obj)
-            if value is None or value not in self._indexes[name]:
-                continue
-            group = self._indexes[name][value]
-            group.pop(key, None)
-            if not group:
-                del self._indexes[name][value]
+    def _index(self, key: str, obj: KubeObject | None) -> None:
+        """File `obj` under `key` in every index (None: take `key` out). Each key's index values
+        are kept, so that an object moves only between groups whose value changed: most watch
+        events change none."""
+        before = self._index_values.pop(key, None) or (None,) * len(self._indexes)
+        after = tuple(index_key(obj) for index_key in self._index_keys.values()) if obj else (None,) * len(before)
+        for groups, old, new in zip(self._indexes.values(), before, after, strict=True):
+            if old is not None and old != new:
+                group = groups[old]
+                del group[key]
+                if not group:
+                    del groups[old]
+            if obj and new is not None:
+                groups.setdefault(new, {})[key] = obj
+        if obj:
+            self._index_values[key] = after
 
     def _run(self) -> None:
         while True:
@@ -133,20 +134,23 @@ class Informer:
 
     def _relist(self) -> str:
         body = orjson.loads(self._list_call(_preload_content=False, **self._list_kwargs).data)
-        for obj in body.get("items", []):
+        self.replace(body.get("items", []))
+        return str(body["metadata"]["resourceVersion"])
+
+    def replace(self, objects: list[KubeObject]) -> None:
+        """Make `objects` (a fresh LIST) the whole cache."""
+        for obj in objects:
             obj["metadata"].pop("managedFields", None)
-        objects = {object_key(obj): obj for obj in body.get("items", [])}
         with self._lock:
             self.version += 1
-            self._objects = objects
-            for name in self._indexes:
-                self._indexes[name] = {}
-            for key, obj in objects.items():
+            self._objects = {object_key(obj): obj for obj in objects}
+            self._indexes = {name: {} for name in self._indexes}
+            self._index_values = {}
+            for key, obj in self._objects.items():
                 self._index(key, obj)
         self._synced.set()
         for listener in self._listeners:
             listener("RELISTED", {})
-        return str(body["metadata"]["resourceVersion"])
 
     def _watch(self, version: str) -> Iterator[tuple[str, KubeObject]]:
         while True:
