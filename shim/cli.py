@@ -14,6 +14,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
+from shim.memory import freeze_survivors_of_full_collections
 from shim.server import create_server_app, prepare_cluster
 from shim.translate.rehearsal import service_manifests, task_manifests
 
@@ -38,6 +39,7 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Flask:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        freeze_survivors_of_full_collections()
         return create_server_app(self.shim_config)
 
 
