@@ -2,7 +2,7 @@
 
 A worker keeps every managed pod, node and ECS record as plain JSON in watch-backed caches.
 Python's cycle collector scans every tracked object on each full collection: with 10,000 pods
-cached that stalls all of the worker's threads for 0.3 to 0.5 s, several times a minute while
+cached, that stalls all of the worker's threads for 0.2 to 0.5 s, about once a minute while
 tasks start. Those objects hold no reference cycles, so scanning them again finds nothing.
 After each full collection its survivors are therefore frozen (kept out of later scans), and
 the next full collection scans only what arrived since. Every FULL_SCAN_EVERY-th full

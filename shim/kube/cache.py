@@ -108,16 +108,16 @@ class Informer:
         are kept, so that an object moves only between groups whose value changed: most watch
         events change none."""
         before = self._index_values.pop(key, None) or (None,) * len(self._indexes)
-        after = tuple(index_key(obj) for index_key in self._index_keys.values()) if obj else (None,) * len(before)
+        after = tuple(key_of(obj) for key_of in self._index_keys.values()) if obj is not None else (None,) * len(before)
         for groups, old, new in zip(self._indexes.values(), before, after, strict=True):
             if old is not None and old != new:
                 group = groups[old]
                 del group[key]
                 if not group:
                     del groups[old]
-            if obj and new is not None:
+            if obj is not None and new is not None:
                 groups.setdefault(new, {})[key] = obj
-        if obj:
+        if obj is not None:
             self._index_values[key] = after
 
     def _run(self) -> None:

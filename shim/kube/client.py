@@ -17,9 +17,9 @@ class KubeClients:
 
     def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST `body` to `path` (e.g. /api/v1/namespaces/ns/pods); the created object's JSON.
-        The write RunTask makes once per task, sent through the client's own connection pool and
-        credentials but without its model validation and serialization, which cost more CPU than
-        the rest of a RunTask together."""
+        RunTask makes this write once per task. It goes through the client's own connection pool
+        and credentials, but not through its argument validation and model serialization, which
+        take about a fifth of the client's CPU for a pod create."""
         configuration = self.api.configuration
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         for setting in configuration.auth_settings().values():
