@@ -345,8 +345,8 @@ class Store:
     def service_records_in(self, namespace: str) -> list[KubeObject]:
         return [record for record in self.services.items() if record["metadata"]["namespace"] == namespace]
 
-    def get_service_record(self, namespace: str, name: str) -> KubeObject | None:
-        found = self.services.get(f"{namespace}/{name}")
+    def get_service_record(self, namespace: str, name: str, cached: bool = True) -> KubeObject | None:
+        found = self.services.get(f"{namespace}/{name}") if cached else None
         if found is not None:
             return found
         try:
@@ -361,8 +361,8 @@ class Store:
     def save_service_record(
         self, namespace: str, name: str, labels: dict[str, str], record: dict[str, Any], existing: KubeObject | None
     ) -> KubeObject:
-        """Create the record, or replace `existing` as it was read (a conflict means someone else
-        changed it first: the caller gets the 409 and the user retries, as on ECS)."""
+        """Create the record, or replace `existing` as it was read (a conflict, 409, means someone
+        else changed it first)."""
         body: KubeObject = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "Service",

@@ -5,6 +5,7 @@ Deployment (REPLICA) or DaemonSet (DAEMON) and, for load balancers and service r
 Services. Every count and rollout state is read back from those objects."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -13,7 +14,7 @@ from kubernetes.client import ApiException
 
 from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
-from shim.kube.store import Store
+from shim.kube.store import MAX_CONFLICT_RETRIES, Store, is_conflict
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
@@ -107,9 +108,32 @@ def record_name(service_name: str) -> str:
     return names.dns_label(service_name)
 
 
-def find_service(store: Store, cluster_name: str, value: str) -> KubeObject | None:
+def find_service(store: Store, cluster_name: str, value: str, cached: bool = True) -> KubeObject | None:
     namespace = names.cluster_namespace(cluster_name)
-    return store.get_service_record(namespace, record_name(names.resource_id(value)))
+    return store.get_service_record(namespace, record_name(names.resource_id(value)), cached=cached)
+
+
+def save_service_change(
+    store: Store, cluster_name: str, service: str, change: Callable[[KubeObject], dict[str, Any]]
+) -> KubeObject:
+    """Save `change(found)`, the new record made from the service's stored object, over that
+    object. A conflict means that the lifecycle (which records deployment progress) or another
+    server wrote the record first: the change is made again from a fresh read."""
+    cached = True
+    for _ in range(MAX_CONFLICT_RETRIES):
+        found = find_service(store, cluster_name, service, cached=cached)
+        if found is None:
+            raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+        metadata = found["metadata"]
+        try:
+            return store.save_service_record(
+                metadata["namespace"], metadata["name"], metadata.get("labels", {}), change(found), found
+            )
+        except ApiException as error:
+            if not is_conflict(error):
+                raise
+            cached = False
+    raise RuntimeError(f"could not save service {service} after {MAX_CONFLICT_RETRIES} tries")
 
 
 def scheduling_for(
@@ -190,43 +214,41 @@ def create_service(store: Store, call: Call) -> Response:
 def update_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
-    found = find_service(store, cluster_name, params["service"])
-    if found is None:
-        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-    if found["spec"]["record"]["status"] != ACTIVE:
-        raise ServiceNotActiveException("Service was not ACTIVE.")
-    current = ServiceObjects.load(store, found).view(call.region, call.account)
-    record = service_record_observed(found["spec"]["record"], current, now=time.time())
-    changes = dict(params)
-    definition = None
-    if params.get("taskDefinition"):
-        definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
-        changes["taskDefinition"] = definition["taskDefinitionArn"]
-    updated = service_record_updated(
-        record, changes, now=time.time(), new_deployment_id=new_deployment_id(), task_definition=definition
-    )
-    namespace = names.cluster_namespace(cluster_name)
-    saved = store.save_service_record(
-        namespace, found["metadata"]["name"], found["metadata"].get("labels", {}), updated, found
-    )
-    apply_service_objects(store, cluster_name, updated)
+
+    def updated(found: KubeObject) -> dict[str, Any]:
+        if found["spec"]["record"]["status"] != ACTIVE:
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        current = ServiceObjects.load(store, found).view(call.region, call.account)
+        record = service_record_observed(found["spec"]["record"], current, now=time.time())
+        changes = dict(params)
+        definition = None
+        if params.get("taskDefinition"):
+            definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+            changes["taskDefinition"] = definition["taskDefinitionArn"]
+        return service_record_updated(
+            record, changes, now=time.time(), new_deployment_id=new_deployment_id(), task_definition=definition
+        )
+
+    saved = save_service_change(store, cluster_name, params["service"], updated)
+    apply_service_objects(store, cluster_name, saved["spec"]["record"])
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
 
 
 def delete_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
-    found = find_service(store, cluster_name, params["service"])
-    if found is None or found["spec"]["record"]["status"] == INACTIVE:
-        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-    record = found["spec"]["record"]
-    if record["status"] == ACTIVE and record.get("desiredCount", 0) > 0 and not params.get("force"):
-        raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
-    draining = {**record, "status": DRAINING, "desiredCount": 0}
+
+    def draining(found: KubeObject) -> dict[str, Any]:
+        record: dict[str, Any] = found["spec"]["record"]
+        if record["status"] == INACTIVE:
+            raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+        if record["status"] == ACTIVE and record.get("desiredCount", 0) > 0 and not params.get("force"):
+            raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
+        return {**record, "status": DRAINING, "desiredCount": 0}
+
+    saved = save_service_change(store, cluster_name, params["service"], draining)
+    record = saved["spec"]["record"]
     namespace = names.cluster_namespace(cluster_name)
-    saved = store.save_service_record(
-        namespace, found["metadata"]["name"], found["metadata"].get("labels", {}), draining, found
-    )
     kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
     store.delete_workload(kind, namespace, workload_name(record["serviceName"]))
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]

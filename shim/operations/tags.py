@@ -7,10 +7,11 @@ from functools import partial
 from typing import Any
 
 from shim.errors import ClusterNotFoundException, InvalidParameterException, ServiceNotFoundException
+from shim.kube.cache import KubeObject
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response
 from shim.operations.clusters import CLUSTER_NOT_FOUND
-from shim.operations.services import SERVICE_NOT_FOUND, find_service
+from shim.operations.services import SERVICE_NOT_FOUND, find_service, save_service_change
 from shim.operations.task_definitions import find_task_definition
 from shim.operations.tasks import TASK_NOT_FOUND
 from shim.translate import names
@@ -54,13 +55,15 @@ def change_tags(store: Store, arn: str, change: TagChange) -> list[Tag]:
 
 def change_service_tags(store: Store, cluster_and_name: str, change: TagChange) -> list[Tag]:
     cluster_name, _, service_name = cluster_and_name.partition("/")
-    found = find_service(store, cluster_name, service_name)
-    if found is None or found["spec"]["record"]["status"] == "INACTIVE":
-        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-    record = {**found["spec"]["record"], "tags": change(found["spec"]["record"].get("tags", []))}
-    metadata = found["metadata"]
-    store.save_service_record(metadata["namespace"], metadata["name"], metadata.get("labels", {}), record, found)
-    return list(record["tags"])
+
+    def tagged(found: KubeObject) -> dict[str, Any]:
+        record = found["spec"]["record"]
+        if record["status"] == "INACTIVE":
+            raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+        return {**record, "tags": change(record.get("tags", []))}
+
+    saved = save_service_change(store, cluster_name, service_name, tagged)
+    return list(saved["spec"]["record"]["tags"])
 
 
 def change_task_tags(store: Store, cluster_and_id: str, change: TagChange) -> list[Tag]:

@@ -76,13 +76,15 @@ def test_tags_added_at_once_through_two_servers_are_all_kept(
 ) -> None:
     cluster = new_cluster(ecs)
     definition = new_task_definition(ecs, unique_name("tagged"))
+    service = ecs.create_service(cluster=cluster, serviceName="web", taskDefinition=definition, desiredCount=0)
+    resources = (cluster, definition, service["service"]["serviceArn"])
     clients = [model_checked(ecs_client(server.url)) for server in (shim, second_shim) for _ in range(5)]
     expected = [{"key": f"writer-{index}", "value": str(index)} for index in range(len(clients))]
 
     all_at_once(
         [
             partial(client.tag_resource, resourceArn=arn, tags=[tag])
-            for arn in (cluster, definition)
+            for arn in resources
             for client, tag in zip(clients, expected, strict=True)
         ]
     )
@@ -90,7 +92,7 @@ def test_tags_added_at_once_through_two_servers_are_all_kept(
     def all_kept(arn: str) -> bool:
         return sorted(tags_of(ecs, arn), key=lambda tag: int(tag["value"])) == expected
 
-    for arn in (cluster, definition):
+    for arn in resources:
         eventually(partial(all_kept, arn), timeout=10)
 
 
