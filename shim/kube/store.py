@@ -6,7 +6,7 @@ server processes share the same objects."""
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 import yaml
@@ -26,8 +26,23 @@ SERVICE_ACCOUNT_WAIT_SECONDS = 10.0
 NAMESPACE_DELETION_TIMEOUT = 60.0
 
 
+T = TypeVar("T")
+
+
 def is_conflict(error: ApiException) -> bool:
     return error.status == 409
+
+
+def retrying_conflicts(attempt: Callable[[int], T], what: str) -> T:
+    """`attempt(number)` for number 0, 1, 2...: the first answer that met no conflict (409,
+    another writer was first)."""
+    for number in range(MAX_CONFLICT_RETRIES):
+        try:
+            return attempt(number)
+        except ApiException as error:
+            if not is_conflict(error):
+                raise
+    raise RuntimeError(f"could not {what} after {MAX_CONFLICT_RETRIES} tries")
 
 
 def namespace_of(obj: KubeObject) -> str:
@@ -233,8 +248,10 @@ class Store:
         process created that name first, the next number is tried, so numbers have no gap and
         no duplicate."""
         revisions = [obj["spec"]["taskDefinition"]["revision"] for obj in self.family_revisions(family)]
-        revision = max(revisions, default=0) + 1
-        for _ in range(MAX_CONFLICT_RETRIES):
+        first = max(revisions, default=0) + 1
+
+        def claim(number: int) -> KubeObject:
+            revision = first + number
             body = {
                 "apiVersion": f"{GROUP}/{VERSION}",
                 "kind": "TaskDefinition",
@@ -248,16 +265,11 @@ class Store:
                 },
                 "spec": {"taskDefinition": build(revision), "tags": tags},
             }
-            try:
-                saved = self._create("taskdefinitions", body)
-            except ApiException as error:
-                if not is_conflict(error):
-                    raise
-                revision += 1
-                continue
+            saved = self._create("taskdefinitions", body)
             self.task_definitions.observe(saved)
             return saved
-        raise RuntimeError(f"could not claim a revision of {family} after {MAX_CONFLICT_RETRIES} tries")
+
+        return retrying_conflicts(claim, f"claim a revision of {family}")
 
     def update_task_definition(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
         return self._update_custom("taskdefinitions", name, change, self.task_definitions)
@@ -377,6 +389,21 @@ class Store:
         self.services.observe(cast(KubeObject, saved))
         return cast(KubeObject, saved)
 
+    def update_service_record(
+        self, namespace: str, name: str, change: Callable[[KubeObject], dict[str, Any]]
+    ) -> KubeObject | None:
+        """Replace the record with `change(found)`, made from the stored object: read from the
+        cache first, and afresh after each conflict (the lifecycle, which records deployment
+        progress, or another server wrote first). None when there is no such record."""
+
+        def update(number: int) -> KubeObject | None:
+            found = self.get_service_record(namespace, name, cached=number == 0)
+            if found is None:
+                return None
+            return self.save_service_record(namespace, name, found["metadata"].get("labels", {}), change(found), found)
+
+        return retrying_conflicts(update, f"update services/{namespace}/{name}")
+
     def delete_service_record(self, namespace: str, name: str) -> None:
         try:
             self.kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "services", name)
@@ -450,18 +477,15 @@ class Store:
         self, plural: str, name: str, change: Callable[[dict[str, Any]], None], informer: Informer
     ) -> KubeObject:
         """Apply `change` to the object's spec and write it back, again on a conflict."""
-        for _ in range(MAX_CONFLICT_RETRIES):
+
+        def update(_: int) -> KubeObject:
             current = self._get(plural, name)
             change(current["spec"])
-            try:
-                saved = self._replace(plural, current)
-            except ApiException as error:
-                if not is_conflict(error):
-                    raise
-                continue
+            saved = self._replace(plural, current)
             informer.observe(saved)
             return saved
-        raise RuntimeError(f"could not update {plural}/{name} after {MAX_CONFLICT_RETRIES} tries")
+
+        return retrying_conflicts(update, f"update {plural}/{name}")
 
     def _get(self, plural: str, name: str) -> KubeObject:
         return cast(KubeObject, self.kube.custom.get_cluster_custom_object(GROUP, VERSION, plural, name))

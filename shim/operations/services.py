@@ -14,7 +14,7 @@ from kubernetes.client import ApiException
 
 from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
-from shim.kube.store import MAX_CONFLICT_RETRIES, Store, is_conflict
+from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
@@ -108,32 +108,21 @@ def record_name(service_name: str) -> str:
     return names.dns_label(service_name)
 
 
-def find_service(store: Store, cluster_name: str, value: str, cached: bool = True) -> KubeObject | None:
+def find_service(store: Store, cluster_name: str, value: str) -> KubeObject | None:
     namespace = names.cluster_namespace(cluster_name)
-    return store.get_service_record(namespace, record_name(names.resource_id(value)), cached=cached)
+    return store.get_service_record(namespace, record_name(names.resource_id(value)))
 
 
 def save_service_change(
     store: Store, cluster_name: str, service: str, change: Callable[[KubeObject], dict[str, Any]]
 ) -> KubeObject:
     """Save `change(found)`, the new record made from the service's stored object, over that
-    object. A conflict means that the lifecycle (which records deployment progress) or another
-    server wrote the record first: the change is made again from a fresh read."""
-    cached = True
-    for _ in range(MAX_CONFLICT_RETRIES):
-        found = find_service(store, cluster_name, service, cached=cached)
-        if found is None:
-            raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-        metadata = found["metadata"]
-        try:
-            return store.save_service_record(
-                metadata["namespace"], metadata["name"], metadata.get("labels", {}), change(found), found
-            )
-        except ApiException as error:
-            if not is_conflict(error):
-                raise
-            cached = False
-    raise RuntimeError(f"could not save service {service} after {MAX_CONFLICT_RETRIES} tries")
+    object, redone from a fresh read when another writer was first."""
+    namespace = names.cluster_namespace(cluster_name)
+    saved = store.update_service_record(namespace, record_name(names.resource_id(service)), change)
+    if saved is None:
+        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
+    return saved
 
 
 def scheduling_for(
