@@ -17,6 +17,7 @@ def target_prefix() -> str:
     return prefix
 
 
+@functools.cache
 def operation_names() -> frozenset[str]:
     return frozenset(ecs_model().operation_names)
 
