@@ -247,7 +247,10 @@ def _any_container_exited(pod: Mapping[str, Any]) -> bool:
 
 
 def last_status(pod: Mapping[str, Any]) -> str:
-    containers = _containers(pod)
+    return _last_status(pod, _containers(pod))
+
+
+def _last_status(pod: Mapping[str, Any], containers: Sequence[_Container]) -> str:
     if is_stopped(pod):
         return "STOPPED"
     if pod["metadata"].get("deletionTimestamp") or any(c.essential and c.terminated for c in containers):
@@ -342,7 +345,7 @@ def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include
     containers = _containers(pod)
     task_id = task_id_of(pod)
     task_arn = names.task_arn(where.region, where.account, where.cluster_name, task_id)
-    status = "STOPPED" if stop else last_status(pod)
+    status = "STOPPED" if stop else _last_status(pod, containers)
     launch_type = annotations.get(names.ANNOTATION_LAUNCH_TYPE, "EC2")
     mode = where.network_mode or _network_mode(pod, launch_type)
     attachment_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{task_arn}/eni"))
