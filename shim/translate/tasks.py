@@ -286,8 +286,9 @@ def task_view(
         view: Json = copy.deepcopy(dict(record["task"]))
         if not include_tags:
             view.pop("tags", None)
-        if pod is not None and last_status(pod) != "STOPPED":
-            view["lastStatus"] = last_status(pod)
+        status = last_status(pod) if pod is not None else "STOPPED"
+        if status != "STOPPED":
+            view["lastStatus"] = status
             for moment in ("stoppedAt", "executionStoppedAt"):
                 view.pop(moment, None)
         return view
