@@ -257,17 +257,18 @@ class Placement:
         cpu, memory, ports = task_requirements(definition, params.get("overrides"))
         distinct = any(c["type"] == "distinctInstance" for c in constraints)
         groups_matter = distinct or any("task:group" in c.get("expression", "") for c in constraints)
+        placement = cls(store, group, nodes, cpu, memory, ports, distinct, PlacementFailure(""))
         unbound = [pod for pod in store.unbound_pods() if awaits_node(pod)]
         if unbound and not fits_wherever_they_land(
             cpu,
             memory,
             ports,
-            ((node, usages_on(store, node["metadata"]["name"])) for node in nodes),
+            ((node, placement.usages_of(node)) for node in nodes),
             unbound,
             group if groups_matter else None,
         ):
             await_scheduler(store)
-        placement = cls(store, group, nodes, cpu, memory, ports, distinct, PlacementFailure(""))
+            placement.node_usages.clear()
         facts: dict[str, cql.InstanceFacts] = {}
         if constraints:
             facts = {
@@ -302,7 +303,7 @@ class Placement:
     def usages_of(self, node: KubeObject) -> list[PodUsage]:
         name = node["metadata"]["name"]
         if name not in self.node_usages:
-            self.node_usages[name] = usages_on(self.store, name)
+            self.node_usages[name] = [usage_of(pod) for pod in self.store.pods_on(name)]
         return self.node_usages[name]
 
     def reserve(self, target: KubeObject | None) -> str | None:
@@ -364,10 +365,6 @@ _usages: DerivedCache[PodUsage] = DerivedCache()
 def usage_of(pod: KubeObject) -> PodUsage:
     """What the pod takes of its node, kept while the pod keeps its version."""
     return _usages.get(version_key(pod), lambda: pod_usage(pod))
-
-
-def usages_on(store: Store, node_name: str) -> list[PodUsage]:
-    return [usage_of(pod) for pod in store.pods_on(node_name)]
 
 
 def await_scheduler(store: Store) -> None:
