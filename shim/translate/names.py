@@ -5,6 +5,7 @@ the same object name without coordination; the exact ECS name is always kept in 
 annotation and shown back from there.
 """
 
+import functools
 import hashlib
 import re
 
@@ -28,6 +29,9 @@ ANNOTATION_TAGS = f"{PREFIX}/tags"
 ANNOTATION_SETTINGS = f"{PREFIX}/settings"
 
 CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
+KNOWN_NAMES = 4096
+"""How many names each mapping below remembers: every request maps its cluster, family and group
+names again, and each mapping costs a regular expression and a SHA-256."""
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
@@ -35,6 +39,7 @@ def short_hash(text: str, length: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
+@functools.lru_cache(maxsize=KNOWN_NAMES)
 def dns_label(text: str, max_length: int = 63) -> str:
     """A DNS-1123 label made from `text`: unique per exact `text` (case and `_` included)."""
     readable = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
@@ -47,6 +52,7 @@ def cluster_namespace(cluster_name: str) -> str:
     return dns_label(f"ecs-{cluster_name}") if cluster_name else "ecs"
 
 
+@functools.lru_cache(maxsize=KNOWN_NAMES)
 def label_value(text: str) -> str:
     """`text` itself when Kubernetes accepts it as a label value, else a deterministic stand-in."""
     if len(text) <= 63 and _LABEL_VALUE.match(text):

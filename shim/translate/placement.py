@@ -76,8 +76,9 @@ class PodScheduling:
     scheduler_name: str | None = None
 
     def merged_into(self, pod_spec: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of `pod_spec` that also obeys this scheduling (required terms are ANDed)."""
-        spec = copy.deepcopy(dict(pod_spec))
+        """`pod_spec` that also obeys this scheduling (required terms are ANDed): a new dict, with
+        new affinity and spread constraints, sharing its other members with `pod_spec`."""
+        spec = dict(pod_spec)
         if self.affinity:
             spec["affinity"] = _merge_affinity(spec.get("affinity", {}), self.affinity)
         if self.topology_spread_constraints:
