@@ -14,7 +14,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
-from shim.memory import freeze_survivors_of_full_collections
+from shim.memory import QuietCollector
 from shim.server import create_server_app, prepare_cluster
 from shim.translate.rehearsal import service_manifests, task_manifests
 
@@ -30,7 +30,8 @@ class GunicornServer(BaseApplication):
 
     def __init__(self, config: Config, options: dict[str, Any]) -> None:
         self.shim_config = config
-        self.options = options
+        self.options = {**options, "pre_request": self.request_started, "post_request": self.request_finished}
+        self.collector = QuietCollector()
         super().__init__()
 
     def load_config(self) -> None:
@@ -39,8 +40,14 @@ class GunicornServer(BaseApplication):
 
     def load(self) -> Flask:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
-        freeze_survivors_of_full_collections()
+        self.collector.start()
         return create_server_app(self.shim_config)
+
+    def request_started(self, worker: Any, request: Any) -> None:
+        self.collector.request_started()
+
+    def request_finished(self, worker: Any, request: Any, environ: Any, response: Any) -> None:
+        self.collector.request_finished()
 
 
 def serve(args: argparse.Namespace) -> None:
