@@ -11,7 +11,8 @@ run as Python schedules them). A thread of the worker makes them instead, at a q
 request in flight for QUIET_SECONDS. Survivors are frozen (kept out of later scans), so the next
 full collection scans only what arrived since. Every UNFROZEN_SCAN_SECONDS everything is unfrozen
 first, so that cycles which became garbage after they were frozen are still reclaimed. A worker
-that has no quiet moment collects anyway, LONGEST_DEFERRAL_SECONDS after it could have.
+that has no quiet moment collects anyway: LONGEST_DEFERRAL_SECONDS after its last full collection,
+or after the rescan fell due.
 """
 
 import enum
