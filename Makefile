@@ -20,8 +20,8 @@ test: venv
 	scripts/test
 
 lint: venv
-	$(VENV)/bin/ruff check shim tests cluster
-	$(VENV)/bin/ruff format --check shim tests cluster
+	$(VENV)/bin/ruff check shim tests cluster bench
+	$(VENV)/bin/ruff format --check shim tests cluster bench
 	$(VENV)/bin/mypy
 
 unit: venv
