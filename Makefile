@@ -16,7 +16,7 @@ venv: $(STAMP)
 run: venv
 	scripts/run
 
-test: venv
+test: lint
 	scripts/test
 
 lint: venv
