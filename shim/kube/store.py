@@ -63,6 +63,28 @@ def task_definition_object_name(family: str, revision: int) -> str:
     return f"{names.dns_label(family)}.{revision}"
 
 
+REMOVED = "REMOVED"
+"""The status of a revision removed for good (ECS no longer knows it) whose object is kept, as a
+tombstone holding only its family and revision, because no higher revision of its family exists:
+new revisions count from the highest object, so the number is never given again. No read returns
+a tombstone; it goes once a higher revision exists."""
+
+
+def is_removed(obj: KubeObject) -> bool:
+    return bool(obj["spec"]["taskDefinition"]["status"] == REMOVED)
+
+
+def revision_of(obj: KubeObject) -> int:
+    return int(obj["spec"]["taskDefinition"]["revision"])
+
+
+def bury(spec: dict[str, Any]) -> None:
+    """Turn a TaskDefinition object's spec into a tombstone's."""
+    definition = spec["taskDefinition"]
+    spec.clear()
+    spec["taskDefinition"] = {"family": definition["family"], "revision": definition["revision"], "status": REMOVED}
+
+
 class Store:
     """The one place the operations layer reads and writes ECS state."""
 
@@ -231,13 +253,15 @@ class Store:
     def get_task_definition(self, family: str, revision: int) -> KubeObject | None:
         name = task_definition_object_name(family, revision)
         found = self.task_definitions.get(name) or self._read_custom("taskdefinitions", name, self.task_definitions)
-        return found if found and found["spec"]["taskDefinition"]["family"] == family else None
+        if found is None or is_removed(found) or found["spec"]["taskDefinition"]["family"] != family:
+            return None
+        return found
 
     def list_task_definitions(self) -> list[KubeObject]:
-        return self.task_definitions.items()
+        return [obj for obj in self.task_definitions.items() if not is_removed(obj)]
 
     def family_revisions(self, family: str) -> list[KubeObject]:
-        return self.task_definitions.indexed("family", family)
+        return [obj for obj in self.task_definitions.indexed("family", family) if not is_removed(obj)]
 
     def create_task_definition(
         self, family: str, build: Callable[[int], dict[str, Any]], tags: list[dict[str, str]]
@@ -246,9 +270,8 @@ class Store:
 
         The revision number is claimed by creating the object named after it; when another
         process created that name first, the next number is tried, so numbers have no gap and
-        no duplicate."""
-        revisions = [obj["spec"]["taskDefinition"]["revision"] for obj in self.family_revisions(family)]
-        first = max(revisions, default=0) + 1
+        no duplicate. Tombstones count: a removed revision's number is not given again."""
+        first = max(map(revision_of, self.task_definitions.indexed("family", family)), default=0) + 1
 
         def claim(number: int) -> KubeObject:
             revision = first + number
@@ -273,6 +296,38 @@ class Store:
 
     def update_task_definition(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
         return self._update_custom("taskdefinitions", name, change, self.task_definitions)
+
+    def remove_task_definition(self, obj: KubeObject) -> None:
+        """Remove a revision for good: its object goes, or becomes a tombstone (see REMOVED) while
+        it holds the highest revision number of its family. Removing it again changes nothing."""
+        if self._superseded(obj):
+            self._delete_task_definition(obj)
+        elif not is_removed(obj):
+            try:
+                self.update_task_definition(obj["metadata"]["name"], bury)
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+
+    def forget_superseded_tombstones(self) -> None:
+        """Delete the tombstones of families that have a higher revision, which now holds the count."""
+        for obj in self.task_definitions.items():
+            if is_removed(obj) and self._superseded(obj):
+                self._delete_task_definition(obj)
+
+    def _superseded(self, obj: KubeObject) -> bool:
+        """Whether a higher revision of the family exists. The highest revision ever claimed is
+        never deleted (only buried), so once a cache has seen a higher one, the count is safe."""
+        family = obj["spec"]["taskDefinition"]["family"]
+        return any(revision_of(other) > revision_of(obj) for other in self.task_definitions.indexed("family", family))
+
+    def _delete_task_definition(self, obj: KubeObject) -> None:
+        try:
+            self.kube.custom.delete_cluster_custom_object(GROUP, VERSION, "taskdefinitions", obj["metadata"]["name"])
+        except ApiException as error:
+            if error.status != 404:
+                raise
+        self.task_definitions.observe(obj, deleted=True)
 
     def update_cluster(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
         return self._update_custom("clusters", name, change, self.clusters)
@@ -435,6 +490,20 @@ class Store:
         if informer is not None:
             informer.observe(applied)
         return applied
+
+    def list_replica_sets(self, namespace: str, labels: dict[str, str]) -> list[KubeObject]:
+        """The ReplicaSets in `namespace` with `labels`, as the API server has them now."""
+        selector = ",".join(f"{key}={value}" for key, value in labels.items())
+        listed = cast(Any, self.kube.apps.list_namespaced_replica_set)(
+            namespace, label_selector=selector, _preload_content=False
+        )
+        items: list[KubeObject] = orjson.loads(listed.data)["items"]
+        return items
+
+    def patch_replica_set(self, namespace: str, name: str, patch: dict[str, Any]) -> KubeObject:
+        patched = raw_json(self.kube.apps.patch_namespaced_replica_set, name, namespace, patch)
+        self.replica_sets.observe(patched)
+        return patched
 
     def delete_workload(self, kind: str, namespace: str, name: str) -> None:
         call = {

@@ -23,10 +23,18 @@ class Call:
 
 Handler = Callable[[Call], Response]
 
+NOTHING_REQUESTED = {
+    "tasks": "Tasks cannot be empty.",
+    "containerInstances": "Container instance cannot be empty.",
+}
+"""ECS's words for a Describe call whose list names nothing, by member (botocore lets it through)."""
+
 
 def requested(call: Call, member: str, limit: int, what: str) -> list[str]:
     """The names or ARNs a Describe call asks for, at most `limit` of them, as ECS allows."""
     values: list[str] = call.params[member]
+    if not values and member in NOTHING_REQUESTED:
+        raise InvalidParameterException(NOTHING_REQUESTED[member])
     if len(values) > limit:
         raise InvalidParameterException(f"Too many {what} requested: at most {limit}.")
     return values

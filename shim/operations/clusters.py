@@ -20,15 +20,20 @@ from shim.translate.clusters import (
     DEFAULT_CLUSTER,
     DEFAULT_SETTINGS,
     ClusterCounts,
+    check_service_connect_defaults,
     check_settings,
     cluster_view,
     merged_settings,
     task_counts,
+    updated_details,
 )
+from shim.translate.services import ACTIVE
 from shim.translate.tags import check_tags
 
 CLUSTER_NOT_FOUND = "Cluster not found."
 MAX_DESCRIBE = 100
+CREATE_DETAILS = ("configuration", "capacityProviders", "defaultCapacityProviderStrategy", "serviceConnectDefaults")
+UPDATE_DETAILS = ("configuration", "serviceConnectDefaults")
 
 
 def cluster_name_of(value: str | None) -> str:
@@ -48,16 +53,7 @@ def active_cluster(store: Store, value: str | None) -> dict[str, Any]:
 
 
 def new_cluster_spec(name: str, params: dict[str, Any]) -> dict[str, Any]:
-    details = {
-        key: params[key]
-        for key in (
-            "configuration",
-            "capacityProviders",
-            "defaultCapacityProviderStrategy",
-            "serviceConnectDefaults",
-        )
-        if key in params
-    }
+    details = updated_details({}, params, CREATE_DETAILS)
     return {
         "clusterName": name,
         "status": "ACTIVE",
@@ -71,8 +67,14 @@ def counts_for(store: Store, cluster_name: str) -> ClusterCounts:
     namespace = names.cluster_namespace(cluster_name)
     phases = [pod.get("status", {}).get("phase", "Pending") for pod in store.pods_in(namespace)]
     running, pending = task_counts(phases)
-    instances = len(store.nodes_serving(cluster_name))
-    return ClusterCounts(registered_container_instances=instances, running_tasks=running, pending_tasks=pending)
+    return ClusterCounts(
+        registered_container_instances=len(store.nodes_serving(cluster_name)),
+        running_tasks=running,
+        pending_tasks=pending,
+        active_services=sum(
+            1 for record in store.service_records_in(namespace) if record["spec"]["record"]["status"] == ACTIVE
+        ),
+    )
 
 
 def view_of(store: Store, call: Call, spec: dict[str, Any], include: list[str]) -> dict[str, Any]:
@@ -87,6 +89,7 @@ def create_cluster(store: Store, call: Call) -> Response:
         )
     check_tags(call.params.get("tags", []))
     check_settings(call.params.get("settings", []))
+    check_service_connect_defaults(call.params.get("serviceConnectDefaults"))
     existing = store.get_cluster(name)
     if existing is not None and existing["spec"]["status"] == "ACTIVE":
         spec = existing["spec"]
@@ -127,13 +130,11 @@ def list_clusters(store: Store, call: Call) -> Response:
 def update_cluster(store: Store, call: Call) -> Response:
     spec = active_cluster(store, call.params["cluster"])
     check_settings(call.params.get("settings", []))
+    check_service_connect_defaults(call.params.get("serviceConnectDefaults"))
 
     def change(current: dict[str, Any]) -> None:
         current["settings"] = merged_settings(current.get("settings", []), call.params.get("settings", []))
-        details = current.setdefault("details", {})
-        for key in ("configuration", "serviceConnectDefaults"):
-            if key in call.params:
-                details[key] = call.params[key]
+        current["details"] = updated_details(current.get("details", {}), call.params, UPDATE_DETAILS)
 
     saved = store.update_cluster(names.cluster_namespace(spec["clusterName"]), change)
     return {"cluster": view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
@@ -150,8 +151,7 @@ def delete_cluster(store: Store, call: Call) -> Response:
 
     saved = store.update_cluster(namespace, deactivate)
     store.delete_namespace(namespace)
-    view = view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])
-    return {"cluster": {**view, "registeredContainerInstancesCount": 0}}
+    return {"cluster": view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
 
 
 def check_cluster_is_empty(store: Store, name: str, namespace: str) -> None:

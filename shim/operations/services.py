@@ -28,11 +28,15 @@ from shim.translate.placement import (
 )
 from shim.translate.services import (
     ACTIVE,
+    DESIRED_REPLICAS_ANNOTATION,
     DRAINING,
     INACTIVE,
+    TASK_DEFINITION_REQUIRED,
+    iam_role,
     kube_services,
     new_deployment_id,
     primary_deployment,
+    scaling_marks_to_clear,
     service_pod_scheduling,
     service_record,
     service_record_observed,
@@ -153,11 +157,25 @@ def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any
     namespace = names.cluster_namespace(cluster_name)
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
     scheduling = scheduling_for(store, cluster_name, record, definition)
-    workload = store.apply(workload_manifest(record, definition, namespace=namespace, scheduling=scheduling))
+    manifest = workload_manifest(record, definition, namespace=namespace, scheduling=scheduling)
+    if manifest["kind"] == "Deployment":
+        clear_scaling_marks(store, manifest)
+    workload = store.apply(manifest)
     if workload["kind"] == "DaemonSet":
         await_daemon_set_status(store, workload)
     for manifest in kube_services(record, definition, namespace=namespace):
         store.apply(manifest)
+
+
+def clear_scaling_marks(store: Store, deployment: KubeObject) -> None:
+    """Keep the Deployment controller from scaling old ReplicaSets up when `deployment` changes
+    the desired count while one of them still has tasks (see `scaling_marks_to_clear`). The
+    ReplicaSets are read from the API server, not a cache: a change made through another server
+    a moment ago may have started the rollout whose old ReplicaSet matters."""
+    namespace = deployment["metadata"]["namespace"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    for name in scaling_marks_to_clear(deployment, store.list_replica_sets(namespace, selector)):
+        store.patch_replica_set(namespace, name, {"metadata": {"annotations": {DESIRED_REPLICAS_ANNOTATION: None}}})
 
 
 def await_daemon_set_status(store: Store, daemon_set: KubeObject) -> None:
@@ -178,12 +196,14 @@ def create_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
     namespace = names.cluster_namespace(cluster_name)
+    if not params.get("taskDefinition"):
+        raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
     definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
     existing = find_service(store, cluster_name, params["serviceName"])
     if existing is not None and existing["spec"]["record"]["status"] != INACTIVE:
         raise InvalidParameterException("Creation of service was not idempotent.")
     record = service_record(
-        {**params, "taskDefinition": definition["taskDefinitionArn"]},
+        {**params, "taskDefinition": definition["taskDefinitionArn"], **iam_role(params, call.account)},
         cluster_name=cluster_name,
         created_at=time.time(),
         created_by=f"arn:aws:iam::{call.account}:root",
@@ -254,9 +274,7 @@ def describe_services(store: Store, call: Call) -> Response:
     for value in wanted:
         found = find_service(store, cluster_name, value)
         if found is None:
-            arn = (
-                value if value.startswith("arn:") else names.service_arn(call.region, call.account, cluster_name, value)
-            )
+            arn = value if value.startswith("arn:") else names.arn(call.region, call.account, f"service/{value}")
             failures.append({"arn": arn, "reason": "MISSING"})
         else:
             services.append(ServiceObjects.load(store, found).view(call.region, call.account, include_tags))

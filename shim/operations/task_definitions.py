@@ -1,5 +1,6 @@
 """Task definitions: RegisterTaskDefinition, DescribeTaskDefinition, ListTaskDefinitions,
-ListTaskDefinitionFamilies, DeregisterTaskDefinition, DeleteTaskDefinitions."""
+ListTaskDefinitionFamilies, DeregisterTaskDefinition, DeleteTaskDefinitions; and the removal for
+good of deleted revisions nothing uses any more."""
 
 import json
 from collections.abc import Callable
@@ -14,10 +15,14 @@ from shim.operations.base import Call, Handler, Response, includes_tags
 from shim.operations.pagination import page
 from shim.translate.tags import check_tags
 from shim.translate.task_definitions import (
+    BEING_DELETED,
+    DELETE_IN_PROGRESS,
     UNABLE_TO_DESCRIBE,
     deletion_requested_view,
     deregistered_view,
     parse_task_definition_ref,
+    removal_due,
+    revisions_in_use,
     task_definition_sort_key,
     task_definition_view,
     validate_registration,
@@ -109,8 +114,10 @@ def listing_key(arn: str) -> str:
 
 
 def list_task_definition_families(store: Store, call: Call) -> Response:
+    """Without `status`, every family ECS still knows (ALL): ACTIVE ones, with an ACTIVE revision,
+    and INACTIVE ones, with none."""
     prefix = call.params.get("familyPrefix", "")
-    status = call.params.get("status", "ACTIVE")
+    status = call.params.get("status", "ALL")
     statuses: dict[str, set[str]] = {}
     for obj in store.list_task_definitions():
         view = obj["spec"]["taskDefinition"]
@@ -133,6 +140,8 @@ def deregister_task_definition(store: Store, call: Call) -> Response:
     now = datetime.now(UTC)
 
     def deregister(spec: dict[str, Any]) -> None:
+        if spec["taskDefinition"]["status"] == DELETE_IN_PROGRESS:
+            raise ClientException(BEING_DELETED)
         if spec["taskDefinition"]["status"] == "ACTIVE":
             view = deregistered_view(spec["taskDefinition"], now)
             spec["taskDefinition"] = {**view, "deregisteredAt": epoch_seconds(now)}
@@ -169,6 +178,24 @@ def delete_task_definitions(store: Store, call: Call) -> Response:
             continue
         deleted.append(saved["spec"]["taskDefinition"])
     return {"taskDefinitions": deleted, "failures": failures}
+
+
+def remove_unused_deleted_revisions(store: Store, now: float) -> None:
+    """Remove for good every revision whose deletion is due (see `removal_due`) and that no task or
+    service uses, as ECS does; its number is still never given again. Idempotent: every server
+    process does it."""
+    due = [obj for obj in store.list_task_definitions() if removal_due(obj["spec"]["taskDefinition"], now)]
+    if due:
+        in_use = revisions_in_use(
+            store.pods.items(),
+            (record["spec"]["record"] for record in store.task_records.items()),
+            (record["spec"]["record"] for record in store.services.items()),
+        )
+        for obj in due:
+            view = obj["spec"]["taskDefinition"]
+            if (view["family"], view["revision"]) not in in_use:
+                store.remove_task_definition(obj)
+    store.forget_superseded_tombstones()
 
 
 def handlers(store: Store) -> dict[str, Handler]:

@@ -404,6 +404,15 @@ def record_task_stop(
     store: Store, tasks: ClusterTasks, pod: KubeObject, stop_code: str, reason: str, *, region: str, account: str
 ) -> None:
     """Keep the task's record with why it stopped, then delete its Pod."""
+    keep_task_stop(store, tasks, pod, stop_code, reason, region=region, account=account)
+    store.delete_pod(tasks.namespace, pod["metadata"]["name"])
+
+
+def keep_task_stop(
+    store: Store, tasks: ClusterTasks, pod: KubeObject, stop_code: str, reason: str, *, region: str, account: str
+) -> None:
+    """Keep the record of a task whose pod stops, with why; the record named after the pod that
+    was written first wins, so any number of writers keep one record."""
     node = store.nodes.get(pod["spec"]["nodeName"]) if pod["spec"].get("nodeName") else None
     record = stopped_task_record(
         pod,
@@ -419,7 +428,6 @@ def record_task_stop(
     labels = {key: value for key, value in pod["metadata"].get("labels", {}).items() if key.startswith(names.PREFIX)}
     labels[names.LABEL_TASK_ID] = task_id_of(pod)
     store.save_task_record(tasks.namespace, pod["metadata"]["name"], labels, record)
-    store.delete_pod(tasks.namespace, pod["metadata"]["name"])
 
 
 def describe_tasks(store: Store, call: Call) -> Response:

@@ -12,6 +12,9 @@ DEFAULT_CLUSTER = "default"
 CONTAINER_INSIGHTS = "containerInsights"
 CONTAINER_INSIGHTS_VALUES = ("enhanced", "enabled", "disabled")
 DEFAULT_SETTINGS = ({"name": CONTAINER_INSIGHTS, "value": "disabled"},)
+SERVICE_CONNECT_DEFAULTS = "serviceConnectDefaults"
+NAMESPACE_NAME_MAX_LENGTH = 1024
+NAMESPACE_NAME_FORBIDDEN = '><"/'
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,47 @@ def merged_settings(current: list[dict[str, str]], changes: list[dict[str, str]]
     return [{"name": name, "value": value} for name, value in by_name.items()]
 
 
+def check_service_connect_defaults(defaults: Mapping[str, str] | None) -> None:
+    """A cluster's default Service Connect namespace is a full ARN, taken as given, or a Cloud
+    Map namespace name as ECS limits it (the empty name removes the defaults)."""
+    namespace = (defaults or {}).get("namespace", "")
+    if namespace.startswith("arn:"):
+        return
+    if len(namespace) > NAMESPACE_NAME_MAX_LENGTH or any(char in namespace for char in NAMESPACE_NAME_FORBIDDEN):
+        forbidden = ", ".join(NAMESPACE_NAME_FORBIDDEN)
+        raise InvalidParameterException(
+            f"The Service Connect namespace name must be at most {NAMESPACE_NAME_MAX_LENGTH} characters"
+            f" and can't include any of {forbidden}."
+        )
+
+
+def updated_details(details: Mapping[str, Any], params: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The cluster's `details` with the members `keys` of a request set; an empty Service Connect
+    namespace removes the defaults, as UpdateCluster does on ECS."""
+    updated = {**details, **{key: params[key] for key in keys if key in params}}
+    if SERVICE_CONNECT_DEFAULTS in updated and not updated[SERVICE_CONNECT_DEFAULTS].get("namespace"):
+        del updated[SERVICE_CONNECT_DEFAULTS]
+    return updated
+
+
+def namespace_arn(namespace: str, region: str, account: str) -> str:
+    """The ARN of the Cloud Map namespace a cluster's Service Connect defaults name. ECS creates a
+    namespace for a name it does not know; its id here is `ns-` and the first 16 hex digits of
+    SHA-256 of the name, so a name gives the same ARN on every call and every server."""
+    if namespace.startswith("arn:"):
+        return namespace
+    return f"arn:aws:servicediscovery:{region}:{account}:namespace/ns-{names.short_hash(namespace, 16)}"
+
+
 def cluster_view(
     spec: Mapping[str, Any], region: str, account: str, counts: ClusterCounts, include: Iterable[str] = ()
 ) -> dict[str, Any]:
-    """The ECS `Cluster` shape; `include` adds SETTINGS, TAGS, STATISTICS and CONFIGURATIONS."""
+    """The ECS `Cluster` shape; `include` adds SETTINGS, TAGS, STATISTICS and CONFIGURATIONS. An
+    INACTIVE cluster counts nothing: it has no container instances, tasks or services left."""
     include = set(include)
+    details = spec.get("details", {})
+    if spec["status"] != "ACTIVE":
+        counts = ClusterCounts()
     view: dict[str, Any] = {
         "clusterArn": names.cluster_arn(region, account, spec["clusterName"]),
         "clusterName": spec["clusterName"],
@@ -72,15 +111,18 @@ def cluster_view(
         "statistics": [],
         "tags": [],
         "settings": [],
-        "capacityProviders": list(spec.get("details", {}).get("capacityProviders", [])),
-        "defaultCapacityProviderStrategy": list(spec.get("details", {}).get("defaultCapacityProviderStrategy", [])),
+        "capacityProviders": list(details.get("capacityProviders", [])),
+        "defaultCapacityProviderStrategy": list(details.get("defaultCapacityProviderStrategy", [])),
     }
+    if SERVICE_CONNECT_DEFAULTS in details:
+        namespace = details[SERVICE_CONNECT_DEFAULTS]["namespace"]
+        view[SERVICE_CONNECT_DEFAULTS] = {"namespace": namespace_arn(namespace, region, account)}
     if "SETTINGS" in include:
         view["settings"] = list(spec.get("settings", []))
     if "TAGS" in include:
         view["tags"] = list(spec.get("tags", []))
-    if "CONFIGURATIONS" in include and spec.get("details", {}).get("configuration"):
-        view["configuration"] = spec["details"]["configuration"]
+    if "CONFIGURATIONS" in include and details.get("configuration"):
+        view["configuration"] = details["configuration"]
     if "STATISTICS" in include:
         view["statistics"] = [
             {"name": "runningEC2TasksCount", "value": str(counts.running_tasks)},

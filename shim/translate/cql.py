@@ -1,4 +1,4 @@
-"""The ECS cluster query language: parse, evaluate against a container instance, translate to Kubernetes.
+r"""The ECS cluster query language: parse, evaluate against a container instance, translate to Kubernetes.
 
 Grammar (precedence not > and > or; the AWS guide gives none, this is the usual one):
 
@@ -9,7 +9,11 @@ Grammar (precedence not > and > or; the AWS guide gives none, this is the usual 
 
 Keywords and word operators are case-insensitive; subjects are not. An argument is a bare word
 (no whitespace, no parentheses) or a string in single or double quotes (no escapes). `in` and
-`not_in` take `[a, b, ...]`, whose bare items may contain inner spaces.
+`not_in` take `[a, b, ...]`, whose bare items may contain inner spaces. The argument of `=~` and
+`!~` is a Java regular expression: bare, it may hold `|`, `&&` and parentheses that balance, so
+`attribute:x =~ (c5|m5)\.large` is one comparison. It ends at whitespace or at a `)` that closes
+a group of the expression rather than of the regular expression; parentheses that are escaped,
+in a character class or in a `\Q...\E` quotation are literal characters and do not count.
 
 Semantics where the guide is silent:
 - A subject that is absent never satisfies a comparison: `attribute:x != v` needs `x` to be set
@@ -313,19 +317,27 @@ class _Parser:
         start = self.pos
         if self.text.startswith(("'", '"'), self.pos):
             word = self.quoted()
+        elif op in _PATTERNS:
+            word = self.bare_pattern()
         else:
-            word = self.bare_argument(cut_at_connectives=op not in _PATTERNS)
+            word = self.bare_argument()
         self.check(subject, op, word, start)
         return (word,)
 
-    def bare_argument(self, cut_at_connectives: bool) -> str:
+    def bare_argument(self) -> str:
         match = _BARE_ARGUMENT.match(self.text, self.pos)
-        word = match.group() if match else ""
-        if cut_at_connectives:
-            word = re.split(r"&&|\|\|", word, maxsplit=1)[0]
+        word = re.split(r"&&|\|\|", match.group() if match else "", maxsplit=1)[0]
         if not word:
             raise self.unexpected("an argument")
         self.pos += len(word)
+        return word
+
+    def bare_pattern(self) -> str:
+        end = _bare_pattern_end(self.text, self.pos)
+        if end == self.pos:
+            raise self.unexpected("an argument")
+        word = self.text[self.pos : end]
+        self.pos = end
         return word
 
     def argument_list(self, subject: Subject, op: Operator) -> tuple[str, ...]:
@@ -399,6 +411,45 @@ class _Parser:
     def token(self) -> str:
         match = _TOKEN.match(self.text, self.pos)
         return match.group() if match else ""
+
+
+def _bare_pattern_end(text: str, start: int) -> int:
+    """Where a bare regular expression starting at `start` ends: at whitespace (escaped or not),
+    at the end of `text`, or at a `)` that no `(` of the regular expression opened (it closes a
+    group of the expression around the comparison). Escaped parentheses, those in a character
+    class (nested classes included) and those between \\Q and \\E are literals of the regular
+    expression and do not count."""
+    pos, groups, classes, quoting = start, 0, 0, False
+    while pos < len(text) and not text[pos].isspace():
+        char = text[pos]
+        if quoting:
+            quoting = not text.startswith("\\E", pos)
+            pos += 1 if quoting else 2
+            continue
+        if char == "\\":
+            quoting = text.startswith("Q", pos + 1)
+            pos += 2 if pos + 1 < len(text) and not text[pos + 1].isspace() else 1
+            continue
+        if classes:
+            classes += {"[": 1, "]": -1}.get(char, 0)
+        elif char == "[":
+            classes = 1
+            pos = _class_body(text, pos + 1)
+            continue
+        elif char == "(":
+            groups += 1
+        elif char == ")":
+            if groups == 0:
+                break
+            groups -= 1
+        pos += 1
+    return pos
+
+
+def _class_body(text: str, pos: int) -> int:
+    """Past a character class's `^` and a leading `]`, which Java reads as a literal."""
+    pos += text.startswith("^", pos)
+    return pos + text.startswith("]", pos)
 
 
 def parse(expression: str) -> Expression:

@@ -315,3 +315,32 @@ def effective_placement(
         return [], [dict(strategy) for strategy in FARGATE_STRATEGY]
     combined = [*task_definition.get("placementConstraints", []), *constraints]
     return [dict(c) for c in combined], [dict(strategy) for strategy in strategies]
+
+
+def node_meets_required_affinity(pod_spec: Mapping[str, Any], node_name: str, labels: Mapping[str, str]) -> bool:
+    """Whether a node with `labels` satisfies the required node affinity and node selector of
+    `pod_spec`, as the scheduler's NodeAffinity filter decides it (pod affinity aside)."""
+    if any(labels.get(key) != value for key, value in (pod_spec.get("nodeSelector") or {}).items()):
+        return False
+    required = ((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(_REQUIRED)
+    if not required:
+        return True
+    fields = {"metadata.name": node_name}
+    return any(
+        all(_requirement_met(r, labels) for r in term.get("matchExpressions", []))
+        and all(_requirement_met(r, fields) for r in term.get("matchFields", []))
+        for term in required["nodeSelectorTerms"]
+    )
+
+
+def _requirement_met(requirement: Mapping[str, Any], values: Mapping[str, str]) -> bool:
+    """One node selector requirement (In, NotIn, Exists, DoesNotExist, Gt, Lt) against `values`."""
+    operator, value = requirement["operator"], values.get(requirement["key"])
+    wanted = requirement.get("values") or []
+    if operator in ("Exists", "DoesNotExist"):
+        return (value is not None) == (operator == "Exists")
+    if operator in ("In", "NotIn"):
+        return (value in wanted) == (operator == "In")
+    if value is None or not value.lstrip("-").isdigit():
+        return False
+    return int(value) > int(wanted[0]) if operator == "Gt" else int(value) < int(wanted[0])

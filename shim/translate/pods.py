@@ -147,6 +147,9 @@ def task_definition_annotations(task_definition: TaskDefinition) -> dict[str, st
         names.ANNOTATION_CONTAINER_NAMES: _json({kube_name(c["name"]): c["name"] for c in containers}),
         names.ANNOTATION_NETWORK_MODE: network_mode(dict(task_definition)),
     }
+    restarted = [c["name"] for c in containers if (c.get("restartPolicy") or {}).get("enabled")]
+    if restarted:
+        annotations[names.ANNOTATION_RESTART_POLICY_CONTAINERS] = _json(restarted)
     for key, annotation in (
         ("taskDefinitionArn", names.ANNOTATION_TASK_DEFINITION_ARN),
         ("cpu", names.ANNOTATION_TASK_CPU),
@@ -171,9 +174,11 @@ def task_definition_to_pod_spec(task_definition: TaskDefinition, *, liveness_pro
     task = _Task.of(task_definition)
     containers = task_definition["containerDefinitions"]
     roles = container_roles(containers)
-    ordered = _init_order(containers, roles)
+    ordered = _start_order(containers, roles, regular=False)
     spec: Json = {
-        "containers": [task.container(c, "main", liveness_probes) for c in containers if roles[c["name"]] == "main"],
+        "containers": [
+            task.container(c, "main", liveness_probes) for c in _start_order(containers, roles, regular=True)
+        ],
         "enableServiceLinks": False,
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": max(c.get("stopTimeout") or ECS_STOP_TIMEOUT_SECONDS for c in containers),
@@ -187,16 +192,33 @@ def task_definition_to_pod_spec(task_definition: TaskDefinition, *, liveness_pro
 
 def container_roles(containers: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Each container's place in the pod: `init` when others wait for it to exit, `sidecar` when
-    they wait for it to start or be healthy, else `main`."""
+    they wait for it to start or be healthy, else `main`.
+
+    An essential container that only regular containers wait on, to start, stays a regular one
+    (listed before them, see `_start_order`): a kubelet restarts a sidecar that exits, where ECS
+    runs the container once and stops the task when it exits.
+    """
     known = {c["name"] for c in containers}
     conditions: dict[str, set[str]] = {name: set() for name in known}
+    dependents: dict[str, set[str]] = {name: set() for name in known}
     for container in containers:
         for dependency in container.get("dependsOn", []):
             target = dependency["containerName"]
             if target not in known:
                 raise ClientException(f"Cannot depend on container + '{target}' because it does not exist")
             conditions[target].add(dependency["condition"])
-    return {name: _role(found) for name, found in conditions.items()}
+            dependents[target].add(container["name"])
+    roles = {name: _role(found) for name, found in conditions.items()}
+    essential = {c["name"] for c in containers if _is_essential(c)}
+    promoted = True
+    while promoted:
+        promoted = False
+        for name in sorted(essential):
+            awaited_by_regular = all(roles[d] == "main" for d in dependents[name])
+            if roles[name] == "sidecar" and conditions[name] == {"START"} and awaited_by_regular:
+                roles[name] = "main"
+                promoted = True
+    return roles
 
 
 def kube_name(ecs_name: str) -> str:
@@ -257,11 +279,15 @@ def _role(conditions: set[str]) -> str:
     return "main"
 
 
-def _init_order(containers: Sequence[Mapping[str, Any]], roles: Mapping[str, str]) -> list[Mapping[str, Any]]:
-    """Init and sidecar containers, each after what it depends on, else in definition order."""
-    pending = [c for c in containers if roles[c["name"]] != "main"]
+def _start_order(
+    containers: Sequence[Mapping[str, Any]], roles: Mapping[str, str], *, regular: bool
+) -> list[Mapping[str, Any]]:
+    """The regular containers, or the init and sidecar containers, each after what it depends on
+    among them, else in definition order. A kubelet starts regular containers one after another
+    in this order, so one waited on to START has started when the next starts, as on ECS."""
+    pending = [c for c in containers if (roles[c["name"]] == "main") == regular]
     placed: list[Mapping[str, Any]] = []
-    done: set[str] = set()
+    done = {c["name"] for c in containers if (roles[c["name"]] == "main") != regular}
     while pending:
         ready = next(
             (c for c in pending if all(d["containerName"] in done for d in c.get("dependsOn", []))),

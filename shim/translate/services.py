@@ -58,8 +58,12 @@ once recorded by `service_record_observed` / `service_record_rolled_back`, stays
 
 Events are derived too: task starts from pod creation times, task stops from pods being deleted,
 deployment completed / failed / rolled back from the times the record keeps, and the steady state
-from when the last running task became ready. Event ids are UUID5 of the service ARN, message and
-time, so the same event keeps its id across calls.
+from when the last running task became ready. Events are immutable, as on ECS: an event's id is
+a UUID5 of the service ARN and the fact it tells (tasks started or stopped in a given second, a
+deployment completed...), the service follower keeps every event it has seen in the record, and a
+kept event wins over the same fact derived again. Task starts and stops are told only once their
+second is EVENT_SETTLE_SECONDS old, so a batch is whole before it is first shown. A steady state is
+told once: not again while the newest kept event already tells it.
 """
 
 import copy
@@ -90,7 +94,8 @@ from shim.translate.placement import (
 )
 from shim.translate.pods import task_definition_annotations, task_definition_to_pod_spec, task_labels
 from shim.translate.tags import check_tags
-from shim.translate.tasks import ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START, task_id_of
+from shim.translate.tasks import ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START, is_stopped, task_id_of
+from shim.translate.zone_rebalancing import DISABLED, rebalancing_events, rebalancing_setting
 
 Json = dict[str, Any]
 
@@ -110,6 +115,9 @@ DEFAULT_LAUNCH_TYPE = "EC2"
 MAX_LOAD_BALANCERS = 5
 MAX_SERVICE_REGISTRIES = 1
 MAX_EVENTS = 100
+EVENT_SETTLE_SECONDS = 2.0
+STEADY_STATE = "has reached a steady state."
+"""Age of a second before the tasks started or stopped in it are told as one event."""
 MAX_DEPLOYMENT_HISTORY = 10
 REVISION_HISTORY_LIMIT = 10
 CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS = 30
@@ -131,6 +139,10 @@ ANNOTATION_TARGET_GROUP_ARN = f"{names.PREFIX}/target-group-arn"
 ANNOTATION_LOAD_BALANCER_NAME = f"{names.PREFIX}/load-balancer-name"
 ANNOTATION_REGISTRY_ARN = f"{names.PREFIX}/registry-arn"
 LABEL_NO_NODE = f"{names.PREFIX}/no-node"
+SCALING_ACTIVITY_REASON = "Scaling activity initiated by (deployment {deployment_id})"
+"""ECS's stoppedReason of a service task stopped by a rollout or a scale-in."""
+DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
+"""The Deployment controller's mark on a ReplicaSet: the Deployment's replicas when it last scaled it."""
 
 TEMPLATE_FIELDS = (
     "taskDefinition",
@@ -148,6 +160,8 @@ _SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 _TIMED_OUT_REPLICA_SET = re.compile(r'ReplicaSet "([^"]+)"')
 _APP_PROTOCOLS = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c"}
+TASK_DEFINITION_REQUIRED = "A task definition must be specified when the deployment controller is ECS."
+_SERVICE_LINKED_ROLE = "You cannot specify an IAM role for services that require a service linked role."
 _DAEMON_DESIRED_COUNT = (
     "The daemon scheduling strategy does not support a desired count for services. "
     "Remove the desired count value and try again"
@@ -175,7 +189,7 @@ def validate_service_params(params: Mapping[str, Any], *, task_definition: Mappi
             "Service name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores."
         )
     if not params.get("taskDefinition"):
-        raise InvalidParameterException("A task definition must be specified for a service.")
+        raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
     strategy = params.get("schedulingStrategy") or REPLICA
     _validate_scheduling(params, strategy)
     _validate_deployment_configuration(
@@ -189,6 +203,7 @@ def validate_service_params(params: Mapping[str, Any], *, task_definition: Mappi
         constraints += list(task_definition.get("placementConstraints") or [])
     validate_constraints(constraints)
     validate_strategies(list(params.get("placementStrategy") or []))
+    _validate_role(params, task_definition)
     _validate_load_balancers(params.get("loadBalancers") or [], task_definition)
     if len(params.get("serviceRegistries") or []) > MAX_SERVICE_REGISTRIES:
         raise InvalidParameterException("A service can have at most one service registry.")
@@ -252,6 +267,25 @@ def _validate_load_balancers(
             _check_container_port(task_definition, name, port)
 
 
+def _validate_role(params: Mapping[str, Any], task_definition: Mapping[str, Any] | None) -> None:
+    """ECS takes a role only for a load-balanced service whose tasks do not use awsvpc; every
+    other service uses the service-linked role."""
+    if not params.get("role"):
+        return
+    awsvpc = (task_definition or {}).get("networkMode") == "awsvpc" or params.get("launchType") == "FARGATE"
+    if not params.get("loadBalancers") or awsvpc:
+        raise InvalidParameterException(_SERVICE_LINKED_ROLE)
+
+
+def iam_role(params: Mapping[str, Any], account: str) -> dict[str, str]:
+    """`{"role": ARN}` for CreateService's `role` (a role name, path-prefixed name, or ARN), or
+    `{}` when none is given."""
+    role = params.get("role")
+    if not role:
+        return {}
+    return {"role": role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{role.lstrip('/')}"}
+
+
 def _check_container_port(task_definition: Mapping[str, Any], container_name: str, port: int) -> None:
     container = next((c for c in task_definition["containerDefinitions"] if c["name"] == container_name), None)
     if container is None:
@@ -312,6 +346,7 @@ def service_record(
         "tags": copy.deepcopy(list(params.get("tags") or [])),
         "propagateTags": params.get("propagateTags") or "NONE",
         "enableECSManagedTags": bool(params.get("enableECSManagedTags")),
+        "availabilityZoneRebalancing": rebalancing_setting(params, None),
         "status": ACTIVE,
         "createdAt": created_at,
         "createdBy": created_by,
@@ -321,6 +356,8 @@ def service_record(
     for key in ("networkConfiguration", "healthCheckGracePeriodSeconds"):
         if params.get(key) is not None:
             record[key] = copy.deepcopy(params[key])
+    if params.get("role"):
+        record["roleArn"] = params["role"]
     record["deployments"] = [_new_deployment(record, deployment_id, created_at)]
     return record
 
@@ -352,6 +389,9 @@ def service_record_updated(
     updated["deploymentConfiguration"] = deployment_configuration(
         {**record["deploymentConfiguration"], **(params.get("deploymentConfiguration") or {})}, strategy
     )
+    updated["availabilityZoneRebalancing"] = rebalancing_setting(
+        params, record.get("availabilityZoneRebalancing") or DISABLED
+    )
     validate_service_params(updated, task_definition=task_definition)
     changed = any(updated.get(key) != record.get(key) for key in TEMPLATE_FIELDS)
     primary = primary_deployment(updated)
@@ -365,7 +405,8 @@ def service_record_updated(
 
 def service_record_observed(record: Mapping[str, Any], view: Mapping[str, Any], *, now: float) -> Json:
     """The record with what `view` (from `service_view`) observed kept: deployments that reached
-    COMPLETED or FAILED keep that state and its time; those no longer shown become INACTIVE.
+    COMPLETED or FAILED keep that state and its time; those no longer shown become INACTIVE; the
+    events shown are kept, so they outlive the pods they were derived from.
 
     The reconciler stores the result when it differs from `record`; the history this builds is
     what rollbacks and deployment events are read from.
@@ -385,6 +426,8 @@ def service_record_observed(record: Mapping[str, Any], view: Mapping[str, Any], 
         deployment["rolloutStateReason"] = seen["rolloutStateReason"]
         deployment["updatedAt"] = seen["updatedAt"] if state == COMPLETED else now
         deployment["completedAt" if state == COMPLETED else "failedAt"] = deployment["updatedAt"]
+    if view.get("events"):
+        updated["events"] = copy.deepcopy(view["events"])
     return updated
 
 
@@ -552,6 +595,33 @@ def workload_manifest(
         "progressDeadlineSeconds": progress_deadline_seconds(record),
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
+
+
+def scaling_marks_to_clear(deployment: Mapping[str, Any], replica_sets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The ReplicaSets whose `DESIRED_REPLICAS_ANNOTATION` must go before `deployment` (a
+    Deployment manifest) is applied, so that ECS's new desired count goes to the new deployment
+    alone. `replica_sets` are those of the Deployment as it stands.
+
+    The Deployment controller takes a change of replicas for a scaling event when an active
+    ReplicaSet (one with replicas) is marked with another desired count; it then scales every
+    active ReplicaSet, old ones included: the only one when no ReplicaSet has the new template yet,
+    all of them in proportion mid-rollout. So while an old ReplicaSet is active, the active ones
+    lose their mark (the controller skips unmarked ones and marks them again when it next scales
+    them), and the change is rolled out: the new ReplicaSet grows within maxSurge, the old ones
+    only shrink, as ECS drains an ACTIVE deployment and never launches tasks for it.
+    """
+    if deployment.get("kind") != "Deployment":
+        return []
+    primary_id = _template_deployment_id(deployment)
+    replicas = str(deployment["spec"]["replicas"])
+    active = [rs for rs in replica_sets if int((rs.get("spec") or {}).get("replicas") or 0) > 0]
+    if all(_template_deployment_id(rs) == primary_id for rs in active):
+        return []
+    return [
+        rs["metadata"]["name"]
+        for rs in active
+        if _annotations(rs["metadata"]).get(DESIRED_REPLICAS_ANNOTATION, replicas) != replicas
+    ]
 
 
 def pod_template(
@@ -753,6 +823,11 @@ def _ready_since(pod: Mapping[str, Any]) -> float | None:
 def _is_running(pod: Mapping[str, Any]) -> bool:
     ready = _ready_condition(pod)
     return _is_alive(pod) and _phase(pod) == "Running" and ready is not None and ready.get("status") == "True"
+
+
+def running_pods(pods: Iterable[Json]) -> list[Json]:
+    """The pods whose tasks ECS counts as RUNNING: Running, Ready and not stopping."""
+    return [pod for pod in pods if _is_running(pod)]
 
 
 def _failures(pod: Mapping[str, Any]) -> int:
@@ -1011,8 +1086,9 @@ def service_view(
         "enableECSManagedTags": record["enableECSManagedTags"],
         "propagateTags": record["propagateTags"],
         "enableExecuteCommand": False,
+        "availabilityZoneRebalancing": record.get("availabilityZoneRebalancing") or DISABLED,
     }
-    for key in ("networkConfiguration", "healthCheckGracePeriodSeconds"):
+    for key in ("networkConfiguration", "healthCheckGracePeriodSeconds", "roleArn"):
         if record.get(key) is not None:
             view[key] = copy.deepcopy(record[key])
     if include_tags:
@@ -1081,60 +1157,83 @@ def _reason(rollout_state: str, deployment_id: str) -> str:
 
 
 def _events(state: _ServiceState, service_arn: str, *, stable: bool) -> list[Json]:
+    """The service's events, newest first: those the record keeps, then any fact derived from
+    the workload that none of them has told yet. An event's id comes from the fact it tells
+    (`_event_id`), so once kept its message never changes, and a new fact is a new event."""
+    kept = state.record.get("events", [])
+    events = {event["id"]: dict(event) for event in kept}
+    newest = max((event["createdAt"] for event in kept), default=None)
+    still_steady = any(e["createdAt"] == newest and e["message"].endswith(STEADY_STATE) for e in kept)
+    for key, (time, message) in _derived_events(state, stable=stable).items():
+        event_id = _event_id(service_arn, key)
+        if not (still_steady and message.endswith(STEADY_STATE)):
+            events.setdefault(event_id, {"id": event_id, "createdAt": time, "message": message})
+    return sorted(events.values(), key=lambda event: (-event["createdAt"], event["message"]))[:MAX_EVENTS]
+
+
+def _event_id(service_arn: str, key: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{service_arn}#{key}"))
+
+
+def _derived_events(state: _ServiceState, *, stable: bool) -> dict[str, tuple[float, str]]:
+    """Event key -> (time, message) for each fact the workload and record show. Task starts and
+    stops are batched by second, and only once that second is `EVENT_SETTLE_SECONDS` old, so a
+    batch is complete before it is first told."""
     service = f"(service {state.record['serviceName']})"
     all_pods = [pod for rollout in state.rollouts.values() for pod in rollout.pods]
-    found: list[tuple[float, str]] = []
-    found += _task_events(all_pods, f"{service} has started", "tasks", _created_at)
-    found += _task_events(
-        [p for p in all_pods if p["metadata"].get("deletionTimestamp")],
-        f"{service} has stopped",
-        "running tasks",
-        _stopped_at,
-    )
+    settled = None if state.now is None else state.now - EVENT_SETTLE_SECONDS
+    found: dict[str, tuple[float, str]] = {}
+    found.update(_task_events(all_pods, f"{service} has started", "tasks", _created_at, "started", settled))
+    stopping = [p for p in all_pods if p["metadata"].get("deletionTimestamp")]
+    found.update(_task_events(stopping, f"{service} has stopped", "running tasks", _stopped_at, "stopped", settled))
     for deployment in state.record["deployments"]:
-        found += _deployment_events(service, deployment)
+        found.update(_deployment_events(service, deployment))
+    found.update(rebalancing_events(state.record["serviceName"], state.record.get("zoneRebalancing", [])))
     if stable:
-        found.append((state.steady_since(), f"{service} has reached a steady state."))
+        found[f"steady@{state.steady_since()}"] = (state.steady_since(), f"{service} {STEADY_STATE}")
     primary = state.primary.entry
     if state.rollout_state() == COMPLETED and "completedAt" not in primary:
-        found.append((state.steady_since(), f"{service} (deployment {primary['id']}) deployment completed."))
-    ordered = sorted(set(found), key=lambda event: (-event[0], event[1]))[:MAX_EVENTS]
-    return [
-        {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{service_arn}#{time}#{message}")),
-            "createdAt": time,
-            "message": message,
-        }
-        for time, message in ordered
-    ]
+        found[f"completed:{primary['id']}"] = (
+            state.steady_since(),
+            f"{service} (deployment {primary['id']}) deployment completed.",
+        )
+    return found
 
 
-def _deployment_events(service: str, deployment: Mapping[str, Any]) -> list[tuple[float, str]]:
+def _deployment_events(service: str, deployment: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
     deployment_id = deployment["id"]
-    events: list[tuple[float, str]] = []
+    events: dict[str, tuple[float, str]] = {}
     if "completedAt" in deployment:
-        events.append((deployment["completedAt"], f"{service} (deployment {deployment_id}) deployment completed."))
+        message = f"{service} (deployment {deployment_id}) deployment completed."
+        events[f"completed:{deployment_id}"] = (deployment["completedAt"], message)
     if "failedAt" in deployment:
         message = f"{service} (deployment {deployment_id}) deployment failed: tasks failed to start."
-        events.append((deployment["failedAt"], message))
+        events[f"failed:{deployment_id}"] = (deployment["failedAt"], message)
     if "restoredAt" in deployment:
-        events.append((deployment["restoredAt"], f"{service} rolling back to deployment {deployment_id}."))
+        message = f"{service} rolling back to deployment {deployment_id}."
+        events[f"restored:{deployment_id}@{deployment['restoredAt']}"] = (deployment["restoredAt"], message)
     return events
 
 
 def _task_events(
-    pod_list: Iterable[Mapping[str, Any]], prefix: str, noun: str, time_of: Callable[[Mapping[str, Any]], float | None]
-) -> list[tuple[float, str]]:
-    """Pods that started (or stopped) in the same second, as one ECS event listing their tasks."""
+    pod_list: Iterable[Mapping[str, Any]],
+    prefix: str,
+    noun: str,
+    time_of: Callable[[Mapping[str, Any]], float | None],
+    kind: str,
+    settled: float | None,
+) -> dict[str, tuple[float, str]]:
+    """Pods that started (or stopped) in the same second, up to `settled`, as one ECS event
+    listing their tasks."""
     batches: dict[float, list[str]] = {}
     for pod in pod_list:
         time = time_of(pod)
-        if time is not None:
+        if time is not None and (settled is None or time <= settled):
             batches.setdefault(time, []).append(task_id_of(pod))
-    return [
-        (time, f"{prefix} {len(ids)} {noun}: {' '.join(f'(task {i})' for i in sorted(ids))}.")
+    return {
+        f"{kind}@{time}": (time, f"{prefix} {len(ids)} {noun}: {' '.join(f'(task {i})' for i in sorted(ids))}.")
         for time, ids in batches.items()
-    ]
+    }
 
 
 def _created_at(pod: Mapping[str, Any]) -> float | None:
@@ -1147,6 +1246,19 @@ def _stopped_at(pod: Mapping[str, Any]) -> float | None:
     if deadline is None:
         return None
     return deadline - int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
+
+
+# Tasks the service scheduler stops
+
+
+def scaling_stop_reason(pod: Mapping[str, Any]) -> str | None:
+    """Why ECS stopped the service task of `pod`, a pod going (deleted, or being deleted) without
+    having stopped on its own: its ReplicaSet or DaemonSet removed it in a rollout or a scale-in,
+    which ECS reports as scaling activity of the task's deployment. None for other pods."""
+    deployment_id = _annotations(pod["metadata"]).get(ANNOTATION_DEPLOYMENT_ID)
+    if deployment_id is None or is_stopped(pod):
+        return None
+    return SCALING_ACTIVITY_REASON.format(deployment_id=deployment_id)
 
 
 # Circuit breaker

@@ -23,9 +23,10 @@ Messages confirmed from ECS responses quoted in public issue reports and the ECS
   sends typographic quotes around awsvpc);
   "Fargate requires that 'cpu' be defined at the task level." (and 'memory'); "No Fargate
   configuration exists for given values: 512 CPU, 128 memory. See the Amazon ECS documentation for
-  the valid values."; "Tasks using the Fargate launch type do not support ipcMode."; "Fargate
-  requires task definition to have execution role ARN to support log driver awslogs." (and "ECR
-  images").
+  the valid values."; "Tasks using the Fargate launch type do not support ipcMode."; "Tasks using
+  the Fargate launch type do not support pidMode 'host'. The supported value for pidMode is
+  'task'."; "Fargate requires task definition to have execution role ARN to support log driver
+  awslogs." (and "ECR images").
 
 Documented rules whose message was not found, worded like their confirmed siblings: task cpu
 outside 128-196608 units (the cpu message above); task memory unparsable or 0 ("Invalid 'memory'
@@ -40,6 +41,10 @@ cpu 0, essential true, hostPort and protocol "tcp" on each port mapping, and emp
 mountPoints, volumesFrom and systemControls; compatibilities holds EC2, FARGATE whenever Fargate
 would accept the definition (requested or not), and any other launch type requested.
 
+DeregisterTaskDefinition of a DELETE_IN_PROGRESS revision raises ClientException; ECS's exact words
+are not published, but the hashicorp/aws Terraform provider recognises the error by "in the process
+of being deleted", which BEING_DELETED says.
+
 References: `family`, `family:revision` or a task definition ARN. A revision that is not a number
 raises InvalidParameterException "Invalid revision number. Number: x" (as ECS does); anything
 else unreadable raises ClientException "Unable to describe task definition.".
@@ -47,17 +52,20 @@ else unreadable raises ClientException "Unable to describe task definition.".
 
 import copy
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from shim.errors import ClientException, InvalidParameterException
-from shim.translate.names import task_definition_arn
+from shim.translate.names import ANNOTATION_TASK_DEFINITION_ARN, task_definition_arn
 
 Definition = dict[str, Any]
 
 UNABLE_TO_DESCRIBE = "Unable to describe task definition."
+BEING_DELETED = "The specified task definition is in the process of being deleted."
+DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
+REMOVAL_GRACE_SECONDS = 60.0
 MAX_CONTAINERS = 10
 TASK_CPU_UNITS = range(128, 196608 + 1)
 MAX_REVISION = 2**31 - 1
@@ -187,7 +195,45 @@ def deregistered_view(view: Definition, deregistered_at: datetime) -> Definition
 
 
 def deletion_requested_view(view: Definition, delete_requested_at: datetime) -> Definition:
-    return {**copy.deepcopy(view), "status": "DELETE_IN_PROGRESS", "deleteRequestedAt": delete_requested_at}
+    return {**copy.deepcopy(view), "status": DELETE_IN_PROGRESS, "deleteRequestedAt": delete_requested_at}
+
+
+def removal_due(view: Mapping[str, Any], now: float) -> bool:
+    """Whether a revision may be removed for good if nothing uses it: its deletion was requested
+    (`deleteRequestedAt`, epoch seconds) at least REMOVAL_GRACE_SECONDS before `now`. ECS removes
+    such revisions when a periodic check finds them unused; the grace keeps a revision just
+    deleted describable for a while, as that check does."""
+    return bool(view["status"] == DELETE_IN_PROGRESS and view["deleteRequestedAt"] <= now - REMOVAL_GRACE_SECONDS)
+
+
+def revisions_in_use(
+    pods: Iterable[Mapping[str, Any]],
+    stopped_tasks: Iterable[Mapping[str, Any]],
+    services: Iterable[Mapping[str, Any]],
+) -> set[tuple[str, int]]:
+    """(family, revision) of every revision in use: by a task's pod (running, or stopped and not
+    yet swept), by a stopped task's record (`{"task": view}`) while it is retained, or by a
+    service record that is not INACTIVE (its task definition and every deployment's)."""
+    arns = [
+        *((pod["metadata"].get("annotations") or {}).get(ANNOTATION_TASK_DEFINITION_ARN, "") for pod in pods),
+        *(record["task"].get("taskDefinitionArn", "") for record in stopped_tasks),
+        *(arn for service in services if service["status"] != "INACTIVE" for arn in _service_revisions(service)),
+    ]
+    return {revision for revision in map(_revision_named, arns) if revision is not None}
+
+
+def _service_revisions(service: Mapping[str, Any]) -> Iterator[str]:
+    yield service.get("taskDefinition", "")
+    for deployment in service.get("deployments", []):
+        yield deployment.get("taskDefinition", "")
+
+
+def _revision_named(arn: str) -> tuple[str, int] | None:
+    try:
+        family, revision = parse_task_definition_ref(arn)
+    except (ClientException, InvalidParameterException):
+        return None
+    return None if revision is None else (family, revision)
 
 
 def required_attributes(params: Definition) -> list[str]:
@@ -382,6 +428,11 @@ def _fargate_problem(params: Definition) -> str | None:
         )
     if params.get("ipcMode"):
         return "Tasks using the Fargate launch type do not support ipcMode."
+    if params.get("pidMode", "task") != "task":
+        return (
+            f"Tasks using the Fargate launch type do not support pidMode '{params['pidMode']}'. "
+            "The supported value for pidMode is 'task'."
+        )
     if not params.get("executionRoleArn"):
         return _execution_role_problem(params["containerDefinitions"])
     return None

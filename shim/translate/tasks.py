@@ -6,7 +6,7 @@ lastStatus follows ECS's order (PROVISIONING -> PENDING -> ACTIVATING -> RUNNING
 -> STOPPING -> DEPROVISIONING -> STOPPED); a pod shows five of those states:
 - PROVISIONING: not bound to a node yet;
 - PENDING: bound, and some essential container has not started;
-- RUNNING: every essential container has started (one the kubelet is restarting still counts);
+- RUNNING: every essential container has started (one restarted by its ECS restart policy counts);
 - STOPPING: being deleted, or an essential container exited while others still run (ECS stops
   the whole task then: the reconciler deletes the pod and writes a stopped-task record);
 - STOPPED: the pod Succeeded or Failed, or a stopped-task record exists (it is final).
@@ -77,6 +77,7 @@ class _Container:
     name: str
     essential: bool
     runs_to_completion: bool
+    restarts_by_policy: bool
 
     @property
     def state(self) -> Mapping[str, Any]:
@@ -85,11 +86,12 @@ class _Container:
 
     @property
     def terminated(self) -> Mapping[str, Any] | None:
-        """How the container exited. A kubelet waiting to restart it (in a service's pod) shows
-        that in lastState: unless the ECS container has a restart policy of its own (container
-        restart rules), the task has stopped all the same on ECS."""
+        """How the container exited. A kubelet restarts containers ECS runs once (a sidecar, any
+        container of a service's pod) and shows the exit in lastState, while it waits to restart
+        the container or once it runs again: unless the ECS container has a restart policy of its
+        own, the container has stopped all the same on ECS (and, essential, stopped the task)."""
         terminated: Mapping[str, Any] | None = self.state.get("terminated")
-        if terminated is None and "waiting" in self.state and "restartPolicy" not in self.spec:
+        if terminated is None and not self.restarts_by_policy:
             terminated = (self.status.get("lastState") or {}).get("terminated")
         return terminated
 
@@ -390,6 +392,7 @@ def _containers(pod: Mapping[str, Any]) -> list[_Container]:
     annotations = pod["metadata"].get("annotations") or {}
     ecs_names: dict[str, str] = json.loads(annotations.get(names.ANNOTATION_CONTAINER_NAMES) or "{}")
     essential = set(json.loads(annotations.get(names.ANNOTATION_ESSENTIAL_CONTAINERS) or "[]"))
+    restarted = set(json.loads(annotations.get(names.ANNOTATION_RESTART_POLICY_CONTAINERS) or "[]"))
     status = pod.get("status") or {}
     statuses = {s["name"]: s for s in [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]}
     spec = pod.get("spec") or {}
@@ -406,6 +409,7 @@ def _containers(pod: Mapping[str, Any]) -> list[_Container]:
                 name=name,
                 essential=name in essential,
                 runs_to_completion=is_init and spec_container.get("restartPolicy") != "Always",
+                restarts_by_policy=name in restarted or (not is_init and "restartPolicy" in spec_container),
             )
         )
     return found

@@ -33,9 +33,12 @@ from shim.kube.client import KubeClients, connect
 from shim.kube.store import GROUP, VERSION, raw_json
 from shim.schemas.responses import output_problems
 from shim.translate import names
-from shim.translate.names import LABEL_TASK_ID, cluster_namespace
+from shim.translate.names import LABEL_CLUSTER, LABEL_TASK_ID, cluster_namespace, label_value
 
 T = TypeVar("T")
+
+ZONE = "topology.kubernetes.io/zone"
+INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 
 
 @pytest.fixture(scope="session")
@@ -373,3 +376,88 @@ def ecs_error(call: Callable[..., Any], **params: Any) -> dict[str, str]:
         call(**params)
     error: dict[str, str] = raised.value.response["Error"]
     return error
+
+
+def kube_json(call: Callable[..., Any], *args: Any, **params: Any) -> Any:
+    """What the API server answered to a client call, as the plain JSON it sent."""
+    return json.loads(call(*args, _preload_content=False, **params).data)
+
+
+def nodes(kube: KubeClients) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = kube_json(kube.core.list_node)["items"]
+    return listed
+
+
+def remove_services(ecs: Any, kube: KubeClients, cluster: str) -> None:
+    """Force-delete every service of the cluster and wait until their pods are gone."""
+    arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
+    for arn in arns:
+        ecs.delete_service(cluster=cluster, service=arn, force=True)
+    if arns:
+        ecs.get_waiter("services_inactive").wait(cluster=cluster, services=arns, WaiterConfig=FAST_WAITER)
+
+    def pods_gone() -> bool:
+        return not task_pods(kube, cluster)
+
+    eventually(pods_gone, timeout=60)
+
+
+@pytest.fixture
+def cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
+    """A new ECS cluster for one test; afterwards its services are deleted (freeing the nodes for
+    the next test) and then the cluster."""
+    name = unique_name("svc")
+    ecs.create_cluster(clusterName=name)
+    yield name
+    remove_services(ecs, kube, name)
+
+    def deleted() -> bool:
+        try:
+            ecs.delete_cluster(cluster=name)
+        except (
+            ecs.exceptions.ClusterContainsServicesException,
+            ecs.exceptions.ClusterContainsTasksException,
+            ecs.exceptions.ClusterContainsContainerInstancesException,
+        ):
+            return False
+        return True
+
+    eventually(deleted, timeout=30)
+
+
+@pytest.fixture
+def add_node(ecs: Any, kube: KubeClients, cluster: str) -> Iterator[Callable[..., str]]:
+    """Adds a fake node shaped like an existing one of an instance type (and zone, when given),
+    with extra `labels`, pinned to the test's cluster so no other cluster lists it; afterwards the
+    cluster's services are deleted before the node is."""
+    added: list[str] = []
+
+    def add(instance_type: str, zone: str | None = None, labels: Mapping[str, str] | None = None) -> str:
+        model = next(
+            n
+            for n in nodes(kube)
+            if n["metadata"]["labels"].get(INSTANCE_TYPE) == instance_type
+            and zone in (None, n["metadata"]["labels"].get(ZONE))
+        )
+        name = f"i-0{uuid.uuid4().hex[:16]}"
+        labels = {
+            **model["metadata"]["labels"],
+            **(labels or {}),
+            "kubernetes.io/hostname": name,
+            LABEL_CLUSTER: label_value(cluster),
+        }
+        node = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+            "spec": {"providerID": f"aws:///{labels[ZONE]}/{name}"},
+            "status": {key: model["status"][key] for key in ("allocatable", "capacity", "nodeInfo")},
+        }
+        kube_json(kube.core.create_node, node)
+        added.append(name)
+        return name
+
+    yield add
+    remove_services(ecs, kube, cluster)
+    for name in added:
+        kube.core.delete_node(name)

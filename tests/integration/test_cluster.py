@@ -104,3 +104,71 @@ def test_container_without_run_seconds_keeps_running(kube: KubeClients, namespac
     assert states["quick"].terminated.exit_code == 0
     assert states["server"].running is not None
     assert kube.core.read_namespaced_pod("mixed", namespace).status.phase == "Running"
+
+
+def sidecar(name: str, env: dict[str, str] | None = None) -> client.V1Container:
+    restartable = container(name, env)
+    restartable.restart_policy = "Always"
+    return restartable
+
+
+def test_init_containers_run_one_after_another_for_their_time(kube: KubeClients, namespace: str) -> None:
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="staged"),
+        spec=client.V1PodSpec(
+            restart_policy="Never",
+            init_containers=[
+                container("migrate", {"SIMULATED_RUN_SECONDS": "2"}),
+                sidecar("proxy"),
+                container("seed"),
+            ],
+            containers=[container("main")],
+        ),
+    )
+    kube.core.create_namespaced_pod(namespace, pod)
+
+    def running() -> client.V1Pod | None:
+        current = kube.core.read_namespaced_pod("staged", namespace)
+        return current if current.status.phase == "Running" else None
+
+    status = eventually(running).status
+    init = {s.name: s.state for s in status.init_container_statuses}
+    migrated = init["migrate"].terminated
+    assert migrated.exit_code == 0
+    assert 2 <= (migrated.finished_at - migrated.started_at).total_seconds() <= 3
+    assert init["proxy"].running.started_at >= migrated.finished_at
+    assert init["seed"].terminated.started_at >= init["proxy"].running.started_at
+    assert status.container_statuses[0].state.running.started_at >= init["seed"].terminated.finished_at
+
+
+def test_sidecar_exits_after_its_time_is_restarted_and_stopped_with_the_pod(kube: KubeClients, namespace: str) -> None:
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="sidecars"),
+        spec=client.V1PodSpec(
+            restart_policy="Never",
+            init_containers=[
+                sidecar("flaky", {"SIMULATED_RUN_SECONDS": "1", "SIMULATED_EXIT_CODE": "3"}),
+                sidecar("steady"),
+            ],
+            containers=[container("main", {"SIMULATED_RUN_SECONDS": "4"})],
+        ),
+    )
+    kube.core.create_namespaced_pod(namespace, pod)
+
+    def flaky_exited() -> client.V1ContainerStatus | None:
+        statuses = kube.core.read_namespaced_pod("sidecars", namespace).status.init_container_statuses or []
+        flaky = next((s for s in statuses if s.name == "flaky"), None)
+        return flaky if flaky is not None and flaky.restart_count > 0 else None
+
+    flaky = eventually(flaky_exited)
+    assert flaky.last_state.terminated.exit_code == 3
+    assert kube.core.read_namespaced_pod("sidecars", namespace).status.phase == "Running"
+
+    def finished() -> client.V1Pod | None:
+        current = kube.core.read_namespaced_pod("sidecars", namespace)
+        return current if current.status.phase in ("Succeeded", "Failed") else None
+
+    done = eventually(finished).status
+    assert done.phase == "Succeeded"
+    steady = next(s for s in done.init_container_statuses if s.name == "steady")
+    assert steady.state.terminated.exit_code == 0

@@ -25,6 +25,8 @@ from tests.integration.conftest import (
 )
 
 ACCOUNT_ARN = "arn:aws:ecs:us-east-1:123456789012"
+NAMESPACE_ARN_PREFIX = "arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-"
+COUNTS = ("registeredContainerInstancesCount", "runningTasksCount", "pendingTasksCount", "activeServicesCount")
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
 
@@ -251,6 +253,84 @@ def test_counts_follow_the_clusters_nodes_and_task_pods(ecs: Any, kube: KubeClie
 
     kube.core.delete_namespaced_pod("unschedulable", namespace, grace_period_seconds=0)
     eventually(lambda: counted(0, 0), timeout=30)
+    assert ecs.delete_cluster(cluster=name)["cluster"]["status"] == "INACTIVE"
+
+
+def test_service_connect_namespace_is_shown_as_a_cloud_map_arn_in_every_cluster_view(
+    ecs: Any, second_shim: ShimServer
+) -> None:
+    name = unique_name("connected")
+    namespace = unique_name("internal")
+
+    created = ecs.create_cluster(clusterName=name, serviceConnectDefaults={"namespace": namespace})["cluster"]
+
+    arn = created["serviceConnectDefaults"]["namespace"]
+    assert arn.startswith(NAMESPACE_ARN_PREFIX)
+    assert describe_one(ecs, name)["serviceConnectDefaults"] == {"namespace": arn}
+    elsewhere = model_checked(ecs_client(second_shim.url)).describe_clusters(clusters=[name])["clusters"][0]
+    assert elsewhere["serviceConnectDefaults"] == {"namespace": arn}
+    other = f"{NAMESPACE_ARN_PREFIX}{uuid.uuid4().hex[:16]}"
+    updated = ecs.update_cluster(cluster=name, serviceConnectDefaults={"namespace": other})["cluster"]
+    assert updated["serviceConnectDefaults"] == {"namespace": other}
+    assert describe_one(ecs, name)["serviceConnectDefaults"] == {"namespace": other}
+    ecs.update_cluster(cluster=name, serviceConnectDefaults={"namespace": namespace})
+    assert ecs.delete_cluster(cluster=name)["cluster"]["serviceConnectDefaults"] == {"namespace": arn}
+
+
+def test_an_empty_service_connect_namespace_removes_the_defaults(ecs: Any) -> None:
+    name = unique_name("disconnected")
+    created = ecs.create_cluster(clusterName=name, serviceConnectDefaults={"namespace": unique_name("internal")})
+    assert created["cluster"]["serviceConnectDefaults"]["namespace"].startswith(NAMESPACE_ARN_PREFIX)
+
+    updated = ecs.update_cluster(cluster=name, serviceConnectDefaults={"namespace": ""})["cluster"]
+
+    assert "serviceConnectDefaults" not in updated
+    assert "serviceConnectDefaults" not in describe_one(ecs, name, ["CONFIGURATIONS"])
+
+
+@pytest.mark.parametrize("bad_namespace", ["team/internal", "x" * 1025])
+def test_a_service_connect_namespace_name_ecs_refuses_changes_nothing(
+    ecs: Any, kube: KubeClients, bad_namespace: str
+) -> None:
+    name = unique_name("refused")
+    error = ecs_error(ecs.create_cluster, clusterName=name, serviceConnectDefaults={"namespace": bad_namespace})
+    assert error["Code"] == "InvalidParameterException"
+    assert not namespace_exists(kube, names.cluster_namespace(name))
+
+    kept = ecs.create_cluster(clusterName=name, serviceConnectDefaults={"namespace": "kept"})["cluster"]
+    error = ecs_error(ecs.update_cluster, cluster=name, serviceConnectDefaults={"namespace": bad_namespace})
+    assert error["Code"] == "InvalidParameterException"
+    assert describe_one(ecs, name)["serviceConnectDefaults"] == kept["serviceConnectDefaults"]
+
+
+def test_an_inactive_cluster_counts_nothing_in_any_view(ecs: Any, kube: KubeClients) -> None:
+    name = unique_name("emptied")
+    ecs.create_cluster(clusterName=name)
+    assert describe_one(ecs, name)["registeredContainerInstancesCount"] == serving_nodes(kube, name) > 0
+
+    deleted = ecs.delete_cluster(cluster=name)["cluster"]
+
+    described = describe_one(ecs, name, ["STATISTICS"])
+    assert described["status"] == "INACTIVE"
+    assert [deleted[count] for count in COUNTS] == [described[count] for count in COUNTS] == [0, 0, 0, 0]
+    assert {entry["value"] for entry in described["statistics"]} == {"0"}
+
+
+def test_active_services_are_counted_and_keep_their_cluster(ecs: Any) -> None:
+    name = unique_name("served")
+    ecs.create_cluster(clusterName=name)
+    family = unique_name("counted")
+    container = {"name": "web", "image": "public.ecr.aws/nginx/nginx:latest", "memory": 128}
+    definition = ecs.register_task_definition(family=family, containerDefinitions=[container])["taskDefinition"]
+    ecs.create_service(cluster=name, serviceName="web", taskDefinition=definition["taskDefinitionArn"], desiredCount=0)
+
+    busy = describe_one(ecs, name, ["STATISTICS"])
+
+    assert busy["activeServicesCount"] == 1
+    assert {entry["name"]: entry["value"] for entry in busy["statistics"]}["activeEC2ServiceCount"] == "1"
+    assert ecs_error(ecs.delete_cluster, cluster=name)["Code"] == "ClusterContainsServicesException"
+    ecs.delete_service(cluster=name, service="web")
+    assert describe_one(ecs, name)["activeServicesCount"] == 0
     assert ecs.delete_cluster(cluster=name)["cluster"]["status"] == "INACTIVE"
 
 

@@ -11,7 +11,7 @@ from kubernetes.utils import parse_quantity
 
 from shim.kube.client import KubeClients
 from shim.kube.store import raw_json
-from shim.translate.names import ATTRIBUTE_LABEL_PREFIX
+from shim.translate.names import ATTRIBUTE_LABEL_PREFIX, LABEL_CLUSTER, label_value
 from tests.integration.conftest import (
     FAST_WAITER,
     ShimServer,
@@ -175,6 +175,63 @@ def test_filter_lists_exactly_the_matching_instances(
     expected = sorted(node for node, labels in node_labels(kube).items() if matches(labels))
 
     assert sorted(all_instances(ecs, ecs_cluster, filter=expression)) == expected
+
+
+GROUPED_PATTERNS: list[tuple[str, Callable[[dict[str, str]], bool]]] = [
+    (
+        r"attribute:ecs.instance-type =~ (c5|t4g)\.(xlarge|medium)",
+        lambda labels: labels[INSTANCE_TYPE] in ("c5.xlarge", "t4g.medium"),
+    ),
+    (
+        r"(attribute:ecs.instance-type =~ (c5|m5)\.(large|xlarge)) and attribute:ecs.availability-zone == us-east-1b",
+        lambda labels: labels[INSTANCE_TYPE] in ("m5.large", "c5.xlarge") and labels[ZONE] == "us-east-1b",
+    ),
+    (
+        r"not(attribute:ecs.instance-type !~ ([a-z]+[0-9]g?)\.medium)",
+        lambda labels: labels[INSTANCE_TYPE] == "t4g.medium",
+    ),
+]
+
+
+def serving_nodes(kube: KubeClients, cluster: str) -> dict[str, dict[str, str]]:
+    """The labels of the nodes that serve `cluster`: those not pinned to another cluster."""
+    return {
+        node: labels
+        for node, labels in node_labels(kube).items()
+        if labels.get(LABEL_CLUSTER, label_value(cluster)) == label_value(cluster)
+    }
+
+
+@pytest.mark.parametrize(("expression", "matches"), GROUPED_PATTERNS, ids=[case[0] for case in GROUPED_PATTERNS])
+def test_filter_takes_regular_expressions_with_groups_and_alternations(
+    ecs: Any, kube: KubeClients, ecs_cluster: str, expression: str, matches: Callable[[dict[str, str]], bool]
+) -> None:
+    expected = sorted(node for node, labels in serving_nodes(kube, ecs_cluster).items() if matches(labels))
+
+    assert expected
+    assert sorted(all_instances(ecs, ecs_cluster, filter=expression)) == expected
+
+
+def test_member_of_takes_a_regular_expression_with_groups_and_alternations(
+    ecs: Any, kube: KubeClients, ecs_cluster: str
+) -> None:
+    expression, matches = GROUPED_PATTERNS[1]
+    matching = {node for node, labels in serving_nodes(kube, ecs_cluster).items() if matches(labels)}
+    definition = ecs.register_task_definition(
+        family=unique_name("grouped"), containerDefinitions=[{"name": "app", "image": "busybox", "memory": 64}]
+    )["taskDefinition"]["taskDefinitionArn"]
+
+    tasks = ecs.run_task(
+        cluster=ecs_cluster,
+        taskDefinition=definition,
+        count=len(matching),
+        placementConstraints=[{"type": "memberOf", "expression": expression}],
+        placementStrategy=[{"type": "spread", "field": "instanceId"}],
+    )
+
+    assert tasks["failures"] == []
+    landed = landed_on(kube, ecs_cluster, [task["taskArn"] for task in tasks["tasks"]])
+    assert set(landed.values()) == matching
 
 
 def test_aws_cli_lists_instances_by_filter(shim: ShimServer, ecs: Any, kube: KubeClients, ecs_cluster: str) -> None:

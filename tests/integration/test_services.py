@@ -4,9 +4,8 @@ workloads, pods, nodes, Services and EndpointSlices read back from the API serve
 
 import json
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,12 +15,19 @@ from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_CLUSTER, LABEL_SERVICE, cluster_namespace, label_value
-from tests.integration.conftest import FAST_WAITER, ShimServer, eventually, run_aws, task_pods, unique_name
+from tests.integration.conftest import (
+    FAST_WAITER,
+    INSTANCE_TYPE,
+    ZONE,
+    ShimServer,
+    eventually,
+    kube_json,
+    nodes,
+    run_aws,
+    unique_name,
+)
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
-
-ZONE = "topology.kubernetes.io/zone"
-INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 
 
 def register(ecs: Any, family: str, image: str = "busybox:1.36", **container: Any) -> str:
@@ -77,11 +83,6 @@ def service_tasks(ecs: Any, cluster: str, service: str) -> list[dict[str, Any]]:
     return list(ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"])
 
 
-def kube_json(call: Callable[..., Any], *args: Any, **params: Any) -> Any:
-    """What the API server answered to a client call, as the plain JSON it sent."""
-    return json.loads(call(*args, _preload_content=False, **params).data)
-
-
 def service_selector(service: str) -> str:
     return f"{LABEL_SERVICE}={label_value(service)}"
 
@@ -102,11 +103,6 @@ def pod_names(pods: list[dict[str, Any]]) -> set[str]:
     return {pod["metadata"]["name"] for pod in pods}
 
 
-def nodes(kube: KubeClients) -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = kube_json(kube.core.list_node)["items"]
-    return listed
-
-
 def pod_count_is(kube: KubeClients, cluster: str, service: str, count: int) -> Callable[[], bool]:
     def check() -> bool:
         return len(live_pods(kube, cluster, service)) == count
@@ -120,71 +116,6 @@ def images_of(pods: list[dict[str, Any]]) -> set[str]:
 
 def environment(**variables: str) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in variables.items()]
-
-
-def remove_services(ecs: Any, kube: KubeClients, cluster: str) -> None:
-    """Force-delete every service of the cluster and wait until their pods are gone."""
-    arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
-    for arn in arns:
-        ecs.delete_service(cluster=cluster, service=arn, force=True)
-    if arns:
-        ecs.get_waiter("services_inactive").wait(cluster=cluster, services=arns, WaiterConfig=FAST_WAITER)
-
-    def pods_gone() -> bool:
-        return not task_pods(kube, cluster)
-
-    eventually(pods_gone, timeout=60)
-
-
-@pytest.fixture
-def cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
-    """A new ECS cluster for one test; afterwards its services are deleted (freeing the nodes for
-    the next test) and then the cluster."""
-    name = unique_name("svc")
-    ecs.create_cluster(clusterName=name)
-    yield name
-    remove_services(ecs, kube, name)
-
-    def deleted() -> bool:
-        try:
-            ecs.delete_cluster(cluster=name)
-        except (
-            ecs.exceptions.ClusterContainsServicesException,
-            ecs.exceptions.ClusterContainsTasksException,
-            ecs.exceptions.ClusterContainsContainerInstancesException,
-        ):
-            return False
-        return True
-
-    eventually(deleted, timeout=30)
-
-
-@pytest.fixture
-def add_node(ecs: Any, kube: KubeClients, cluster: str) -> Iterator[Callable[[str], str]]:
-    """Adds a fake node shaped like an existing one of an instance type, pinned to the test's
-    cluster so no other cluster lists it; afterwards the cluster's services are deleted before
-    the node is."""
-    added: list[str] = []
-
-    def add(instance_type: str) -> str:
-        model = next(n for n in nodes(kube) if n["metadata"]["labels"].get(INSTANCE_TYPE) == instance_type)
-        name = f"i-0{uuid.uuid4().hex[:16]}"
-        labels = {**model["metadata"]["labels"], "kubernetes.io/hostname": name, LABEL_CLUSTER: label_value(cluster)}
-        node = {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
-            "spec": {"providerID": f"aws:///{labels[ZONE]}/{name}"},
-            "status": {key: model["status"][key] for key in ("allocatable", "capacity", "nodeInfo")},
-        }
-        kube_json(kube.core.create_node, node)
-        added.append(name)
-        return name
-
-    yield add
-    remove_services(ecs, kube, cluster)
-    for name in added:
-        kube.core.delete_node(name)
 
 
 def test_service_runs_its_desired_count_as_tasks_of_its_group(
@@ -442,7 +373,7 @@ def test_unknown_services_are_reported(ecs: Any, cluster: str) -> None:
     response = ecs.describe_services(cluster=cluster, services=["nowhere"])
     assert response["services"] == []
     [failure] = response["failures"]
-    assert failure["reason"] == "MISSING" and failure["arn"].endswith(f"service/{cluster}/nowhere")
+    assert failure["reason"] == "MISSING" and failure["arn"].endswith(":service/nowhere")
     with pytest.raises(ecs.exceptions.ServiceNotFoundException):
         ecs.update_service(cluster=cluster, service="nowhere", desiredCount=1)
     with pytest.raises(WaiterError, match="terminal failure"):

@@ -11,7 +11,9 @@ import pytest
 import requests
 
 from shim.kube.client import KubeClients
+from shim.translate.task_definitions import REMOVAL_GRACE_SECONDS
 from tests.integration.conftest import (
+    FAST_WAITER,
     ShimServer,
     all_at_once,
     ecs_client,
@@ -105,6 +107,29 @@ def test_register_for_fargate_keeps_the_task_size(ecs: Any) -> None:
     assert {"name": "ecs.capability.task-eni"} in registered["requiresAttributes"]
 
 
+FARGATE = {"requiresCompatibilities": ["FARGATE"], "networkMode": "awsvpc", "cpu": "256", "memory": "512"}
+
+
+def test_fargate_refuses_the_hosts_process_namespace(ecs: Any) -> None:
+    family = unique_name("pidhost")
+
+    error = ecs_error(
+        ecs.register_task_definition, family=family, pidMode="host", containerDefinitions=[container()], **FARGATE
+    )
+
+    assert error["Code"] == "ClientException"
+    assert error["Message"] == (
+        "Tasks using the Fargate launch type do not support pidMode 'host'. The supported value for pidMode is 'task'."
+    )
+    assert ecs_error(ecs.describe_task_definition, taskDefinition=family)["Code"] == "ClientException"
+
+
+def test_fargate_shares_the_tasks_process_namespace(ecs: Any) -> None:
+    registered = register(ecs, unique_name("pidtask"), pidMode="task", **FARGATE)
+
+    assert (registered["pidMode"], registered["compatibilities"]) == ("task", ["EC2", "FARGATE"])
+
+
 def test_families_differing_only_in_case_or_separators_are_distinct(ecs: Any, kube: KubeClients) -> None:
     suffix = uuid.uuid4().hex[:10]
     families = [f"Web_App{suffix}", f"web_app{suffix}", f"web-app{suffix}", "W" * (255 - len(suffix)) + suffix]
@@ -192,13 +217,33 @@ def test_list_task_definition_families_by_prefix_and_status(ecs: Any) -> None:
     def families(**params: Any) -> list[str]:
         return list(ecs.list_task_definition_families(familyPrefix=prefix, **params)["families"])
 
-    assert families() == [active, active_longer]
+    assert families() == [active, active_longer, retired]
     assert families(status="ACTIVE") == [active, active_longer]
     assert families(status="INACTIVE") == [retired]
     assert families(status="ALL") == [active, active_longer, retired]
     assert ecs.list_task_definition_families(familyPrefix=active)["families"] == [active, active_longer]
     paged = all_pages(ecs.list_task_definition_families, "families", familyPrefix=prefix, status="ALL")
     assert paged == [active, active_longer, retired]
+
+
+def test_list_task_definition_families_lists_families_without_an_active_revision_by_default(ecs: Any) -> None:
+    prefix = unique_name("famdefault")
+    active, deregistered, deleted = f"{prefix}-active", f"{prefix}-deregistered", f"{prefix}-deleted"
+    for family in (active, deregistered, deleted):
+        register(ecs, family)
+        if family != active:
+            ecs.deregister_task_definition(taskDefinition=f"{family}:1")
+    ecs.delete_task_definitions(taskDefinitions=[f"{deleted}:1"])
+
+    listed = ecs.list_task_definition_families(familyPrefix=prefix)["families"]
+
+    assert listed == [active, deleted, deregistered]
+    assert ecs.list_task_definition_families(familyPrefix=prefix, status="ALL")["families"] == listed
+    assert ecs.list_task_definition_families(familyPrefix=prefix, status="ACTIVE")["families"] == [active]
+    assert ecs.list_task_definition_families(familyPrefix=prefix, status="INACTIVE")["families"] == [
+        deleted,
+        deregistered,
+    ]
 
 
 def test_deregistered_revision_stays_describable_and_family_means_latest_active(ecs: Any) -> None:
@@ -248,6 +293,52 @@ def test_revision_numbers_are_never_reused(ecs: Any) -> None:
     ecs.deregister_task_definition(taskDefinition=f"{family}:3")
     ecs.delete_task_definitions(taskDefinitions=[f"{family}:2", f"{family}:3"])
     assert register(ecs, family)["revision"] == 4
+
+
+def test_deleted_revisions_nothing_uses_go_for_good_and_their_numbers_stay_taken(
+    ecs: Any, kube: KubeClients, ecs_cluster: str
+) -> None:
+    used, alone = unique_name("removed"), unique_name("removedalone")
+    for _ in range(3):
+        register(ecs, used)
+    register(ecs, alone)
+    [task] = ecs.run_task(cluster=ecs_cluster, taskDefinition=f"{used}:1")["tasks"]
+    ecs.get_waiter("tasks_running").wait(cluster=ecs_cluster, tasks=[task["taskArn"]], WaiterConfig=FAST_WAITER)
+    doomed = [*(f"{used}:{revision}" for revision in (1, 2, 3)), f"{alone}:1"]
+    for reference in doomed:
+        ecs.deregister_task_definition(taskDefinition=reference)
+
+    deleted = ecs.delete_task_definitions(taskDefinitions=doomed)
+
+    assert [shown["status"] for shown in deleted["taskDefinitions"]] == ["DELETE_IN_PROGRESS"] * 4
+    error = ecs_error(ecs.deregister_task_definition, taskDefinition=f"{used}:2")
+    assert (error["Code"], error["Message"]) == (
+        "ClientException",
+        "The specified task definition is in the process of being deleted.",
+    )
+
+    def unused_ones_removed() -> bool:
+        listed = ecs.list_task_definitions(familyPrefix=used, status="DELETE_IN_PROGRESS")["taskDefinitionArns"]
+        return listed == arns(used, 1) and ecs.list_task_definition_families(familyPrefix=alone)["families"] == []
+
+    eventually(unused_ones_removed, timeout=REMOVAL_GRACE_SECONDS + 40, interval=1)
+    for reference in (f"{used}:2", f"{used}:3", f"{alone}:1", alone):
+        error = ecs_error(ecs.describe_task_definition, taskDefinition=reference)
+        assert (error["Code"], error["Message"]) == ("ClientException", "Unable to describe task definition.")
+    in_use = ecs.describe_task_definition(taskDefinition=f"{used}:1")["taskDefinition"]
+    assert in_use["status"] == "DELETE_IN_PROGRESS"
+    assert ecs.describe_tasks(cluster=ecs_cluster, tasks=[task["taskArn"]])["tasks"][0]["lastStatus"] == "RUNNING"
+    assert (register(ecs, used)["revision"], register(ecs, alone)["revision"]) == (4, 2)
+    assert ecs.list_task_definition_families(familyPrefix=alone)["families"] == [alone]
+
+    def only_revisions_known_to_ecs_stored() -> bool:
+        stored = {family: task_definitions_of(kube, family) for family in (used, alone)}
+        revisions = {
+            family: sorted(obj["spec"]["taskDefinition"]["revision"] for obj in objs) for family, objs in stored.items()
+        }
+        return revisions == {used: [1, 4], alone: [2]}
+
+    eventually(only_revisions_known_to_ecs_stored, timeout=40, interval=1)
 
 
 def register_all_at_once(clients: list[Any], family: str) -> list[int]:

@@ -190,6 +190,49 @@ def test_a_pattern_argument_keeps_its_alternations() -> None:
     assert parse("attribute:x =~ a|b||c").values == ("a|b||c",)  # type: ignore[union-attr]
 
 
+def test_a_pattern_argument_keeps_its_groups_and_alternations() -> None:
+    expression = parse(r"attribute:ecs.instance-type =~ (c5|m5)\.(large|xlarge)")
+    assert expression == Comparison(attribute("ecs.instance-type"), Operator.MATCHES, (r"(c5|m5)\.(large|xlarge)",))
+    for instance_type, selected in (
+        ("c5.large", True),
+        ("m5.xlarge", True),
+        ("t2.large", False),
+        ("c5.2xlarge", False),
+    ):
+        assert evaluate(expression, facts(attributes={"ecs.instance-type": instance_type})) is selected
+
+
+@pytest.mark.parametrize(
+    ("expression", "pattern"),
+    [
+        (r"(attribute:x =~ (c5|m5)\.large) and attribute:y exists", r"(c5|m5)\.large"),
+        (r"(attribute:x =~ ((a)|(b))+) and attribute:y exists", "((a)|(b))+"),
+        (r"(attribute:x =~ t2.*)and(attribute:y exists)", "t2.*"),
+        (r"(attribute:x =~ a\)+) and attribute:y exists", r"a\)+"),
+        (r"(attribute:x =~ [)(]+) and attribute:y exists", "[)(]+"),
+        (r"(attribute:x =~ [^])]+) and attribute:y exists", "[^])]+"),
+        (r"(attribute:x =~ \Q)(\E) and attribute:y exists", r"\Q)(\E"),
+        (r"(attribute:x =~ (a|b)&&c) and attribute:y exists", "(a|b)&&c"),
+    ],
+)
+def test_a_pattern_in_parentheses_ends_at_the_parenthesis_its_own_groups_do_not_close(
+    expression: str, pattern: str
+) -> None:
+    assert parse(expression) == And(
+        Comparison(attribute("x"), Operator.MATCHES, (pattern,)), Comparison(attribute("y"), Operator.EXISTS)
+    )
+
+
+def test_a_pattern_with_an_unclosed_group_is_refused_as_a_regular_expression() -> None:
+    assert error_of("attribute:x =~ (c5|m5") == (
+        "Invalid expression: invalid argument '(c5|m5' at position 16 for attribute:x =~; "
+        "not a usable regular expression: missing ), unterminated subpattern"
+    )
+    assert error_of("(attribute:x =~ (c5|m5) and attribute:y exists") == (
+        "Invalid expression: unexpected end of expression at position 47; expected 'and', 'or' or ')'"
+    )
+
+
 def test_the_expression_may_be_2000_characters_long() -> None:
     padding = " " * (MAX_EXPRESSION_LENGTH - len("attribute:x exists"))
     assert parse("attribute:x exists" + padding) == Comparison(attribute("x"), Operator.EXISTS)

@@ -17,6 +17,7 @@ from shim.translate.placement import (
     effective_placement,
     node_label_for_attribute,
     node_label_value_for_attribute,
+    node_meets_required_affinity,
     pod_scheduling,
     validate_constraints,
     validate_strategies,
@@ -386,3 +387,25 @@ def test_fargate_ignores_placement_and_spreads_across_zones() -> None:
         [*definition["placementConstraints"], *asked],
         binpack,
     )
+
+
+def required_nodes(*terms: dict[str, Any]) -> dict[str, Any]:
+    required = {"nodeSelectorTerms": list(terms)}
+    return {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": required}}}
+
+
+def test_a_node_meets_required_affinity_as_the_schedulers_filter_decides() -> None:
+    labels = {"zone": "a", "cores": "4"}
+    zone_a = {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}
+    not_b = {"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["b"]}]}
+    many_cores = {"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["8"]}]}
+    no_gpu = {"matchExpressions": [{"key": "gpu", "operator": "DoesNotExist"}]}
+    named = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["n2"]}]}
+    assert node_meets_required_affinity({}, "n1", labels)
+    assert node_meets_required_affinity(required_nodes(zone_a), "n1", labels)
+    assert node_meets_required_affinity(required_nodes({**not_b, **no_gpu}), "n1", labels)
+    assert not node_meets_required_affinity(required_nodes(many_cores), "n1", labels)
+    assert node_meets_required_affinity(required_nodes(many_cores, zone_a), "n1", labels)
+    assert not node_meets_required_affinity(required_nodes(named), "n1", labels)
+    assert node_meets_required_affinity(required_nodes(named), "n2", labels)
+    assert not node_meets_required_affinity({"nodeSelector": {"zone": "b"}}, "n1", labels)

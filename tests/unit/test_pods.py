@@ -559,6 +559,17 @@ def test_container_restart_policy_becomes_container_restart_rules() -> None:
     assert "restartPolicy" not in main(spec(definition(container(restartPolicy={"enabled": False}))))
 
 
+def test_containers_with_a_restart_policy_are_listed_for_the_status_layer() -> None:
+    task_definition = definition(
+        container("app", restartPolicy={"enabled": True}),
+        container("log", restartPolicy={"enabled": False}),
+        container("envoy"),
+    )
+    annotations = pod(task_definition)["metadata"]["annotations"]
+    assert json.loads(annotations[names.ANNOTATION_RESTART_POLICY_CONTAINERS]) == ["app"]
+    assert names.ANNOTATION_RESTART_POLICY_CONTAINERS not in pod()["metadata"]["annotations"]
+
+
 # Container dependencies
 
 
@@ -575,10 +586,53 @@ def test_containers_awaited_to_exit_run_first_as_init_containers() -> None:
 
 def test_containers_awaited_to_start_are_native_sidecars() -> None:
     task_definition = definition(
-        container("app", dependsOn=[{"containerName": "proxy", "condition": "START"}]), container("proxy")
+        container("app", dependsOn=[{"containerName": "proxy", "condition": "START"}]),
+        container("proxy", essential=False),
     )
     proxy = init(spec(task_definition), "proxy")
     assert proxy["restartPolicy"] == "Always" and "startupProbe" not in proxy
+
+
+def test_essential_container_awaited_to_start_is_a_regular_container_started_first() -> None:
+    task_definition = definition(
+        container("sidecar", essential=False, dependsOn=[{"containerName": "app", "condition": "START"}]),
+        container("app", restartPolicy={"enabled": True, "ignoredExitCodes": [0]}),
+    )
+    pod_spec = spec(task_definition)
+    assert "initContainers" not in pod_spec
+    assert [c["name"] for c in pod_spec["containers"]] == ["app", "sidecar"]
+    assert main(pod_spec)["restartPolicy"] == "Never"
+    assert main(pod_spec)["restartPolicyRules"] == [
+        {"action": "Restart", "exitCodes": {"operator": "NotIn", "values": [0]}}
+    ]
+
+
+def test_essential_container_awaited_by_a_sidecar_or_awaited_healthy_stays_a_sidecar() -> None:
+    task_definition = definition(
+        container("app", dependsOn=[{"containerName": "log", "condition": "START"}]),
+        container("log", essential=False, dependsOn=[{"containerName": "proxy", "condition": "START"}]),
+        container("proxy"),
+        container("db", dependsOn=[{"containerName": "envoy", "condition": "HEALTHY"}]),
+        container("envoy", healthCheck={"command": ["CMD", "/ready"]}),
+    )
+    pod_spec = spec(task_definition)
+    assert [(c["name"], c["restartPolicy"]) for c in pod_spec["initContainers"]] == [
+        ("proxy", "Always"),
+        ("log", "Always"),
+        ("envoy", "Always"),
+    ]
+    assert [c["name"] for c in pod_spec["containers"]] == ["app", "db"]
+
+
+def test_chains_of_essential_containers_awaited_to_start_run_in_dependency_order() -> None:
+    task_definition = definition(
+        container("web", dependsOn=[{"containerName": "api", "condition": "START"}]),
+        container("api", dependsOn=[{"containerName": "cache", "condition": "START"}]),
+        container("cache"),
+    )
+    pod_spec = spec(task_definition)
+    assert "initContainers" not in pod_spec
+    assert [c["name"] for c in pod_spec["containers"]] == ["cache", "api", "web"]
 
 
 def test_containers_awaited_healthy_are_sidecars_gated_by_a_startup_probe() -> None:

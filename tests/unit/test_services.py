@@ -23,6 +23,7 @@ from shim.translate.services import (
     CIRCUIT_BREAKER_REASON,
     MAX_DEPLOYMENT_HISTORY,
     circuit_breaker_threshold,
+    iam_role,
     is_stable,
     kube_services,
     new_deployment_id,
@@ -30,6 +31,8 @@ from shim.translate.services import (
     registry_service_name,
     rollback_target,
     rolling_update,
+    scaling_marks_to_clear,
+    scaling_stop_reason,
     service_record,
     service_record_observed,
     service_record_rolled_back,
@@ -45,6 +48,7 @@ REGION, ACCOUNT, CLUSTER, NAMESPACE = "us-east-1", "123456789012", "default", "e
 CREATOR = "arn:aws:iam::123456789012:role/deployer"
 T0 = 1_700_000_000.0
 D1, D2, D3 = "ecs-svc/1111111111111111111", "ecs-svc/2222222222222222222", "ecs-svc/3333333333333333333"
+D4 = "ecs-svc/4444444444444444444"
 DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 
@@ -608,6 +612,50 @@ def test_rolling_update_never_leaves_ecs_bounds_unless_ecs_would_be_stuck(
 def test_draining_replica_service_scales_to_zero() -> None:
     manifest = workload_manifest({**create(), "status": "DRAINING"}, definition(), namespace=NAMESPACE, scheduling=None)
     assert manifest["spec"]["replicas"] == 0
+
+
+def marked(replica_set_object: dict[str, Any], desired: int | None) -> dict[str, Any]:
+    """`replica_set_object` with the Deployment controller's desired-replicas mark (None: none)."""
+    annotations = replica_set_object["metadata"]["annotations"]
+    annotations.pop("deployment.kubernetes.io/desired-replicas")
+    if desired is not None:
+        annotations["deployment.kubernetes.io/desired-replicas"] = str(desired)
+    return replica_set_object
+
+
+def manifest_of(record: dict[str, Any]) -> dict[str, Any]:
+    revision = int(primary_deployment(record)["taskDefinition"].rsplit(":", 1)[1])
+    return workload_manifest(record, definition(revision), namespace=NAMESPACE, scheduling=None)
+
+
+def test_a_new_revision_with_a_new_count_unmarks_the_old_replica_set_so_it_is_not_scaled() -> None:
+    old = create(desiredCount=1)
+    old_replica_set = marked(replica_set(workload(old), 1), 1)
+    new = update(old, taskDefinition=arn(2), desiredCount=3)
+    assert scaling_marks_to_clear(manifest_of(new), [old_replica_set]) == [old_replica_set["metadata"]["name"]]
+
+
+def test_a_new_count_mid_rollout_unmarks_every_active_replica_set() -> None:
+    old = create(desiredCount=2)
+    rolling = update(old, taskDefinition=arn(2))
+    old_replica_set = marked(replica_set(workload(old), 2), 2)
+    new_replica_set = marked(replica_set(workload(rolling), 2), 2)
+    emptied = marked(replica_set(workload(update(old, deployment_id=D3, forceNewDeployment=True)), 0), 2)
+    unmarked = marked(replica_set(workload(update(old, deployment_id=D4, forceNewDeployment=True)), 1), None)
+    scaled = update(rolling, deployment_id=None, desiredCount=4)
+    cleared = scaling_marks_to_clear(manifest_of(scaled), [old_replica_set, new_replica_set, emptied, unmarked])
+    assert cleared == [old_replica_set["metadata"]["name"], new_replica_set["metadata"]["name"]]
+
+
+def test_marks_stay_when_the_controller_would_scale_no_old_replica_set() -> None:
+    steady_record = create(desiredCount=2)
+    current = marked(replica_set(workload(steady_record), 2), 2)
+    retired = marked(replica_set(workload(update(steady_record, forceNewDeployment=True)), 0), 2)
+    scaled = update(steady_record, deployment_id=None, desiredCount=5)
+    assert scaling_marks_to_clear(manifest_of(scaled), [current, retired]) == []
+    rolled = update(steady_record, taskDefinition=arn(2))
+    assert scaling_marks_to_clear(manifest_of(rolled), [current]) == []
+    assert scaling_marks_to_clear(workload(daemon()), [current]) == []
 
 
 def test_circuit_breaker_sets_a_short_progress_deadline_and_records_rollback() -> None:
@@ -1187,3 +1235,95 @@ def test_replaced_tasks_that_failed_count_toward_the_circuit_breaker() -> None:
         "id": D1,
         "taskDefinition": arn(1),
     }
+
+
+# Task definition required, role, immutable events
+
+
+def test_a_task_definition_is_required_with_the_ecs_deployment_controller() -> None:
+    with pytest.raises(InvalidParameterException, match="task definition must be specified"):
+        validate_service_params({"serviceName": "web", "desiredCount": 1})
+
+
+BALANCER = {"targetGroupArn": "arn:aws:elasticloadbalancing:tg", "containerName": "web", "containerPort": 80}
+
+
+def test_a_role_is_shown_as_an_iam_role_arn_for_a_load_balanced_service() -> None:
+    balanced = {"loadBalancers": [BALANCER]}
+    for role, expected in [
+        ("ecsServiceRole", f"arn:aws:iam::{ACCOUNT}:role/ecsServiceRole"),
+        ("/team/ecsServiceRole", f"arn:aws:iam::{ACCOUNT}:role/team/ecsServiceRole"),
+        ("arn:aws:iam::999:role/x", "arn:aws:iam::999:role/x"),
+    ]:
+        record = create(**balanced, **iam_role({"role": role}, ACCOUNT))
+        owner, current, pods = steady(record)
+        assert view(record, owner, [current], pods)["roleArn"] == expected
+    plain = create()
+    owner, current, pods = steady(plain)
+    assert "roleArn" not in view(plain, owner, [current], pods)
+
+
+def test_a_role_without_load_balancers_or_with_awsvpc_needs_the_service_linked_role() -> None:
+    balanced = {"loadBalancers": [BALANCER]}
+    for fields in [{"role": "r"}, {"role": "r", **balanced, "launchType": "FARGATE"}]:
+        with pytest.raises(InvalidParameterException, match="service linked role"):
+            validate_service_params(params(**fields))
+    with pytest.raises(InvalidParameterException, match="service linked role"):
+        validate_service_params(params(role="r", **balanced), task_definition={"networkMode": "awsvpc"})
+
+
+def test_events_kept_in_the_record_never_change_when_more_tasks_share_their_second() -> None:
+    record = create(desiredCount=3)
+    owner = workload(record)
+    current = replica_set(owner, 3)
+    two = [pod(current, 0), pod(current, 1)]
+    first = view(record, owner, [current], two)
+    kept = service_record_observed(record, first, now=T0 + 3600)
+    later = view(kept, owner, [current], [*two, pod(current, 2)])
+    started = [e for e in later["events"] if "has started" in e["message"]]
+    assert started == [e for e in first["events"] if "has started" in e["message"]]
+    assert "has started 2 tasks" in started[0]["message"]
+
+
+def test_kept_events_outlive_the_pods_they_tell_of() -> None:
+    record = create()
+    owner, current, pods = steady(record)
+    kept = service_record_observed(record, view(record, owner, [current], pods), now=T0 + 3600)
+    gone = view(kept, owner, [replica_set(owner, 0)], [])
+    assert any("has started 3 tasks" in message for message in messages(gone))
+
+
+def test_tasks_started_in_the_last_seconds_are_told_once_their_second_is_over() -> None:
+    record = create(desiredCount=1)
+    owner = workload(record)
+    current = replica_set(owner, 1)
+    fresh = [pod(current, 0, created=T0 + 100)]
+    assert not any("has started" in m for m in messages(view(record, owner, [current], fresh, now=T0 + 100.5)))
+    assert any("has started 1 tasks" in m for m in messages(view(record, owner, [current], fresh, now=T0 + 103)))
+
+
+def test_a_steady_state_is_told_once_while_nothing_else_happens() -> None:
+    record = create()
+    owner, current, pods = steady(record)
+    kept = service_record_observed(record, view(record, owner, [current], pods), now=T0 + 3600)
+    touched = copy.deepcopy(owner)
+    touched["status"]["conditions"] = [{"type": "Available", "lastUpdateTime": iso(T0 + 900)}]
+    later = view(kept, touched, [current], pods)
+    assert messages(later).count("(service web) has reached a steady state.") == 1
+
+
+# Tasks the service scheduler stops
+
+
+def test_a_service_task_its_replica_set_removes_was_stopped_by_scaling_activity_of_its_deployment() -> None:
+    current = replica_set(workload(create()), 3)
+    going = pod(current, 0, deleted=T0 + 600)
+    assert scaling_stop_reason(going) == f"Scaling activity initiated by (deployment {D1})"
+
+
+def test_tasks_that_stopped_on_their_own_or_belong_to_no_service_are_not_scaling_activity() -> None:
+    current = replica_set(workload(create()), 3)
+    assert scaling_stop_reason(pod(current, 0, phase="Failed", deleted=T0 + 600)) is None
+    standalone = pod(current, 1, deleted=T0 + 600)
+    del standalone["metadata"]["annotations"]["ecs.shim.io/deployment-id"]
+    assert scaling_stop_reason(standalone) is None

@@ -9,14 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shim.errors import ClientException, EcsError, InvalidParameterException
-from shim.translate.names import task_definition_arn
+from shim.translate.names import ANNOTATION_TASK_DEFINITION_ARN, task_definition_arn
 from shim.translate.task_definitions import (
     FARGATE_MEMORY_BY_CPU,
     deletion_requested_view,
     deregistered_view,
     network_mode,
     parse_task_definition_ref,
+    removal_due,
     required_attributes,
+    revisions_in_use,
     sorted_task_definition_arns,
     task_cpu_units,
     task_definition_view,
@@ -284,6 +286,11 @@ REFUSED = {
         ClientException,
         "Tasks using the Fargate launch type do not support ipcMode.",
     ),
+    "Fargate with pidMode host": (
+        fargate(pidMode="host"),
+        ClientException,
+        "Tasks using the Fargate launch type do not support pidMode 'host'. The supported value for pidMode is 'task'.",
+    ),
     "Fargate awslogs without an execution role": (
         fargate(container(logConfiguration={"logDriver": "awslogs", "options": {"awslogs-group": "g"}})),
         ClientException,
@@ -340,6 +347,8 @@ ACCEPTED = {
         executionRoleArn=EXECUTION_ROLE,
     ),
     "Fargate from public ECR without a role": fargate(container(image="public.ecr.aws/nginx/nginx:1")),
+    "Fargate sharing the task's process namespace": fargate(pidMode="task"),
+    "EC2 sharing the host's process namespace": definition(pidMode="host"),
     "awsvpc EC2 definition of a non-Fargate size": definition(networkMode="awsvpc", cpu="256", memory="700"),
 }
 
@@ -493,6 +502,13 @@ def test_view_adds_fargate_whenever_fargate_would_accept_the_definition() -> Non
 
     assert view_of(unrequested)["compatibilities"] == ["EC2", "FARGATE"]
     assert view_of(odd_size)["compatibilities"] == ["EC2"]
+
+
+def test_view_leaves_fargate_out_of_a_definition_sharing_the_hosts_process_namespace() -> None:
+    awsvpc = {"networkMode": "awsvpc", "cpu": "256", "memory": "512"}
+
+    assert view_of(definition(pidMode="host", **awsvpc))["compatibilities"] == ["EC2"]
+    assert view_of(definition(pidMode="task", **awsvpc))["compatibilities"] == ["EC2", "FARGATE"]
 
 
 def test_view_lists_other_requested_launch_types_in_ecs_order() -> None:
@@ -717,3 +733,61 @@ def test_every_view_conforms_to_the_botocore_shape(params: dict[str, Any], task_
 
     for view in (active, inactive, deleting):
         assert shape_problems(view, task_definition_shape) == []
+
+
+# Removal of deleted revisions
+
+NOW = 1_800_000_000.0
+
+
+@pytest.mark.parametrize(
+    ("status", "requested_ago", "due"),
+    [
+        ("DELETE_IN_PROGRESS", 60.0, True),
+        ("DELETE_IN_PROGRESS", 3600.0, True),
+        ("DELETE_IN_PROGRESS", 59.0, False),
+        ("INACTIVE", None, False),
+        ("ACTIVE", None, False),
+    ],
+)
+def test_a_deleted_revision_is_due_for_removal_a_minute_after_its_deletion_was_requested(
+    status: str, requested_ago: float | None, due: bool
+) -> None:
+    view: dict[str, Any] = {"status": status}
+    if requested_ago is not None:
+        view["deleteRequestedAt"] = NOW - requested_ago
+    assert removal_due(view, NOW) is due
+
+
+def arn_of(family: str, revision: int) -> str:
+    return task_definition_arn("us-east-1", "123456789012", family, revision)
+
+
+def task_pod(arn: str | None) -> dict[str, Any]:
+    return {"metadata": {"annotations": {ANNOTATION_TASK_DEFINITION_ARN: arn} if arn else {}}}
+
+
+def service(status: str, *revisions: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "taskDefinition": revisions[0],
+        "deployments": [{"id": f"ecs-svc/{index}", "taskDefinition": arn} for index, arn in enumerate(revisions)],
+    }
+
+
+def test_revisions_in_use_are_those_of_tasks_and_of_every_deployment_of_live_services() -> None:
+    in_use = revisions_in_use(
+        pods=[task_pod(arn_of("web", 1)), task_pod(None), {"metadata": {}}],
+        stopped_tasks=[{"task": {"taskDefinitionArn": arn_of("batch", 7)}}],
+        services=[
+            service("ACTIVE", arn_of("api", 3), arn_of("api", 2)),
+            service("DRAINING", arn_of("worker", 5)),
+            service("INACTIVE", arn_of("gone", 1)),
+        ],
+    )
+
+    assert in_use == {("web", 1), ("batch", 7), ("api", 3), ("api", 2), ("worker", 5)}
+
+
+def test_a_revision_nothing_names_is_not_in_use() -> None:
+    assert revisions_in_use(pods=[], stopped_tasks=[{"task": {}}], services=[]) == set()

@@ -283,6 +283,89 @@ def test_non_essential_container_exit_leaves_the_task_running() -> None:
     assert [(c["lastStatus"], c.get("exitCode")) for c in shown["containers"]] == [("RUNNING", None), ("STOPPED", 0)]
 
 
+def restarted(code: int, finished: float = 9, restarts: int = 1) -> dict[str, Any]:
+    """A container the kubelet started again at once after it exited with `code`."""
+    status = running(finished, restarts=restarts)
+    status["lastState"] = {
+        "terminated": {"exitCode": code, "reason": "Error", "startedAt": at(5), "finishedAt": at(finished)}
+    }
+    return status
+
+
+AWAITED_HEALTHY = definition(
+    container("app", dependsOn=[{"containerName": "envoy", "condition": "HEALTHY"}]),
+    container("envoy", healthCheck={"command": ["CMD", "/ready"]}),
+)
+
+
+@pytest.mark.parametrize("envoy", [restarted(3), waiting("CrashLoopBackOff", restarts=1)], ids=["running", "waiting"])
+def test_essential_sidecar_restarted_by_the_kubelet_has_stopped_the_task(envoy: dict[str, Any]) -> None:
+    pod = task_pod(AWAITED_HEALTHY, phase="Running", init_statuses={"envoy": envoy}, statuses={"app": running(6)})
+    assert essential_container_exited(pod)
+    shown = view(pod)
+    assert (shown["lastStatus"], shown["desiredStatus"]) == ("STOPPING", "STOPPED")
+    assert (shown["stopCode"], shown["stoppedReason"]) == (
+        "EssentialContainerExited",
+        "Essential container in task exited",
+    )
+    envoy_view, app = shown["containers"]
+    assert (envoy_view["name"], envoy_view["lastStatus"]) == ("envoy", "STOPPED")
+    assert envoy_view["exitCode"] == envoy["lastState"]["terminated"]["exitCode"]
+    assert app["lastStatus"] == "RUNNING"
+    record = record_of(pod, stopping_at=epoch(10), stop_code="EssentialContainerExited")
+    assert view(None, record)["containers"][0]["exitCode"] == envoy["lastState"]["terminated"]["exitCode"]
+
+
+def test_essential_container_of_a_service_pod_started_again_has_stopped_the_task() -> None:
+    pod = task_pod(definition(container("app")), phase="Running", statuses={"app": restarted(3)})
+    assert essential_container_exited(pod)
+    assert only(view(pod)["containers"])["exitCode"] == 3
+
+
+def test_sidecar_restarted_by_its_ecs_restart_policy_keeps_the_task_running() -> None:
+    task = definition(
+        container("app", dependsOn=[{"containerName": "envoy", "condition": "HEALTHY"}]),
+        container("envoy", healthCheck={"command": ["CMD", "/ready"]}, restartPolicy={"enabled": True}),
+    )
+    pod = task_pod(task, phase="Running", init_statuses={"envoy": restarted(3)}, statuses={"app": running(6)})
+    assert not essential_container_exited(pod)
+    shown = view(pod)
+    assert shown["lastStatus"] == "RUNNING"
+    assert [(c["name"], c["lastStatus"], c.get("exitCode")) for c in shown["containers"]] == [
+        ("envoy", "RUNNING", None),
+        ("app", "RUNNING", None),
+    ]
+
+
+def test_non_essential_sidecar_exit_leaves_the_task_running() -> None:
+    task = definition(
+        container("app", dependsOn=[{"containerName": "proxy", "condition": "START"}]),
+        container("proxy", essential=False),
+    )
+    pod = task_pod(task, phase="Running", init_statuses={"proxy": restarted(2)}, statuses={"app": running(6)})
+    assert not essential_container_exited(pod)
+    shown = view(pod)
+    assert shown["lastStatus"] == "RUNNING" and "stopCode" not in shown
+    assert [(c["name"], c["lastStatus"], c.get("exitCode")) for c in shown["containers"]] == [
+        ("proxy", "STOPPED", 2),
+        ("app", "RUNNING", None),
+    ]
+
+
+def test_essential_container_awaited_to_start_exits_and_stops_the_task() -> None:
+    task = definition(
+        container("app"),
+        container("sidecar", essential=False, dependsOn=[{"containerName": "app", "condition": "START"}]),
+    )
+    pod = task_pod(task, phase="Running", statuses={"app": exited(3, 5, 7), "sidecar": running(5)})
+    assert essential_container_exited(pod)
+    shown = view(pod)
+    assert (shown["stopCode"], [(c["name"], c.get("exitCode")) for c in shown["containers"]]) == (
+        "EssentialContainerExited",
+        [("app", 3), ("sidecar", None)],
+    )
+
+
 def test_pod_being_deleted_is_stopping_since_its_deletion_began() -> None:
     pod = deleted(task_pod(phase="Running", statuses={"app": running(5)}), at_seconds=60)
     shown = view(pod)
