@@ -23,7 +23,7 @@ lint: venv
 	$(VENV)/bin/ruff check shim tests cluster bench
 	$(VENV)/bin/ruff format --check shim tests cluster bench
 	$(VENV)/bin/mypy
-	@unformatted=$$(gofmt -l tests/clients/go); [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
+	@unformatted=$$(gofmt -l tests/clients/go) && [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit -q

@@ -64,10 +64,9 @@ def task_definition_object_name(family: str, revision: int) -> str:
 
 
 REMOVED = "REMOVED"
-"""The status of a revision removed for good (ECS no longer knows it) whose object is kept, as a
-tombstone holding only its family and revision, because no higher revision of its family exists:
-new revisions count from the highest object, so the number is never given again. No read returns
-a tombstone; it goes once a higher revision exists."""
+"""The status of a revision removed for good (ECS no longer knows it). Its object stays as a
+tombstone holding only its family and revision, so that creating the object of that number fails
+and the number is never given again, whatever a server's cache has seen. No read returns one."""
 
 
 def is_removed(obj: KubeObject) -> bool:
@@ -298,36 +297,15 @@ class Store:
         return self._update_custom("taskdefinitions", name, change, self.task_definitions)
 
     def remove_task_definition(self, obj: KubeObject) -> None:
-        """Remove a revision for good: its object goes, or becomes a tombstone (see REMOVED) while
-        it holds the highest revision number of its family. Removing it again changes nothing."""
-        if self._superseded(obj):
-            self._delete_task_definition(obj)
-        elif not is_removed(obj):
-            try:
-                self.update_task_definition(obj["metadata"]["name"], bury)
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-
-    def forget_superseded_tombstones(self) -> None:
-        """Delete the tombstones of families that have a higher revision, which now holds the count."""
-        for obj in self.task_definitions.items():
-            if is_removed(obj) and self._superseded(obj):
-                self._delete_task_definition(obj)
-
-    def _superseded(self, obj: KubeObject) -> bool:
-        """Whether a higher revision of the family exists. The highest revision ever claimed is
-        never deleted (only buried), so once a cache has seen a higher one, the count is safe."""
-        family = obj["spec"]["taskDefinition"]["family"]
-        return any(revision_of(other) > revision_of(obj) for other in self.task_definitions.indexed("family", family))
-
-    def _delete_task_definition(self, obj: KubeObject) -> None:
+        """Remove a revision for good: its object becomes a tombstone (see REMOVED), which keeps
+        its number taken. Removing it again changes nothing."""
+        if is_removed(obj):
+            return
         try:
-            self.kube.custom.delete_cluster_custom_object(GROUP, VERSION, "taskdefinitions", obj["metadata"]["name"])
+            self.update_task_definition(obj["metadata"]["name"], bury)
         except ApiException as error:
             if error.status != 404:
                 raise
-        self.task_definitions.observe(obj, deleted=True)
 
     def update_cluster(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
         return self._update_custom("clusters", name, change, self.clusters)

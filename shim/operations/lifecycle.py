@@ -8,6 +8,8 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from kubernetes.client import ApiException
@@ -32,7 +34,7 @@ from shim.translate.services import (
 )
 from shim.translate.tasks import essential_container_exited, stopped_at, task_id_of
 from shim.translate.zone_rebalancing import STOP_REASON as REBALANCING_STOP_REASON
-from shim.translate.zone_rebalancing import RebalanceStep, rebalance_step, usable_zones
+from shim.translate.zone_rebalancing import RebalanceStep, may_rebalance, rebalance_step, usable_zones
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +46,30 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 
 
+def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[int, ...] = ()) -> None:
+    """Run one step of a background loop, which must go on whatever happens: an API error with
+    an `expected` status is logged at debug level, any other failure with its traceback."""
+    try:
+        action()
+    except ApiException as error:
+        if error.status in expected:
+            log.debug("%s: %s %s", failure, error.status, error.reason)
+        else:
+            log.exception(failure)
+    except Exception:
+        log.exception(failure)
+
+
 class TaskLifecycle:
     def __init__(self, store: Store, region: str, account: str) -> None:
         self.store = store
         self.region = region
         self.account = account
         self.exited: queue.Queue[KubeObject] = queue.Queue()
-        self.removed: queue.Queue[KubeObject] = queue.Queue()
-        self.terminating: dict[str, KubeObject] = {}
-        """Service pods being deleted, by namespace/name, as last seen."""
+        self.removed: queue.Queue[tuple[KubeObject, str]] = queue.Queue()
+        """Service pods their ReplicaSet or DaemonSet removed, with the stop reason to record."""
+        self.terminating: dict[str, tuple[KubeObject, str]] = {}
+        """Service pods being deleted, by namespace/name, as last seen, with their stop reason."""
         self.terminating_lock = threading.Lock()
 
     def start(self) -> None:
@@ -73,7 +90,9 @@ class TaskLifecycle:
     def follow_removals(self, event_type: str, pod: KubeObject) -> None:
         """Queue the service pods that went for `record_removed_tasks`: those deleted, and those
         seen being deleted that a relisted cache no longer holds (they went while the watch was
-        down). A pod is recorded as it was last seen, with its containers' final states."""
+        down). A pod is recorded as it was last seen, with its containers' final states, and with
+        the reason it had when its deletion began: a kubelet ends a deleted pod Succeeded or Failed
+        before it goes, which alone would read as a task that stopped on its own."""
         if event_type == "RELISTED":
             with self.terminating_lock:
                 gone = [key for key in self.terminating if self.store.pods.get(key) is None]
@@ -82,22 +101,20 @@ class TaskLifecycle:
             return
         metadata = pod["metadata"]
         key = f"{metadata['namespace']}/{metadata['name']}"
-        removed_by_scheduler = scaling_stop_reason(pod) is not None
         with self.terminating_lock:
+            tracked = self.terminating.pop(key, None)
+            reason = tracked[1] if tracked else scaling_stop_reason(pod)
+            if reason is None:
+                return
             if event_type == "DELETED":
-                self.terminating.pop(key, None)
-                if removed_by_scheduler:
-                    self.removed.put(pod)
-            elif removed_by_scheduler and "deletionTimestamp" in metadata:
-                self.terminating[key] = pod
+                self.removed.put((pod, reason))
+            elif "deletionTimestamp" in metadata:
+                self.terminating[key] = (pod, reason)
 
     def stop_exited_tasks(self) -> None:
         while True:
             pod = self.exited.get()
-            try:
-                self.stop_task(pod)
-            except Exception:
-                log.exception("could not stop task %s", pod["metadata"]["name"])
+            carry_on(partial(self.stop_task, pod), f"could not stop task {pod['metadata']['name']}")
 
     def stop_task(self, pod: KubeObject) -> None:
         cluster_name = self.cluster_of(pod)
@@ -116,23 +133,16 @@ class TaskLifecycle:
 
     def record_removed_tasks(self) -> None:
         while True:
-            pod = self.removed.get()
-            try:
-                self.record_removed_task(pod)
-            except ApiException as error:
-                if error.status in (403, 404):
-                    log.debug("no record of task %s: its cluster is going", pod["metadata"]["name"])
-                else:
-                    log.exception("could not record task %s", pod["metadata"]["name"])
-            except Exception:
-                log.exception("could not record task %s", pod["metadata"]["name"])
+            pod, reason = self.removed.get()
+            # 403, 404: its cluster's namespace is going.
+            failure = f"could not record task {pod['metadata']['name']}"
+            carry_on(partial(self.record_removed_task, pod, reason), failure, expected=(403, 404))
 
-    def record_removed_task(self, pod: KubeObject) -> None:
+    def record_removed_task(self, pod: KubeObject, reason: str) -> None:
         """Keep a STOPPED record of a service task its ReplicaSet or DaemonSet removed (a rollout,
         a scale-in, a deleted service), unless it has one (StopTask, an essential container's exit)."""
-        reason = scaling_stop_reason(pod)
         cluster_name = self.cluster_of(pod)
-        if reason is None or cluster_name is None:
+        if cluster_name is None:
             return
         tasks = ClusterTasks.load(self.store, cluster_name)
         if tasks.record(task_id_of(pod)) is None:
@@ -150,10 +160,7 @@ class TaskLifecycle:
     def forget_old_tasks(self) -> None:
         while True:
             time.sleep(SWEEP_SECONDS)
-            try:
-                self.sweep(time.time() - RETENTION_SECONDS)
-            except Exception:
-                log.exception("could not sweep stopped tasks")
+            carry_on(lambda: self.sweep(time.time() - RETENTION_SECONDS), "could not sweep stopped tasks")
 
     def sweep(self, before: float) -> None:
         for record in self.store.task_records.items():
@@ -167,24 +174,18 @@ class TaskLifecycle:
         """Remove deleted task definition revisions once nothing uses them (see task_definitions.py)."""
         while True:
             time.sleep(TASK_DEFINITION_SWEEP_SECONDS)
-            try:
-                remove_unused_deleted_revisions(self.store, time.time())
-            except Exception:
-                log.exception("could not remove deleted task definitions")
+            carry_on(
+                lambda: remove_unused_deleted_revisions(self.store, time.time()),
+                "could not remove deleted task definitions",
+            )
 
     def follow_services(self) -> None:
         while True:
             time.sleep(SERVICE_CHECK_SECONDS)
             for record_object in self.store.services.items():
-                try:
-                    self.follow_service(record_object)
-                except ApiException as error:
-                    if error.status in (404, 409):
-                        log.debug("service %s changed or went while followed", record_object["metadata"]["name"])
-                    else:
-                        log.exception("could not follow service %s", record_object["metadata"]["name"])
-                except Exception:
-                    log.exception("could not follow service %s", record_object["metadata"]["name"])
+                # 404, 409: another writer changed or deleted the service meanwhile.
+                failure = f"could not follow service {record_object['metadata']['name']}"
+                carry_on(partial(self.follow_service, record_object), failure, expected=(404, 409))
 
     def follow_service(self, record_object: KubeObject) -> None:
         record = record_object["spec"]["record"]
@@ -222,13 +223,17 @@ class TaskLifecycle:
         self, record: dict[str, Any], view: dict[str, Any], objects: ServiceObjects, now: float
     ) -> RebalanceStep | None:
         """The next step of Availability Zone rebalancing (see translate/zone_rebalancing.py)."""
+        steady = is_stable(view) and view["deployments"][0]["rolloutState"] == COMPLETED
+        terminating = any(pod["metadata"].get("deletionTimestamp") for pod in objects.pods)
+        if not may_rebalance(record, steady=steady, terminating=terminating):
+            return None
         pod_spec = ((objects.workload or {}).get("spec") or {}).get("template", {}).get("spec", {})
         node_zones = usable_zones(self.store.nodes_serving(record["clusterName"]), pod_spec)
         return rebalance_step(
             record,
-            steady=is_stable(view) and view["deployments"][0]["rolloutState"] == COMPLETED,
+            steady=steady,
             running=running_pods(objects.pods),
-            terminating=any(pod["metadata"].get("deletionTimestamp") for pod in objects.pods),
+            terminating=terminating,
             node_zones=node_zones,
             now=now,
         )

@@ -18,7 +18,7 @@ from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
-from shim.operations.task_definitions import find_task_definition
+from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
 from shim.translate.container_instances import instance_facts
 from shim.translate.placement import (
@@ -198,7 +198,7 @@ def create_service(store: Store, call: Call) -> Response:
     namespace = names.cluster_namespace(cluster_name)
     if not params.get("taskDefinition"):
         raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
-    definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+    definition = find_active_task_definition(store, params["taskDefinition"])
     existing = find_service(store, cluster_name, params["serviceName"])
     if existing is not None and existing["spec"]["record"]["status"] != INACTIVE:
         raise InvalidParameterException("Creation of service was not idempotent.")
@@ -233,6 +233,8 @@ def update_service(store: Store, call: Call) -> Response:
         definition = None
         if params.get("taskDefinition"):
             definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+            if definition["taskDefinitionArn"] != record["taskDefinition"]:
+                definition = find_active_task_definition(store, params["taskDefinition"])
             changes["taskDefinition"] = definition["taskDefinitionArn"]
         return service_record_updated(
             record, changes, now=time.time(), new_deployment_id=new_deployment_id(), task_definition=definition

@@ -17,6 +17,7 @@ from shim.translate.tags import check_tags
 from shim.translate.task_definitions import (
     BEING_DELETED,
     DELETE_IN_PROGRESS,
+    TASK_DEFINITION_INACTIVE,
     UNABLE_TO_DESCRIBE,
     deletion_requested_view,
     deregistered_view,
@@ -80,6 +81,15 @@ def find_task_definition(store: Store, reference: str) -> KubeObject:
     if found is None:
         raise ClientException(UNABLE_TO_DESCRIBE)
     return found
+
+
+def find_active_task_definition(store: Store, reference: str) -> dict[str, Any]:
+    """The task definition a reference names, for a new task or a service to use: ECS refuses
+    an INACTIVE or DELETE_IN_PROGRESS revision there."""
+    definition: dict[str, Any] = find_task_definition(store, reference)["spec"]["taskDefinition"]
+    if definition["status"] != "ACTIVE":
+        raise ClientException(TASK_DEFINITION_INACTIVE)
+    return definition
 
 
 def describe_task_definition(store: Store, call: Call) -> Response:
@@ -195,7 +205,6 @@ def remove_unused_deleted_revisions(store: Store, now: float) -> None:
             view = obj["spec"]["taskDefinition"]
             if (view["family"], view["revision"]) not in in_use:
                 store.remove_task_definition(obj)
-    store.forget_superseded_tombstones()
 
 
 def handlers(store: Store) -> dict[str, Handler]:

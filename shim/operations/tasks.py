@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from shim.errors import ClientException, InvalidParameterException
+from shim.errors import InvalidParameterException
 from shim.kube.cache import DerivedCache, KubeObject, version_key
 from shim.kube.store import Store
 from shim.operations.base import Call, Handler, Response, includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.container_instances import node_for_instance
 from shim.operations.pagination import page
-from shim.operations.task_definitions import find_task_definition
+from shim.operations.task_definitions import find_active_task_definition
 from shim.translate import cql, names
 from shim.translate.container_instances import (
     PodUsage,
@@ -137,9 +137,7 @@ def start_task(store: Store, call: Call) -> Response:
 
 def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes: list[KubeObject] | None) -> Response:
     params = call.params
-    definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
-    if definition["status"] != "ACTIVE":
-        raise ClientException("TaskDefinition is inactive")
+    definition = find_active_task_definition(store, params["taskDefinition"])
     launch_type = params.get("launchType", "EC2")
     check_launch_type(definition, launch_type, params)
     namespace = names.cluster_namespace(cluster_name)

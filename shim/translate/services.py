@@ -116,8 +116,8 @@ MAX_LOAD_BALANCERS = 5
 MAX_SERVICE_REGISTRIES = 1
 MAX_EVENTS = 100
 EVENT_SETTLE_SECONDS = 2.0
-STEADY_STATE = "has reached a steady state."
 """Age of a second before the tasks started or stopped in it are told as one event."""
+STEADY_STATE = "has reached a steady state."
 MAX_DEPLOYMENT_HISTORY = 10
 REVISION_HISTORY_LIMIT = 10
 CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS = 30
@@ -268,12 +268,12 @@ def _validate_load_balancers(
 
 
 def _validate_role(params: Mapping[str, Any], task_definition: Mapping[str, Any] | None) -> None:
-    """ECS takes a role only for a load-balanced service whose tasks do not use awsvpc; every
-    other service uses the service-linked role."""
+    """ECS takes a role only for a service with one load balancer, no service registry, and
+    tasks that do not use awsvpc; every other service uses the service-linked role."""
     if not params.get("role"):
         return
     awsvpc = (task_definition or {}).get("networkMode") == "awsvpc" or params.get("launchType") == "FARGATE"
-    if not params.get("loadBalancers") or awsvpc:
+    if len(params.get("loadBalancers") or []) != 1 or params.get("serviceRegistries") or awsvpc:
         raise InvalidParameterException(_SERVICE_LINKED_ROLE)
 
 

@@ -63,6 +63,7 @@ from shim.translate.names import ANNOTATION_TASK_DEFINITION_ARN, task_definition
 Definition = dict[str, Any]
 
 UNABLE_TO_DESCRIBE = "Unable to describe task definition."
+TASK_DEFINITION_INACTIVE = "TaskDefinition is inactive"
 BEING_DELETED = "The specified task definition is in the process of being deleted."
 DELETE_IN_PROGRESS = "DELETE_IN_PROGRESS"
 REMOVAL_GRACE_SECONDS = 60.0

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shim.translate.container_instances import is_active, is_connected
-from shim.translate.placement import node_meets_required_affinity
+from shim.translate.placement import effective_placement, node_label_for_attribute, node_meets_required_affinity
 from shim.translate.tasks import task_id_of
 
 Json = dict[str, Any]
@@ -36,7 +36,7 @@ Json = dict[str, Any]
 ENABLED = "ENABLED"
 DISABLED = "DISABLED"
 ZONE_ATTRIBUTE = "attribute:ecs.availability-zone"
-ZONE_LABEL = "topology.kubernetes.io/zone"
+ZONE_LABEL = node_label_for_attribute("ecs.availability-zone")
 MAX_ROUNDS = 10
 STOP_REASON = "AZ Rebalancing initiated by (deployment {deployment_id})"
 
@@ -59,10 +59,20 @@ def rebalancing_setting(params: Mapping[str, Any], current: str | None) -> str:
 
 
 def spreads_by_zone(record: Mapping[str, Any]) -> bool:
-    if record.get("launchType") == "FARGATE":
-        return True
-    return any(
-        s.get("type") == "spread" and s.get("field") == ZONE_ATTRIBUTE for s in record.get("placementStrategy") or []
+    """Whether the service's tasks are placed by a spread over zones (Fargate's always are)."""
+    _, strategies = effective_placement(record.get("launchType"), {}, [], record.get("placementStrategy") or [])
+    return any(s.get("type") == "spread" and s.get("field") == ZONE_ATTRIBUTE for s in strategies)
+
+
+def may_rebalance(record: Mapping[str, Any], *, steady: bool, terminating: bool) -> bool:
+    """Whether the service is one to rebalance, and at a moment to: steady, no task stopping."""
+    return (
+        record.get("availabilityZoneRebalancing") == ENABLED
+        and record.get("status") == "ACTIVE"
+        and is_compatible(record)
+        and spreads_by_zone(record)
+        and steady
+        and not terminating
     )
 
 
@@ -88,19 +98,13 @@ def rebalance_step(
     `steady`: the service shows one deployment, all desired tasks running, its rollout COMPLETED;
     `running`: its running pods; `terminating`: some of its pods are stopping; `node_zones`: the
     zone of every schedulable node that serves the cluster."""
-    if (
-        record.get("availabilityZoneRebalancing") != ENABLED
-        or record.get("status") != "ACTIVE"
-        or not is_compatible(record)
-        or not spreads_by_zone(record)
-        or not steady
-        or terminating
-        or not running
-    ):
+    if not running or not may_rebalance(record, steady=steady, terminating=terminating):
         return None
     counts = zone_counts(running, node_zones)
     history = copy.deepcopy(list(record.get("zoneRebalancing") or []))
     current = history[-1] if history and "endedAt" not in history[-1] else None
+    if current and current["stops"] and current["stops"][-1]["taskId"] in {task_id_of(pod) for pod in running}:
+        return None  # this process has not seen the last stop yet (another one made it)
     if _gap(counts) <= 1:
         if current is None:
             return None

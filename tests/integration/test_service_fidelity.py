@@ -195,3 +195,22 @@ def test_service_events_never_change_once_shown(ecs: Any, kube: KubeClients, clu
     record_events()
     final = [event["message"] for event in describe(ecs, cluster, "web")["events"]]
     assert set(started) <= set(final)
+
+
+def test_services_refuse_a_task_definition_that_is_not_active(ecs: Any, cluster: str) -> None:
+    """New services and new deployments cannot use an INACTIVE revision; a service already on it
+    still scales (ECS's rule for deregistered task definitions)."""
+    current = register(ecs, unique_name("inactive"))
+    retired = register(ecs, unique_name("inactive"))
+    ecs.create_service(cluster=cluster, serviceName="web", taskDefinition=current, desiredCount=0)
+    ecs.deregister_task_definition(taskDefinition=current)
+    ecs.deregister_task_definition(taskDefinition=retired)
+    for call, params in [
+        (ecs.create_service, {"serviceName": "other", "taskDefinition": retired, "desiredCount": 0}),
+        (ecs.update_service, {"service": "web", "taskDefinition": retired}),
+    ]:
+        error = ecs_error(call, cluster=cluster, **params)
+        assert (error["Code"], error["Message"]) == ("ClientException", "TaskDefinition is inactive")
+    scaled = ecs.update_service(cluster=cluster, service="web", taskDefinition=current, desiredCount=1)["service"]
+    assert (scaled["desiredCount"], scaled["taskDefinition"]) == (1, current)
+    assert [arn.rsplit("/", 1)[-1] for arn in ecs.list_services(cluster=cluster)["serviceArns"]] == ["web"]

@@ -1,4 +1,4 @@
-"""Service rollouts as ECS runs them (issue 17), through boto3 against the shim on a real
+"""Service rollouts as ECS runs them, through boto3 against the shim on a real
 cluster: a deployment being replaced never launches tasks, and the tasks a rollout or a scale-in
 stops stay listed and describable as STOPPED."""
 
@@ -131,6 +131,7 @@ def test_scaling_up_mid_rollout_launches_no_task_of_the_replaced_deployment(
             by_id = {d["id"]: d for d in describe(ecs, cluster, "web")["deployments"]}
             assert (by_id[old_id]["desiredCount"], by_id[old_id]["runningCount"]) == (2, 2)
             assert launches.of(first) == 2, "a task of the replaced revision was launched"
+            time.sleep(0.2)
     finally:
         launches.stop()
     [primary] = [d for d in by_id.values() if d["status"] == "PRIMARY"]

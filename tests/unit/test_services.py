@@ -1265,7 +1265,13 @@ def test_a_role_is_shown_as_an_iam_role_arn_for_a_load_balanced_service() -> Non
 
 def test_a_role_without_load_balancers_or_with_awsvpc_needs_the_service_linked_role() -> None:
     balanced = {"loadBalancers": [BALANCER]}
-    for fields in [{"role": "r"}, {"role": "r", **balanced, "launchType": "FARGATE"}]:
+    registry = {"serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:1:service/srv-1"}]}
+    for fields in [
+        {"role": "r"},
+        {"role": "r", **balanced, "launchType": "FARGATE"},
+        {"role": "r", **balanced, **registry},
+        {"role": "r", "loadBalancers": [BALANCER, {**BALANCER, "targetGroupArn": "arn:aws:elasticloadbalancing:t2"}]},
+    ]:
         with pytest.raises(InvalidParameterException, match="service linked role"):
             validate_service_params(params(**fields))
     with pytest.raises(InvalidParameterException, match="service linked role"):

@@ -96,17 +96,21 @@ def test_a_round_ends_balanced_and_is_told_in_ecs_words() -> None:
 
 
 def test_a_step_that_does_not_narrow_the_gap_gives_up_until_the_counts_change() -> None:
-    stuck = [pod("p1", "a1"), pod("p2", "a2")]
-    first = step(record(), stuck)
-    given_up = step(record(zoneRebalancing=first.history), stuck, now=130.0)
-    assert given_up.stop is None and given_up.history[-1]["gaveUp"] == {
-        "us-east-1a": 2,
-        "us-east-1b": 0,
-        "us-east-1c": 0,
-    }
-    assert step(record(zoneRebalancing=given_up.history), stuck) is None
-    grown = [*stuck, pod("p3", "a1")]
+    first = step(record(), [pod("p1", "a1"), pod("p2", "a2")])
+    replaced_in_place = [pod("p1", "a1"), pod("p3", "a2")]
+    given_up = step(record(zoneRebalancing=first.history), replaced_in_place, now=130.0)
+    assert given_up.stop is None
+    assert given_up.history[-1]["gaveUp"] == {"us-east-1a": 2, "us-east-1b": 0, "us-east-1c": 0}
+    assert step(record(zoneRebalancing=given_up.history), replaced_in_place) is None
+    grown = [*replaced_in_place, pod("p4", "a1")]
     assert step(record(zoneRebalancing=given_up.history), grown).stop is not None
+
+
+def test_no_step_is_judged_while_the_last_stopped_task_still_shows_as_running() -> None:
+    """Another server made the stop; this one's pod cache has not seen it yet."""
+    unbalanced = [pod("p1", "a1"), pod("p2", "a2")]
+    first = step(record(), unbalanced)
+    assert step(record(zoneRebalancing=first.history), unbalanced) is None
 
 
 def node(name: str, zone: str, *, ready: bool = True, cordoned: bool = False, **labels: str) -> dict[str, Any]:
