@@ -19,7 +19,7 @@ from kubernetes.client import CoreV1Api
 
 from shim.kube.client import connect
 from shim.translate import names
-from shim.translate.pods import RunParameters, task_to_pod
+from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 REGION = "us-east-1"
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113"

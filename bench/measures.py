@@ -1,4 +1,4 @@
-"""The six measurements of issue 6, each against its floor (the API server) or peer (moto).
+"""The benchmark's six measurements, each against its floor (the API server) or peer (moto).
 Sides are sampled in turn (shim, then floor, then shim...) so that the noise of a shared
 machine hits both alike. The shim is called over plain HTTP, like the floor, and again through
 boto3 to show what a boto3 user sees on top."""

@@ -1,4 +1,4 @@
-"""How big a run is: the full benchmark of issue 6, or the quick smoke test for CI."""
+"""How big a run is: the full benchmark, or the quick smoke test for CI."""
 
 from dataclasses import dataclass
 

@@ -58,6 +58,10 @@ class TargetNotFoundException(EcsError):
     pass
 
 
+class AttributeLimitExceededException(EcsError):
+    pass
+
+
 class UnsupportedFeatureException(EcsError):
     pass
 

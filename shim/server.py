@@ -10,7 +10,7 @@ from shim.kube.client import connect
 from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
-from shim.operations.lifecycle import TaskLifecycle
+from shim.operations.reconciler import Reconciler
 from shim.protocol.app import create_app
 from shim.translate.clusters import DEFAULT_CLUSTER
 
@@ -38,5 +38,5 @@ def prepare_cluster(config: Config) -> None:
 
 def create_server_app(config: Config) -> Flask:
     store = Store(connect(config.kubeconfig)).start()
-    TaskLifecycle(store, config.region, config.account).start()
+    Reconciler(store, config.region, config.account).start()
     return create_app(config, build_handlers(store))

@@ -16,7 +16,7 @@ from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
 from shim.translate import names
 from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, node_pin
-from shim.translate.tasks import task_id_of
+from shim.translate.task_from_pod import task_id_of
 
 GROUP = "ecs.shim.io"
 VERSION = "v1"
@@ -426,7 +426,7 @@ class Store:
         self, namespace: str, name: str, change: Callable[[KubeObject], dict[str, Any]]
     ) -> KubeObject | None:
         """Replace the record with `change(found)`, made from the stored object: read from the
-        cache first, and afresh after each conflict (the lifecycle, which records deployment
+        cache first, and afresh after each conflict (the reconciler, which records deployment
         progress, or another server wrote first). None when there is no such record."""
 
         def update(number: int) -> KubeObject | None:
@@ -483,7 +483,8 @@ class Store:
         self.replica_sets.observe(patched)
         return patched
 
-    def delete_workload(self, kind: str, namespace: str, name: str) -> None:
+    def delete_object(self, kind: str, namespace: str, name: str) -> None:
+        """Delete a Deployment, DaemonSet or Service (in the background; absent is fine)."""
         call = {
             "Deployment": self.kube.apps.delete_namespaced_deployment,
             "DaemonSet": self.kube.apps.delete_namespaced_daemon_set,

@@ -1,8 +1,12 @@
-"""One handler per ECS operation, grouped by resource."""
+"""One handler per ECS operation, grouped by resource: each validates a call, asks translate for
+the Kubernetes side, reads and writes through the kube store, and shapes the ECS response.
 
+Rule: imports translate and kube below it, never protocol, server or cli above: it sees a
+`shim.calls.Call`, not HTTP (import contracts in pyproject.toml)."""
+
+from shim.calls import Handler
 from shim.kube.store import Store
 from shim.operations import clusters, container_instances, services, tags, task_definitions, tasks
-from shim.operations.base import Handler
 
 
 def build_handlers(store: Store) -> dict[str, Handler]:

@@ -1,27 +1,8 @@
-"""What every ECS operation handler receives and returns."""
+"""What several handlers read from a call the same way: the names a Describe call asks for, and
+whether it includes tags."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
+from shim.calls import Call
 from shim.errors import InvalidParameterException
-
-Params = dict[str, Any]
-Response = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Call:
-    """One ECS API call: its operation, validated input members, and where it is made."""
-
-    operation: str
-    params: Params
-    region: str
-    account: str
-    request_id: str
-
-
-Handler = Callable[[Call], Response]
 
 NOTHING_REQUESTED = {
     "tasks": "Tasks cannot be empty.",

@@ -4,6 +4,7 @@ UpdateClusterSettings, DeleteCluster."""
 from functools import partial
 from typing import Any
 
+from shim.calls import Call, Handler, Response
 from shim.errors import (
     ClusterContainsContainerInstancesException,
     ClusterContainsServicesException,
@@ -13,7 +14,6 @@ from shim.errors import (
 )
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response
 from shim.operations.pagination import page
 from shim.translate import names
 from shim.translate.clusters import (
@@ -27,7 +27,7 @@ from shim.translate.clusters import (
     task_counts,
     updated_details,
 )
-from shim.translate.services import ACTIVE
+from shim.translate.service_to_kube import ACTIVE
 from shim.translate.tags import check_tags
 
 CLUSTER_NOT_FOUND = "Cluster not found."

@@ -5,16 +5,18 @@ DeleteAttributes."""
 from functools import partial
 from typing import Any
 
+from shim.calls import Call, Handler, Response
 from shim.errors import InvalidParameterException, TargetNotFoundException
 from shim.kube.cache import DerivedCache, KubeObject, version_key
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response, includes_tags, requested
+from shim.operations.base import includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.translate import cql, names
 from shim.translate.container_instances import (
     attribute_annotation,
     attribute_label,
+    check_attribute_limit,
     container_instance_id,
     container_instance_view,
     instance_attributes,
@@ -145,6 +147,8 @@ def delete_attributes(store: Store, call: Call) -> Response:
 def change_attributes(store: Store, call: Call, remove: bool) -> Response:
     cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
     targets = attribute_targets(store, call, cluster_name)
+    if not remove:
+        check_attribute_limit(targets)
     for attribute, node in targets:
         key, value = attribute_label(attribute["name"], attribute.get("value"))
         _, exact = attribute_annotation(attribute["name"], attribute.get("value"))

@@ -12,21 +12,19 @@ from typing import Any
 
 from kubernetes.client import ApiException
 
+from shim.calls import Call, Handler, Response
 from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response, includes_tags, requested
+from shim.operations.base import includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
 from shim.translate.container_instances import instance_facts
-from shim.translate.placement import (
-    CandidateNode,
-    PlacementFailure,
-    PodScheduling,
-)
-from shim.translate.services import (
+from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, on_no_node
+from shim.translate.service_from_kube import service_view
+from shim.translate.service_to_kube import (
     ACTIVE,
     DESIRED_REPLICAS_ANNOTATION,
     DRAINING,
@@ -42,7 +40,6 @@ from shim.translate.services import (
     service_record_observed,
     service_record_updated,
     service_selector,
-    service_view,
     workload_manifest,
     workload_name,
 )
@@ -50,7 +47,6 @@ from shim.translate.services import (
 MAX_DESCRIBE = 10
 SERVICE_NOT_FOUND = "Service not found."
 DAEMON_SET_STATUS_WAIT_SECONDS = 2.0
-NO_NODE = {"key": "kubernetes.io/hostname", "operator": "In", "values": ["ecs-shim-no-matching-instance"]}
 
 
 @dataclass(frozen=True)
@@ -143,12 +139,7 @@ def scheduling_for(
     ]
     scheduling = service_pod_scheduling(record, definition, nodes)
     if isinstance(scheduling, PlacementFailure):
-        unplaceable = {
-            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [NO_NODE]}]}
-        }
-        return PodScheduling(
-            affinity={"nodeAffinity": unplaceable}, topology_spread_constraints=[], scheduler_name=None
-        )
+        return PodScheduling(affinity=on_no_node())
     return scheduling
 
 
@@ -261,10 +252,10 @@ def delete_service(store: Store, call: Call) -> Response:
     record = saved["spec"]["record"]
     namespace = names.cluster_namespace(cluster_name)
     kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
-    store.delete_workload(kind, namespace, workload_name(record["serviceName"]))
+    store.delete_object(kind, namespace, workload_name(record["serviceName"]))
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
     for manifest in kube_services(record, definition, namespace=namespace):
-        store.delete_workload("Service", namespace, manifest["metadata"]["name"])
+        store.delete_object("Service", namespace, manifest["metadata"]["name"])
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
 
 

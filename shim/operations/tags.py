@@ -6,10 +6,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from shim.calls import Call, Handler, Response
 from shim.errors import ClusterNotFoundException, InvalidParameterException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response
 from shim.operations.clusters import CLUSTER_NOT_FOUND
 from shim.operations.services import SERVICE_NOT_FOUND, find_service, save_service_change
 from shim.operations.task_definitions import find_task_definition

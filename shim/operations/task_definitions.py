@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from shim.calls import Call, Handler, Response
 from shim.errors import ClientException, InvalidParameterException
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response, includes_tags
+from shim.operations.base import includes_tags
 from shim.operations.pagination import page
 from shim.translate.tags import check_tags
 from shim.translate.task_definitions import (
@@ -24,6 +25,7 @@ from shim.translate.task_definitions import (
     parse_task_definition_ref,
     removal_due,
     revisions_in_use,
+    sorted_task_definition_arns,
     task_definition_sort_key,
     task_definition_view,
     validate_registration,
@@ -109,10 +111,10 @@ def list_task_definitions(store: Store, call: Call) -> Response:
         if obj["spec"]["taskDefinition"]["status"] == status
         and (family is None or obj["spec"]["taskDefinition"]["family"] == family)
     ]
-    descending = call.params.get("sort", "ASC") == "DESC"
-    arns = sorted((view["taskDefinitionArn"] for view in views), key=task_definition_sort_key, reverse=descending)
+    sort = call.params.get("sort", "ASC")
+    arns = sorted_task_definition_arns((view["taskDefinitionArn"] for view in views), sort)
     chunk, token = page(
-        arns, listing_key, call.params.get("maxResults"), call.params.get("nextToken"), descending=descending
+        arns, listing_key, call.params.get("maxResults"), call.params.get("nextToken"), descending=sort == "DESC"
     )
     return {"taskDefinitionArns": chunk, **({"nextToken": token} if token else {})}
 

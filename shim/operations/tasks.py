@@ -3,44 +3,38 @@
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from shim.calls import Call, Handler, Response
 from shim.errors import InvalidParameterException
 from shim.kube.cache import DerivedCache, KubeObject, version_key
 from shim.kube.store import Store
-from shim.operations.base import Call, Handler, Response, includes_tags, requested
+from shim.operations.base import includes_tags, requested
 from shim.operations.clusters import active_cluster
 from shim.operations.container_instances import node_for_instance
 from shim.operations.pagination import page
+from shim.operations.placement import cluster_nodes, place
 from shim.operations.task_definitions import find_active_task_definition
-from shim.translate import cql, names
-from shim.translate.container_instances import (
-    PodUsage,
-    container_instance_id,
-    fit_failure,
-    instance_facts,
-    pod_usage,
-    task_requirements,
-    task_usage,
+from shim.translate import names
+from shim.translate.container_instances import PodUsage, container_instance_id, pod_usage
+from shim.translate.placement import PlacementFailure
+from shim.translate.placement_plan import placement_request
+from shim.translate.task_from_pod import (
+    TaskSummary,
+    is_stopped,
+    stopped_task_record,
+    task_id_of,
+    task_summary,
+    task_view,
 )
-from shim.translate.placement import (
-    CandidateNode,
-    PlacementFailure,
-    PodScheduling,
-    effective_placement,
-    pod_scheduling,
-)
-from shim.translate.pods import RunParameters, task_to_pod
-from shim.translate.tasks import TaskSummary, is_stopped, stopped_task_record, task_id_of, task_summary, task_view
+from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 MAX_COUNT = 10
 MAX_DESCRIBE = 100
 TASK_NOT_FOUND = "The referenced task was not found."
 ZONE_LABEL = "topology.kubernetes.io/zone"
-SCHEDULER_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,22 +58,42 @@ class ClusterTasks:
     def exists(self, task_id: str) -> bool:
         return self.pod(task_id) is not None or self.record(task_id) is not None
 
-    def summaries(self) -> list[TaskSummary]:
+    def summaries(self, caches: "TaskCaches") -> list[TaskSummary]:
         records = {
             record["metadata"]["labels"][names.LABEL_TASK_ID]: record
             for record in self.store.task_records_in(self.namespace)
         }
-        from_pods = [summary_of(pod, None) for pod in self.store.pods_in(self.namespace)]
+        from_pods = [caches.summary_of(pod, None) for pod in self.store.pods_in(self.namespace)]
         return [task for task in from_pods if task.task_id not in records] + [
-            summary_of(None, record) for record in records.values()
+            caches.summary_of(None, record) for record in records.values()
         ]
 
 
-_views: DerivedCache[Response] = DerivedCache()
-_summaries: DerivedCache[TaskSummary] = DerivedCache()
+class TaskCaches:
+    """What the task operations keep between calls, for one set of handlers (build_handlers makes
+    it): values derived from the store's cached objects, kept while those objects keep their
+    versions (task views and summaries, what each pod takes of its node), and ListTasks answers."""
+
+    def __init__(self, store: Store) -> None:
+        self.views: DerivedCache[Response] = DerivedCache()
+        self.summaries: DerivedCache[TaskSummary] = DerivedCache()
+        self.usages: DerivedCache[PodUsage] = DerivedCache()
+        self.listings = TaskListings(store, self)
+
+    def summary_of(self, pod: KubeObject | None, record: KubeObject | None) -> TaskSummary:
+        return self.summaries.get(
+            (version_key(pod), version_key(record)),
+            lambda: task_summary(pod, record["spec"]["record"] if record else None),
+        )
+
+    def usage_of(self, pod: KubeObject) -> PodUsage:
+        """What the pod takes of its node, kept while the pod keeps its version."""
+        return self.usages.get(version_key(pod), lambda: pod_usage(pod))
 
 
-def view(store: Store, call: Call, tasks: ClusterTasks, task_id: str, include_tags: bool = False) -> Response:
+def view(
+    store: Store, caches: TaskCaches, call: Call, tasks: ClusterTasks, task_id: str, include_tags: bool = False
+) -> Response:
     pod = tasks.pod(task_id)
     record = tasks.record(task_id)
     node = store.nodes.get(pod["spec"]["nodeName"]) if pod and pod["spec"].get("nodeName") else None
@@ -92,7 +106,7 @@ def view(store: Store, call: Call, tasks: ClusterTasks, task_id: str, include_ta
         tasks.name,
         include_tags,
     )
-    return _views.get(
+    return caches.views.get(
         key,
         lambda: task_view(
             pod,
@@ -107,35 +121,35 @@ def view(store: Store, call: Call, tasks: ClusterTasks, task_id: str, include_ta
     )
 
 
-def summary_of(pod: KubeObject | None, record: KubeObject | None) -> TaskSummary:
-    return _summaries.get(
-        (version_key(pod), version_key(record)),
-        lambda: task_summary(pod, record["spec"]["record"] if record else None),
-    )
-
-
 def zone_of(node: KubeObject | None) -> str | None:
     return node["metadata"].get("labels", {}).get(ZONE_LABEL) if node else None
 
 
-def run_task(store: Store, call: Call) -> Response:
+def run_task(store: Store, caches: TaskCaches, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     count = call.params.get("count", 1)
     if not 1 <= count <= MAX_COUNT:
         raise InvalidParameterException(f"count must be between 1 and {MAX_COUNT}.")
-    return launch(store, call, cluster["clusterName"], count, pinned_nodes=None)
+    return launch(store, caches, call, cluster["clusterName"], count, pinned_nodes=None)
 
 
-def start_task(store: Store, call: Call) -> Response:
+def start_task(store: Store, caches: TaskCaches, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     instances = call.params["containerInstances"]
     if not 1 <= len(instances) <= MAX_COUNT:
         raise InvalidParameterException(f"containerInstances must list between 1 and {MAX_COUNT} instances.")
     nodes = [node_for_instance(store, cluster["clusterName"], value) for value in instances]
-    return launch(store, call, cluster["clusterName"], len(nodes), pinned_nodes=nodes)
+    return launch(store, caches, call, cluster["clusterName"], len(nodes), pinned_nodes=nodes)
 
 
-def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes: list[KubeObject] | None) -> Response:
+def launch(
+    store: Store,
+    caches: TaskCaches,
+    call: Call,
+    cluster_name: str,
+    count: int,
+    pinned_nodes: list[KubeObject] | None,
+) -> Response:
     params = call.params
     definition = find_active_task_definition(store, params["taskDefinition"])
     launch_type = params.get("launchType", "EC2")
@@ -145,16 +159,19 @@ def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes
     earlier = store.pods_with_client_token(namespace, token) if token else []
     if earlier:
         tasks = ClusterTasks.load(store, cluster_name)
-        return {"tasks": [view(store, call, tasks, task_id_of(pod)) for pod in earlier], "failures": []}
+        return {"tasks": [view(store, caches, call, tasks, task_id_of(pod)) for pod in earlier], "failures": []}
     group = params.get("group") or f"family:{definition['family']}"
-    placement = Placement.plan(store, cluster_name, definition, params, group, launch_type, pinned_nodes)
+    nodes = cluster_nodes(store, cluster_name, pinned_nodes)
+    request = placement_request(cluster_name, definition, params, group, launch_type)
+    placement = place(store, request, nodes, caches.usage_of)
+    targets: list[KubeObject | None] = [*pinned_nodes] if pinned_nodes else [None] * count
+    if isinstance(placement, PlacementFailure):
+        return {"tasks": [], "failures": [failure(call, cluster_name, target, placement.reason) for target in targets]}
     started, failures = [], []
-    for index in range(count):
-        target = pinned_nodes[index] if pinned_nodes else None
+    for target in targets:
         reason = placement.reserve(target)
         if reason:
-            arn = instance_arn(call, cluster_name, target)
-            failures.append({"reason": reason, **({"arn": arn} if arn else {})})
+            failures.append(failure(call, cluster_name, target, reason))
             continue
         run = RunParameters(
             cluster_name=cluster_name,
@@ -168,10 +185,7 @@ def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes
             client_token=token,
         )
         pod = task_to_pod(definition, run, namespace)
-        if target is not None:
-            pod["spec"]["affinity"] = on_node(target["metadata"]["name"])
-        assert isinstance(placement.scheduling, PodScheduling)
-        pod["spec"] = placement.scheduling.merged_into(pod["spec"])
+        pod["spec"] = placement.pod_spec(pod["spec"], target)
         created = store.create_pod(namespace, pod)
         started.append(
             task_view(
@@ -188,20 +202,12 @@ def launch(store: Store, call: Call, cluster_name: str, count: int, pinned_nodes
     return {"tasks": started, "failures": failures}
 
 
-def on_node(node_name: str) -> dict[str, Any]:
-    """Required node affinity for one node: StartTask's choice, still checked by the scheduler."""
-    hostname = {"key": "kubernetes.io/hostname", "operator": "In", "values": [node_name]}
-    return {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [hostname]}]}
-        }
-    }
-
-
-def instance_arn(call: Call, cluster_name: str, node: KubeObject | None) -> str | None:
-    if node is None:
-        return None
-    return names.container_instance_arn(call.region, call.account, cluster_name, container_instance_id(node))
+def failure(call: Call, cluster_name: str, target: KubeObject | None, reason: str) -> Response:
+    """A RunTask or StartTask `failures` entry: why a task was not placed (on `target`, if chosen)."""
+    if target is None:
+        return {"reason": reason}
+    arn = names.container_instance_arn(call.region, call.account, cluster_name, container_instance_id(target))
+    return {"reason": reason, "arn": arn}
 
 
 def check_launch_type(definition: dict[str, Any], launch_type: str, params: dict[str, Any]) -> None:
@@ -215,175 +221,7 @@ def check_launch_type(definition: dict[str, Any], launch_type: str, params: dict
         )
 
 
-@dataclass
-class Placement:
-    """ECS's placement for one RunTask or StartTask: resources first, then constraints, then
-    strategies. It decides how many tasks can be placed and tells the real scheduler the rest.
-
-    A node's pods are read only when needed: without constraints, the first node that fits is
-    all a task needs, however many nodes the cluster has."""
-
-    store: Store
-    group: str
-    candidates: list[KubeObject]
-    cpu: int
-    memory: int
-    ports: list[tuple[int, str]]
-    distinct: bool
-    scheduling: PodScheduling | PlacementFailure
-    used_nodes: set[str] = field(default_factory=set)
-    node_pods: dict[str, list[KubeObject]] = field(default_factory=dict)
-    node_usages: dict[str, list[PodUsage]] = field(default_factory=dict)
-
-    @classmethod
-    def plan(
-        cls,
-        store: Store,
-        cluster_name: str,
-        definition: dict[str, Any],
-        params: dict[str, Any],
-        group: str,
-        launch_type: str,
-        pinned_nodes: list[KubeObject] | None,
-    ) -> "Placement":
-        constraints, strategies = effective_placement(
-            launch_type, definition, params.get("placementConstraints", []), params.get("placementStrategy", [])
-        )
-        nodes = pinned_nodes if pinned_nodes is not None else store.nodes_serving(cluster_name)
-        if not nodes:
-            raise InvalidParameterException("No Container Instances were found in your cluster.")
-        cpu, memory, ports = task_requirements(definition, params.get("overrides"))
-        distinct = any(c["type"] == "distinctInstance" for c in constraints)
-        groups_matter = distinct or any("task:group" in c.get("expression", "") for c in constraints)
-        placement = cls(store, group, nodes, cpu, memory, ports, distinct, PlacementFailure(""))
-        unbound = [pod for pod in store.unbound_pods() if awaits_node(pod)]
-        if unbound and not fits_wherever_they_land(
-            cpu,
-            memory,
-            ports,
-            ((node, placement.usages_of(node)) for node in nodes),
-            unbound,
-            group if groups_matter else None,
-        ):
-            await_scheduler(store)
-            placement.node_usages.clear()
-        facts: dict[str, cql.InstanceFacts] = {}
-        if constraints:
-            facts = {
-                node["metadata"]["name"]: instance_facts(node, placement.pods_of(node), cluster_name=cluster_name)
-                for node in nodes
-            }
-            expressions = [cql.parse(c["expression"]) for c in constraints if c["type"] == "memberOf"]
-            placement.candidates = [
-                node
-                for node in nodes
-                if all(cql.evaluate(expression, facts[node["metadata"]["name"]]) for expression in expressions)
-            ]
-            placement.used_nodes = {
-                node["metadata"]["name"]
-                for node in placement.candidates
-                if distinct and group in facts[node["metadata"]["name"]].task_groups
-            }
-        placement.scheduling = pod_scheduling(
-            constraints,
-            strategies,
-            group=group,
-            nodes=[CandidateNode(name, node_facts) for name, node_facts in facts.items()],
-        )
-        return placement
-
-    def pods_of(self, node: KubeObject) -> list[KubeObject]:
-        name = node["metadata"]["name"]
-        if name not in self.node_pods:
-            self.node_pods[name] = self.store.pods_on(name)
-        return self.node_pods[name]
-
-    def usages_of(self, node: KubeObject) -> list[PodUsage]:
-        name = node["metadata"]["name"]
-        if name not in self.node_usages:
-            self.node_usages[name] = [usage_of(pod) for pod in self.store.pods_on(name)]
-        return self.node_usages[name]
-
-    def reserve(self, target: KubeObject | None) -> str | None:
-        """Why one more task cannot be placed (an ECS failure reason), or None after booking it."""
-        if isinstance(self.scheduling, PlacementFailure):
-            return self.scheduling.reason
-
-        def open_nodes() -> Iterator[tuple[KubeObject, list[PodUsage]]]:
-            for node in self.candidates:
-                name = node["metadata"]["name"]
-                if (target is None or name == target["metadata"]["name"]) and not (
-                    self.distinct and name in self.used_nodes
-                ):
-                    yield node, self.usages_of(node)
-
-        if next(open_nodes(), None) is None:
-            return (
-                "DistinctInstance placement constraint unsatisfied."
-                if self.distinct
-                else "MemberOf placement constraint unsatisfied."
-            )
-        chosen = first_fit(self.cpu, self.memory, self.ports, open_nodes())
-        if chosen is None:
-            return fit_failure(self.cpu, self.memory, self.ports, open_nodes())
-        chosen[1].append(task_usage(self.cpu, self.memory, self.ports))
-        self.used_nodes.add(chosen[0]["metadata"]["name"])
-        return None
-
-
-def fits_wherever_they_land(
-    cpu: int,
-    memory: int,
-    ports: list[tuple[int, str]],
-    candidates: Iterable[tuple[KubeObject, list[PodUsage]]],
-    unbound: list[KubeObject],
-    group: str | None,
-) -> bool:
-    """Whether the task fits even if every pod the scheduler has yet to bind landed on every
-    candidate node: then their decisions cannot change this one, and there is no need to wait.
-    `group` is the task's group when constraints depend on where its group runs."""
-    group_label = names.label_value(group) if group else None
-    if any(pod["metadata"].get("labels", {}).get(names.LABEL_GROUP) == group_label for pod in unbound):
-        return False
-    pending = [usage_of(pod) for pod in unbound]
-    worst_case = ((node, [*usages, *pending]) for node, usages in candidates)
-    return first_fit(cpu, memory, ports, worst_case) is not None
-
-
-def first_fit(
-    cpu: int, memory: int, ports: list[tuple[int, str]], candidates: Iterable[tuple[KubeObject, list[PodUsage]]]
-) -> tuple[KubeObject, list[PodUsage]] | None:
-    """The first node (with the usage of its pods) the task fits on, looking no further than that."""
-    return next((candidate for candidate in candidates if fit_failure(cpu, memory, ports, [candidate]) is None), None)
-
-
-_usages: DerivedCache[PodUsage] = DerivedCache()
-
-
-def usage_of(pod: KubeObject) -> PodUsage:
-    """What the pod takes of its node, kept while the pod keeps its version."""
-    return _usages.get(version_key(pod), lambda: pod_usage(pod))
-
-
-def await_scheduler(store: Store) -> None:
-    """Give the scheduler a moment to bind the task pods it has not bound yet: a task started
-    a moment ago is on no node, so the resources and ports it will take there would otherwise
-    be counted as free, and a task placed in their stead would stay Pending."""
-    deadline = time.monotonic() + SCHEDULER_WAIT_SECONDS
-    while any(awaits_node(pod) for pod in store.unbound_pods()) and time.monotonic() < deadline:
-        time.sleep(0.02)
-
-
-def awaits_node(pod: KubeObject) -> bool:
-    """Whether the scheduler has yet to decide on `pod` (it has neither bound it nor found it
-    unschedulable)."""
-    if pod["spec"].get("nodeName") or "deletionTimestamp" in pod["metadata"] or is_stopped(pod):
-        return False
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return not any(c.get("type") == "PodScheduled" and c.get("status") == "False" for c in conditions)
-
-
-def stop_task(store: Store, call: Call) -> Response:
+def stop_task(store: Store, caches: TaskCaches, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     task_id = names.resource_id(call.params["task"])
@@ -395,7 +233,7 @@ def stop_task(store: Store, call: Call) -> Response:
         reason = call.params.get("reason", "Task stopped by user")
         record_task_stop(store, tasks, pod, "UserInitiated", reason, region=call.region, account=call.account)
         tasks = ClusterTasks.load(store, cluster["clusterName"])
-    return {"task": view(store, call, tasks, task_id)}
+    return {"task": view(store, caches, call, tasks, task_id)}
 
 
 def record_task_stop(
@@ -428,7 +266,7 @@ def keep_task_stop(
     store.save_task_record(tasks.namespace, pod["metadata"]["name"], labels, record)
 
 
-def describe_tasks(store: Store, call: Call) -> Response:
+def describe_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     wanted = requested(call, "tasks", MAX_DESCRIBE, "tasks")
     include_tags = includes_tags(call)
@@ -437,7 +275,7 @@ def describe_tasks(store: Store, call: Call) -> Response:
     for value in wanted:
         task_id = names.resource_id(value)
         if tasks.exists(task_id):
-            found.append(view(store, call, tasks, task_id, include_tags))
+            found.append(view(store, caches, call, tasks, task_id, include_tags))
         else:
             arn = (
                 value
@@ -448,7 +286,7 @@ def describe_tasks(store: Store, call: Call) -> Response:
     return {"tasks": found, "failures": failures}
 
 
-def list_tasks(store: Store, listings: "TaskListings", call: Call) -> Response:
+def list_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
     instance = params.get("containerInstance")
@@ -463,7 +301,9 @@ def list_tasks(store: Store, listings: "TaskListings", call: Call) -> Response:
         node_name=node["metadata"]["name"] if node else None,
         container_instance_id=container_instance_id(node) if node else None,
     )
-    arns = [names.task_arn(call.region, call.account, cluster_name, task_id) for task_id in listings.task_ids(query)]
+    arns = [
+        names.task_arn(call.region, call.account, cluster_name, task_id) for task_id in caches.listings.task_ids(query)
+    ]
     chunk, token = page(arns, str, params.get("maxResults"), params.get("nextToken"))
     return {"taskArns": chunk, **({"nextToken": token} if token else {})}
 
@@ -506,8 +346,9 @@ class TaskListings:
 
     MAX_CACHED = 64
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, caches: TaskCaches) -> None:
         self.store = store
+        self.caches = caches
         self.version = 0
         self.shown: dict[str, TaskSummary] = {}
         self.changed: dict[str, KubeObject | None] = {}
@@ -533,9 +374,9 @@ class TaskListings:
                 shown = (
                     None
                     if obj is None
-                    else summary_of(None, obj)
+                    else self.caches.summary_of(None, obj)
                     if key.startswith("record/")
-                    else summary_of(obj, None)
+                    else self.caches.summary_of(obj, None)
                 )
                 if self.shown.get(key) != shown:
                     self.version += 1
@@ -554,7 +395,7 @@ class TaskListings:
             return cached[1]
         task_ids = sorted(
             task.task_id
-            for task in ClusterTasks.load(self.store, query.cluster_name).summaries()
+            for task in ClusterTasks.load(self.store, query.cluster_name).summaries(self.caches)
             if query.matches(task)
         )
         with self.lock:
@@ -565,10 +406,11 @@ class TaskListings:
 
 
 def handlers(store: Store) -> dict[str, Handler]:
+    caches = TaskCaches(store)
     return {
-        "RunTask": partial(run_task, store),
-        "StartTask": partial(start_task, store),
-        "StopTask": partial(stop_task, store),
-        "DescribeTasks": partial(describe_tasks, store),
-        "ListTasks": partial(list_tasks, store, TaskListings(store)),
+        "RunTask": partial(run_task, store, caches),
+        "StartTask": partial(start_task, store, caches),
+        "StopTask": partial(stop_task, store, caches),
+        "DescribeTasks": partial(describe_tasks, store, caches),
+        "ListTasks": partial(list_tasks, store, caches),
     }

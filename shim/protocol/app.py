@@ -20,6 +20,7 @@ import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from shim.calls import Call, Handler, Params
 from shim.config import Config
 from shim.errors import (
     EcsError,
@@ -28,7 +29,6 @@ from shim.errors import (
     UnknownOperationException,
     UnsupportedFeatureException,
 )
-from shim.operations.base import Call, Handler, Params
 from shim.protocol.sigv4 import load_credentials, scope_region, verify_signature
 from shim.schemas.model import operation_names, target_prefix
 from shim.schemas.requests import validate_request

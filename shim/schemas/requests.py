@@ -32,8 +32,8 @@ from typing import Any
 from botocore.model import Shape
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
+from shim.calls import Params
 from shim.errors import InvalidParameterException, SerializationException
-from shim.operations.base import Params
 from shim.schemas.model import ecs_model, input_shape
 
 WRONG_TYPE = "wrong JSON type"

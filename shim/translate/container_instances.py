@@ -11,9 +11,10 @@ Pure: Node and Pod JSON as the API server sends them in, ECS shapes out.
   hold ECS's reserved ports, plus (remaining) the host ports in use.
 - Attributes: the built-in ones backed by well-known node labels (zone, instance type, OS,
   architecture) and the custom ones stored as labels under ATTRIBUTE_LABEL_PREFIX, with the exact
-  name and value in an annotation of the same key when a label could not hold them. The view also
-  lists ecs.os-family and the agent capabilities ECS shows; placement expressions see only the
-  label-backed ones (what the kube-scheduler can check).
+  name and value in an annotation of the same key when a label could not hold them (at most
+  MAX_CUSTOM_ATTRIBUTES per instance, as on ECS). The view also lists ecs.os-family and the
+  agent capabilities ECS shows; placement expressions see only the label-backed ones (what the
+  kube-scheduler can check).
 - Placement fit follows ECS's order: CPU, then memory, then ports; the first check that leaves no
   instance names the failure.
 """
@@ -26,12 +27,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from kubernetes.utils import parse_quantity
-
-from shim.errors import InvalidParameterException
+from shim.errors import AttributeLimitExceededException, InvalidParameterException
 from shim.translate import cql, names, placement
-from shim.translate.pods import apply_overrides, millicores
+from shim.translate.quantities import parse_quantity
 from shim.translate.task_definitions import network_mode, task_cpu_units, task_memory_mib
+from shim.translate.task_to_pod import apply_overrides, millicores
 
 Json = dict[str, Any]
 HostPort = tuple[int, str]
@@ -281,6 +281,19 @@ def validate_attribute(attribute: Mapping[str, Any]) -> None:
             f"Invalid value '{value}' for attribute '{name}'. The value must contain between 1 and "
             f"{MAX_ATTRIBUTE_LENGTH} characters: letters, numbers, hyphens, underscores, periods, at signs, "
             "forward slashes, back slashes, colons or spaces, and cannot start or end with a space."
+        )
+
+
+def check_attribute_limit(targets: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> None:
+    """ECS's limit for PutAttributes setting each (attribute, node) of `targets`: at most
+    MAX_CUSTOM_ATTRIBUTES custom attributes per instance, counting those it has (setting one of
+    them again replaces it)."""
+    after: dict[str, set[str]] = {}
+    for attribute, node in targets:
+        after.setdefault(node["metadata"]["name"], set(custom_attributes(node))).add(attribute["name"])
+    if any(len(attribute_names) > MAX_CUSTOM_ATTRIBUTES for attribute_names in after.values()):
+        raise AttributeLimitExceededException(
+            f"You can apply up to {MAX_CUSTOM_ATTRIBUTES} custom attributes for each resource."
         )
 
 

@@ -10,10 +10,11 @@ Grammar (precedence not > and > or; the AWS guide gives none, this is the usual 
 Keywords and word operators are case-insensitive; subjects are not. An argument is a bare word
 (no whitespace, no parentheses) or a string in single or double quotes (no escapes). `in` and
 `not_in` take `[a, b, ...]`, whose bare items may contain inner spaces. The argument of `=~` and
-`!~` is a Java regular expression: bare, it may hold `|`, `&&` and parentheses that balance, so
-`attribute:x =~ (c5|m5)\.large` is one comparison. It ends at whitespace or at a `)` that closes
-a group of the expression rather than of the regular expression; parentheses that are escaped,
-in a character class or in a `\Q...\E` quotation are literal characters and do not count.
+`!~` is a Java regular expression (matched by way of `java_regex`): bare, it may hold `|`, `&&`
+and parentheses that balance, so `attribute:x =~ (c5|m5)\.large` is one comparison. It ends at
+whitespace or at a `)` that closes a group of the expression rather than of the regular
+expression; parentheses that are escaped, in a character class or in a `\Q...\E` quotation are
+literal characters and do not count.
 
 Semantics where the guide is silent:
 - A subject that is absent never satisfies a comparison: `attribute:x != v` needs `x` to be set
@@ -27,11 +28,9 @@ Semantics where the guide is silent:
   (UTC) for a bare date and whole seconds for a timestamp (a timestamp without an offset is UTC).
 """
 
-import functools
 import itertools
 import operator
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -40,6 +39,7 @@ from typing import Any
 
 from shim.errors import InvalidParameterException
 from shim.translate import names
+from shim.translate.java_regex import UnsupportedRegex, compile_java_regex
 
 MAX_EXPRESSION_LENGTH = 2000
 MAX_NESTING = 100
@@ -463,8 +463,8 @@ def _argument_problem(subject: Subject, op: Operator, value: str) -> str | None:
     """What is wrong with `value` as an argument of `subject op`, or None."""
     if op in _PATTERNS:
         try:
-            _compile_java(value)
-        except (_UnsupportedRegex, re.error) as error:
+            compile_java_regex(value)
+        except (UnsupportedRegex, re.error) as error:
             return f"not a usable regular expression: {getattr(error, 'msg', error)}"
         return None
     field = subject.field
@@ -506,154 +506,6 @@ def _as_date(text: str) -> date | datetime | None:
     except ValueError:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-# Java regular expressions -> Python's re. Java's \d, \w, \s and case folding are ASCII-only by
-# default, hence re.ASCII. Class unions and intersections have no equivalent and are refused.
-
-_POSIX_CLASSES = {
-    "Lower": "a-z",
-    "Upper": "A-Z",
-    "ASCII": r"\x00-\x7f",
-    "Alpha": "a-zA-Z",
-    "Digit": "0-9",
-    "Alnum": "a-zA-Z0-9",
-    "Punct": r"\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e",
-    "Graph": r"\x21-\x7e",
-    "Print": r"\x20-\x7e",
-    "Blank": r" \t",
-    "Cntrl": r"\x00-\x1f\x7f",
-    "XDigit": "0-9a-fA-F",
-    "Space": r" \t\n\x0b\f\r",
-}
-_HORIZONTAL_SPACE = r" \t\xa0\u1680\u180e\u2000-\u200a\u202f\u205f\u3000"
-_VERTICAL_SPACE = r"\n\x0b\f\r\x85\u2028\u2029"
-_ANCHOR_ESCAPES = {"z": r"\Z", "Z": r"(?=\n?\Z)", "G": r"\A", "R": rf"(?:\r\n|[{_VERTICAL_SPACE}])"}
-_CLASS_ESCAPES = {"h": _HORIZONTAL_SPACE, "v": _VERTICAL_SPACE}
-
-
-class _UnsupportedRegex(Exception):
-    pass
-
-
-class _JavaRegex:
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.pos = 0
-        self.in_class = False
-        self.out: list[str] = []
-
-    def translate(self) -> str:
-        while self.pos < len(self.pattern):
-            char = self.pattern[self.pos]
-            if char == "\\" and self.pos + 1 < len(self.pattern):
-                self.escape(self.pattern[self.pos + 1])
-            elif self.in_class:
-                self.class_char(char)
-            elif char == "[":
-                self.open_class()
-            elif self.at_named_group():
-                self.emit("(?P<", 3)
-            else:
-                self.emit(char, 1)
-        return "".join(self.out)
-
-    def at_named_group(self) -> bool:
-        after = self.pattern[self.pos + 3 : self.pos + 4]
-        return self.pattern.startswith("(?<", self.pos) and after != "" and after not in "=!"
-
-    def emit(self, text: str, consumed: int) -> None:
-        self.out.append(text)
-        self.pos += consumed
-
-    def open_class(self) -> None:
-        self.in_class = True
-        start = self.pos + 1
-        if self.pattern.startswith("^", start):
-            start += 1
-        if self.pattern.startswith("]", start):
-            start += 1
-        self.emit(self.pattern[self.pos : start], start - self.pos)
-
-    def class_char(self, char: str) -> None:
-        if char == "[":
-            raise _UnsupportedRegex("character class unions are not supported")
-        if self.pattern.startswith("&&", self.pos):
-            raise _UnsupportedRegex("character class intersections are not supported")
-        if char == "]":
-            self.in_class = False
-        self.emit(char, 1)
-
-    def escape(self, letter: str) -> None:
-        if letter == "Q":
-            end = self.pattern.find(r"\E", self.pos + 2)
-            end = len(self.pattern) if end < 0 else end
-            literal = "".join(re.escape(char) for char in self.pattern[self.pos + 2 : end])
-            self.emit(literal, end + 2 - self.pos)
-        elif letter in "pP":
-            self.property_class(negated=letter == "P")
-        elif letter in _CLASS_ESCAPES or letter in "HV":
-            self.space_class(letter)
-        elif letter in _ANCHOR_ESCAPES and not self.in_class:
-            self.emit(_ANCHOR_ESCAPES[letter], 2)
-        elif letter == "e":
-            self.emit(r"\x1b", 2)
-        elif letter == "c" and self.pos + 2 < len(self.pattern):
-            self.emit(f"\\x{ord(self.pattern[self.pos + 2]) ^ 64:02x}", 3)
-        elif letter == "0":
-            self.octal()
-        elif letter == "x" and self.pattern.startswith("{", self.pos + 2):
-            self.braced_hex()
-        elif letter == "k" and self.pattern.startswith("<", self.pos + 2) and not self.in_class:
-            end = self.pattern.find(">", self.pos + 3)
-            if end < 0:
-                raise _UnsupportedRegex(r"unterminated \k<name>")
-            self.emit(f"(?P={self.pattern[self.pos + 3 : end]})", end + 1 - self.pos)
-        else:
-            self.emit(self.pattern[self.pos : self.pos + 2], 2)
-
-    def property_class(self, negated: bool) -> None:
-        rest = self.pattern[self.pos + 2 :]
-        if rest.startswith("{") and "}" in rest:
-            name = rest[1 : rest.index("}")]
-            consumed = len(name) + 4
-        else:
-            name = rest[:1]
-            consumed = 3
-        members = _POSIX_CLASSES.get(name.removeprefix("Is"))
-        if members is None:
-            raise _UnsupportedRegex(f"character property '{name}' is not supported")
-        self.class_members(members, negated, consumed)
-
-    def space_class(self, letter: str) -> None:
-        self.class_members(_CLASS_ESCAPES[letter.lower()], letter.isupper(), 2)
-
-    def class_members(self, members: str, negated: bool, consumed: int) -> None:
-        if self.in_class and negated:
-            raise _UnsupportedRegex("negated classes inside a character class are not supported")
-        self.emit(members if self.in_class else f"[{'^' if negated else ''}{members}]", consumed)
-
-    def octal(self) -> None:
-        digits = re.match(r"[0-3]?[0-7]{1,2}", self.pattern[self.pos + 2 :])
-        if digits is None:
-            raise _UnsupportedRegex(r"\0 must be followed by octal digits")
-        self.emit(f"\\x{int(digits.group(), 8):02x}", 2 + digits.end())
-
-    def braced_hex(self) -> None:
-        end = self.pattern.find("}", self.pos + 3)
-        digits = self.pattern[self.pos + 3 : end] if end > 0 else ""
-        if not re.fullmatch(r"[0-9a-fA-F]{1,6}", digits) or int(digits, 16) > 0x10FFFF:
-            raise _UnsupportedRegex(r"invalid \x{...} code point")
-        self.emit(f"\\U{int(digits, 16):08x}", end + 1 - self.pos)
-
-
-@functools.lru_cache(maxsize=512)
-def _compile_java(pattern: str) -> re.Pattern[str]:
-    """A Java regular expression as a Python one; _UnsupportedRegex or re.error if impossible."""
-    translated = _JavaRegex(pattern).translate()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        return re.compile(translated, re.ASCII)
 
 
 def evaluate(expression: Expression, facts: InstanceFacts) -> bool:
@@ -718,7 +570,7 @@ def _holds_for(op: Operator, value: str, arguments: tuple[str, ...]) -> bool:
     if op in _LISTS:
         return (value in arguments) == (op is Operator.IN)
     if op in _PATTERNS:
-        return (_compile_java(arguments[0]).fullmatch(value) is not None) == (op is Operator.MATCHES)
+        return (compile_java_regex(arguments[0]).fullmatch(value) is not None) == (op is Operator.MATCHES)
     if op in _EQUALITY:
         return _COMPARE[op](value, arguments[0])
     return _compare(op, _as_label_integer(value), _as_integer(arguments[0]))

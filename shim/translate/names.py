@@ -26,7 +26,6 @@ ANNOTATION_FAMILY = f"{PREFIX}/family"
 ANNOTATION_GROUP = f"{PREFIX}/group"
 ANNOTATION_STARTED_BY = f"{PREFIX}/started-by"
 ANNOTATION_TAGS = f"{PREFIX}/tags"
-ANNOTATION_SETTINGS = f"{PREFIX}/settings"
 
 CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 KNOWN_NAMES = 4096
@@ -101,7 +100,7 @@ def resource_from_arn_or_name(value: str, resource_type: str) -> str:
     return value
 
 
-# Task pods (shim/translate/pods.py).
+# Task pods (shim/translate/task_to_pod.py).
 LABEL_CLIENT_TOKEN = f"{PREFIX}/client-token"
 ANNOTATION_TASK_DEFINITION_ARN = f"{PREFIX}/task-definition-arn"
 ANNOTATION_LAUNCH_TYPE = f"{PREFIX}/launch-type"

@@ -42,6 +42,7 @@ _STRATEGY_TYPES = ("random", "spread", "binpack")
 _BINPACK_FIELDS = ("cpu", "memory")
 _HOST_FIELDS = ("instanceid", "host")
 _REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+LABEL_NO_NODE = f"{names.PREFIX}/no-node"
 
 
 def node_label_for_attribute(name: str) -> str:
@@ -189,8 +190,7 @@ def _member_of_affinity(expressions: list[cql.Expression], members: list[Candida
     affinity = _label_affinity(terms) if terms is not None else None
     if affinity is not None:
         return affinity
-    hostnames = sorted(node.name for node in members)
-    return _node_affinity([{"matchExpressions": [_selector(HOSTNAME_LABEL, "In", hostnames)]}])
+    return on_nodes(sorted(node.name for node in members))
 
 
 def _label_affinity(terms: list[cql.Term]) -> dict[str, Any] | None:
@@ -198,7 +198,7 @@ def _label_affinity(terms: list[cql.Term]) -> dict[str, Any] | None:
     uses_groups = any(_is_task_group(literal) for term in terms for literal in term)
     if not uses_groups:
         node_terms = _node_terms(terms)
-        return None if node_terms is None else _node_affinity(node_terms)
+        return None if node_terms is None else required_node_affinity(node_terms)
     if len(terms) != 1:
         return None
     node_literals = tuple(literal for literal in terms[0] if not _is_task_group(literal))
@@ -206,7 +206,7 @@ def _label_affinity(terms: list[cql.Term]) -> dict[str, Any] | None:
     node_terms = _node_terms([node_literals]) if node_literals else []
     if node_terms is None or any(term is None for term in pod_terms):
         return None
-    affinity = _node_affinity(node_terms) if node_terms else {}
+    affinity = required_node_affinity(node_terms) if node_terms else {}
     for kind, term in filter(None, pod_terms):
         _add_pod_term(affinity, kind, term)
     return affinity
@@ -245,8 +245,20 @@ def _group_term(labels: Mapping[str, str]) -> dict[str, Any]:
     return {"labelSelector": {"matchLabels": dict(labels)}, "topologyKey": HOSTNAME_LABEL}
 
 
-def _node_affinity(node_terms: list[dict[str, Any]]) -> dict[str, Any]:
+def required_node_affinity(node_terms: list[dict[str, Any]]) -> dict[str, Any]:
+    """Affinity that lets a pod only onto nodes matching one of `node_terms` (node selector terms)."""
     return {"nodeAffinity": {_REQUIRED: {"nodeSelectorTerms": node_terms}}}
+
+
+def on_nodes(node_names: Sequence[str]) -> dict[str, Any]:
+    """Required node affinity for the named nodes: the instances a placement chose for a task."""
+    return required_node_affinity([{"matchExpressions": [_selector(HOSTNAME_LABEL, "In", node_names)]}])
+
+
+def on_no_node() -> dict[str, Any]:
+    """Required node affinity no node satisfies: keeps a task pending where it cannot be placed,
+    and makes Kubernetes remove a DaemonSet's pods."""
+    return required_node_affinity([{"matchExpressions": [_selector(LABEL_NO_NODE, "Exists")]}])
 
 
 def _add_pod_term(affinity: dict[str, Any], kind: str, term: dict[str, Any]) -> None:

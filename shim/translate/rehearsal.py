@@ -7,8 +7,7 @@ from typing import Any
 
 from shim.translate import names
 from shim.translate.placement import PlacementFailure
-from shim.translate.pods import RunParameters, task_to_pod
-from shim.translate.services import (
+from shim.translate.service_to_kube import (
     kube_services,
     new_deployment_id,
     service_pod_scheduling,
@@ -16,6 +15,7 @@ from shim.translate.services import (
     workload_manifest,
 )
 from shim.translate.task_definitions import task_definition_view, validate_registration
+from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 Json = dict[str, Any]
 EXAMPLE_TASK_ID = "0" * 32

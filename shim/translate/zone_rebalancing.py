@@ -2,7 +2,7 @@
 
 ECS watches a service whose setting `availabilityZoneRebalancing` is ENABLED and, when its
 running tasks are spread unevenly over the zones it can use, replaces tasks from the fullest zone
-until no zone has more than one task more than another. Here the service follower does the same
+until no zone has more than one task more than another. Here the reconciler does the same
 with the Kubernetes objects: when the service is steady (one deployment, all its tasks running,
 rollout COMPLETED) and the running tasks per zone differ by more than one, it stops one task of
 the fullest zone (the newest); its ReplicaSet starts a replacement, which the scheduler places by
@@ -29,7 +29,7 @@ from typing import Any
 
 from shim.translate.container_instances import is_active, is_connected
 from shim.translate.placement import effective_placement, node_label_for_attribute, node_meets_required_affinity
-from shim.translate.tasks import task_id_of
+from shim.translate.task_from_pod import task_id_of
 
 Json = dict[str, Any]
 
@@ -78,7 +78,7 @@ def may_rebalance(record: Mapping[str, Any], *, steady: bool, terminating: bool)
 
 @dataclass(frozen=True)
 class RebalanceStep:
-    """What the follower does next: keep `history` in the record, stop `stop` (a pod) if any."""
+    """What the reconciler does next: keep `history` in the record, stop `stop` (a pod) if any."""
 
     history: list[Json]
     stop: Json | None = None

@@ -303,6 +303,24 @@ def test_attributes_ecs_refuses(ecs: Any, ecs_cluster: str, borrowed_node: str) 
         assert raised.value.response["Error"]["Code"] == code
 
 
+def test_an_instance_takes_at_most_ten_custom_attributes(
+    ecs: Any, kube: KubeClients, ecs_cluster: str, borrowed_node: str
+) -> None:
+    arn = instance_arn_of(ecs, ecs_cluster, borrowed_node)
+    free = 10 - len(attribute_keys(read_node(kube, borrowed_node))["labels"])
+    prefix = unique_name("limit")
+    attributes = [{"name": f"{prefix}-{index}", "value": "x", "targetId": arn} for index in range(free + 1)]
+    ecs.put_attributes(cluster=ecs_cluster, attributes=attributes[:free])
+
+    ecs.put_attributes(cluster=ecs_cluster, attributes=[{**attributes[0], "value": "y"}])
+    with pytest.raises(ecs.exceptions.AttributeLimitExceededException):
+        ecs.put_attributes(cluster=ecs_cluster, attributes=attributes[free:])
+
+    labels = read_node(kube, borrowed_node)["metadata"]["labels"]
+    assert labels[ATTRIBUTE_LABEL_PREFIX + attributes[0]["name"]] == "y"
+    assert ATTRIBUTE_LABEL_PREFIX + attributes[free]["name"] not in labels
+
+
 def test_draining_cordons_the_node_and_active_uncordons_it(
     ecs: Any, kube: KubeClients, ecs_cluster: str, borrowed_node: str
 ) -> None:

@@ -205,10 +205,11 @@ def test_services_refuse_a_task_definition_that_is_not_active(ecs: Any, cluster:
     ecs.create_service(cluster=cluster, serviceName="web", taskDefinition=current, desiredCount=0)
     ecs.deregister_task_definition(taskDefinition=current)
     ecs.deregister_task_definition(taskDefinition=retired)
-    for call, params in [
+    refused: list[tuple[Callable[..., Any], dict[str, Any]]] = [
         (ecs.create_service, {"serviceName": "other", "taskDefinition": retired, "desiredCount": 0}),
         (ecs.update_service, {"service": "web", "taskDefinition": retired}),
-    ]:
+    ]
+    for call, params in refused:
         error = ecs_error(call, cluster=cluster, **params)
         assert (error["Code"], error["Message"]) == ("ClientException", "TaskDefinition is inactive")
     scaled = ecs.update_service(cluster=cluster, service="web", taskDefinition=current, desiredCount=1)["service"]

@@ -9,7 +9,7 @@ import pytest
 
 from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_TASK_ID
-from shim.translate.tasks import LIFECYCLE
+from shim.translate.task_from_pod import LIFECYCLE
 from tests.integration.conftest import (
     FAST_WAITER,
     ShimServer,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shim.errors import InvalidParameterException
+from shim.errors import AttributeLimitExceededException, InvalidParameterException
 from shim.schemas.responses import output_problems
 from shim.translate import cql, names, placement
 from shim.translate.container_instances import (
@@ -20,6 +20,7 @@ from shim.translate.container_instances import (
     PodUsage,
     attribute_annotation,
     attribute_label,
+    check_attribute_limit,
     container_instance_id,
     container_instance_view,
     custom_attributes,
@@ -33,8 +34,8 @@ from shim.translate.container_instances import (
     task_usage,
     validate_attribute,
 )
-from shim.translate.pods import RunParameters, task_to_pod
 from shim.translate.task_definitions import required_attributes
+from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -457,6 +458,18 @@ def test_stale_exact_value_gives_way_to_a_relabelled_node() -> None:
     key, _ = attribute_label("stack", "blue/green")
     stored["metadata"]["labels"][key] = "red"
     assert custom_attributes(stored) == {"stack": "red"}
+
+
+def test_an_instance_takes_at_most_ten_custom_attributes() -> None:
+    nine = node()
+    for index in range(9):
+        nine = with_attribute(nine, f"a{index}", "x")
+    other = node("other")
+
+    check_attribute_limit([({"name": "a0", "value": "y"}, nine), ({"name": "new"}, nine)])
+    check_attribute_limit([({"name": f"b{index}"}, other) for index in range(10)])
+    with pytest.raises(AttributeLimitExceededException, match="up to 10 custom attributes"):
+        check_attribute_limit([({"name": "new"}, nine), ({"name": "newer"}, nine)])
 
 
 def test_custom_attribute_label_satisfies_the_node_affinity_placement_writes() -> None:

@@ -18,7 +18,10 @@ from shim.translate.placement import (
     node_label_for_attribute,
     node_label_value_for_attribute,
     node_meets_required_affinity,
+    on_no_node,
+    on_nodes,
     pod_scheduling,
+    required_node_affinity,
     validate_constraints,
     validate_strategies,
 )
@@ -409,3 +412,20 @@ def test_a_node_meets_required_affinity_as_the_schedulers_filter_decides() -> No
     assert not node_meets_required_affinity(required_nodes(named), "n1", labels)
     assert node_meets_required_affinity(required_nodes(named), "n2", labels)
     assert not node_meets_required_affinity({"nodeSelector": {"zone": "b"}}, "n1", labels)
+
+
+def test_node_affinity_helpers_say_which_nodes_a_pod_may_go_to() -> None:
+    labels = {HOSTNAME: "n1", ZONE: "us-east-1a"}
+    in_zone = {"matchExpressions": [{"key": ZONE, "operator": "In", "values": ["us-east-1a"]}]}
+    assert required_node_affinity([in_zone]) == node_affinity(in_zone["matchExpressions"])
+    assert node_meets_required_affinity({"affinity": on_nodes(["n1", "n2"])}, "n1", labels)
+    assert not node_meets_required_affinity({"affinity": on_nodes(["n2"])}, "n1", labels)
+    assert not node_meets_required_affinity({"affinity": on_no_node()}, "n1", labels)
+    assert not node_meets_required_affinity({"affinity": on_no_node()}, "n1", {**labels, ZONE: "us-east-1b"})
+
+
+def test_a_pod_placed_nowhere_stays_off_every_node_whatever_else_it_allows() -> None:
+    spec = PodScheduling(affinity=on_nodes(["n1"])).merged_into({"containers": []})
+    nowhere = PodScheduling(affinity=on_no_node()).merged_into(spec)
+    assert node_meets_required_affinity(spec, "n1", {HOSTNAME: "n1"})
+    assert not node_meets_required_affinity(nowhere, "n1", {HOSTNAME: "n1"})

@@ -12,7 +12,7 @@ from kubernetes.client import ApiClient
 
 from shim.errors import ClientException, InvalidParameterException
 from shim.translate import names
-from shim.translate.pods import (
+from shim.translate.task_to_pod import (
     RunParameters,
     apply_overrides,
     environment_file_config_map,

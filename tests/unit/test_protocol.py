@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 from werkzeug.test import TestResponse
 
+from shim.calls import Call, Handler, Response
 from shim.config import Config
 from shim.errors import ClusterNotFoundException
-from shim.operations.base import Call, Handler, Response
 from shim.protocol.app import create_app
 from shim.schemas.responses import output_problems
 from shim.translate.names import cluster_arn, task_arn

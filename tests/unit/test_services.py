@@ -19,26 +19,28 @@ from shim.errors import InvalidParameterException, ServiceNotActiveException, Un
 from shim.schemas.responses import output_problems
 from shim.translate import names
 from shim.translate.placement import PodScheduling
-from shim.translate.services import (
+from shim.translate.service_from_kube import (
+    circuit_breaker_threshold,
+    is_stable,
+    rollback_target,
+    scaling_stop_reason,
+    service_view,
+)
+from shim.translate.service_to_kube import (
     CIRCUIT_BREAKER_REASON,
     MAX_DEPLOYMENT_HISTORY,
-    circuit_breaker_threshold,
     iam_role,
-    is_stable,
     kube_services,
     new_deployment_id,
     primary_deployment,
     registry_service_name,
-    rollback_target,
     rolling_update,
     scaling_marks_to_clear,
-    scaling_stop_reason,
     service_record,
     service_record_observed,
     service_record_rolled_back,
     service_record_updated,
     service_selector,
-    service_view,
     validate_service_params,
     workload_manifest,
 )
@@ -1249,7 +1251,7 @@ BALANCER = {"targetGroupArn": "arn:aws:elasticloadbalancing:tg", "containerName"
 
 
 def test_a_role_is_shown_as_an_iam_role_arn_for_a_load_balanced_service() -> None:
-    balanced = {"loadBalancers": [BALANCER]}
+    balanced: dict[str, Any] = {"loadBalancers": [BALANCER]}
     for role, expected in [
         ("ecsServiceRole", f"arn:aws:iam::{ACCOUNT}:role/ecsServiceRole"),
         ("/team/ecsServiceRole", f"arn:aws:iam::{ACCOUNT}:role/team/ecsServiceRole"),
@@ -1264,14 +1266,15 @@ def test_a_role_is_shown_as_an_iam_role_arn_for_a_load_balanced_service() -> Non
 
 
 def test_a_role_without_load_balancers_or_with_awsvpc_needs_the_service_linked_role() -> None:
-    balanced = {"loadBalancers": [BALANCER]}
+    balanced: dict[str, Any] = {"loadBalancers": [BALANCER]}
     registry = {"serviceRegistries": [{"registryArn": "arn:aws:servicediscovery:us-east-1:1:service/srv-1"}]}
-    for fields in [
+    cases: list[dict[str, Any]] = [
         {"role": "r"},
         {"role": "r", **balanced, "launchType": "FARGATE"},
         {"role": "r", **balanced, **registry},
         {"role": "r", "loadBalancers": [BALANCER, {**BALANCER, "targetGroupArn": "arn:aws:elasticloadbalancing:t2"}]},
-    ]:
+    ]
+    for fields in cases:
         with pytest.raises(InvalidParameterException, match="service linked role"):
             validate_service_params(params(**fields))
     with pytest.raises(InvalidParameterException, match="service linked role"):

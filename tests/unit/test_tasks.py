@@ -8,20 +8,19 @@ from typing import Any
 import pytest
 
 from shim.schemas.responses import output_problems
-from shim.translate.pods import RunParameters, task_to_pod
-from shim.translate.tasks import (
+from shim.translate.task_from_pod import (
     LIFECYCLE,
     desired_status,
     essential_container_exited,
     is_stopped,
     last_status,
-    start_failure,
     stop_reason,
     stopped_at,
     stopped_task_record,
     task_id_of,
     task_view,
 )
+from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -446,12 +445,10 @@ def test_out_of_memory_container_reason() -> None:
     assert only(shown["containers"])["reason"] == "OutOfMemoryError: Container killed due to memory usage"
 
 
-def test_image_that_cannot_be_pulled_is_a_start_failure() -> None:
+def test_image_that_cannot_be_pulled_is_the_container_reason() -> None:
     message = 'failed to pull image "registry.example/app:1": not found'
     pod = task_pod(statuses={"app": waiting("ErrImagePull", message)})
-    assert start_failure(pod) == f"CannotPullContainerError: {message}"
     assert only(view(pod)["containers"])["reason"] == f"CannotPullContainerError: {message}"
-    assert start_failure(task_pod(statuses={"app": waiting()})) is None
 
 
 def test_lifecycle_never_goes_back() -> None:

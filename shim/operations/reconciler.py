@@ -1,8 +1,9 @@
-"""What ECS does on its own, done by every server process (idempotently, so any number may run):
-a task whose essential container exited is stopped as a whole; a service task its ReplicaSet or
-DaemonSet removes is kept as stopped by the service scheduler; stopped tasks are forgotten after
-ECS's retention of about an hour; a service's deployments are followed (COMPLETED, FAILED, rolled
-back by the circuit breaker), rebalanced across zones, and a drained service becomes INACTIVE."""
+"""The reconciler: what ECS does on its own, done by every server process (idempotently, so any
+number may run). A task whose essential container exited is stopped as a whole; a service task
+its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
+are forgotten after ECS's retention of about an hour; deleted task definition revisions go once
+nothing uses them; a service's deployments are followed (COMPLETED, FAILED, rolled back by the
+circuit breaker), rebalanced across zones, and a drained service becomes INACTIVE."""
 
 import logging
 import queue
@@ -20,19 +21,16 @@ from shim.operations.services import ServiceObjects, apply_service_objects
 from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
-from shim.translate.services import (
+from shim.translate.service_from_kube import is_stable, rollback_target, running_pods, scaling_stop_reason
+from shim.translate.service_to_kube import (
     COMPLETED,
     DRAINING,
     INACTIVE,
-    is_stable,
     primary_deployment,
-    rollback_target,
-    running_pods,
-    scaling_stop_reason,
     service_record_observed,
     service_record_rolled_back,
 )
-from shim.translate.tasks import essential_container_exited, stopped_at, task_id_of
+from shim.translate.task_from_pod import essential_container_exited, stopped_at, task_id_of
 from shim.translate.zone_rebalancing import STOP_REASON as REBALANCING_STOP_REASON
 from shim.translate.zone_rebalancing import RebalanceStep, may_rebalance, rebalance_step, usable_zones
 
@@ -60,7 +58,10 @@ def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[int,
         log.exception(failure)
 
 
-class TaskLifecycle:
+class Reconciler:
+    """The background component of each server process: follows pods, tasks, task definitions and
+    services and acts on them as ECS does (see the module docstring)."""
+
     def __init__(self, store: Store, region: str, account: str) -> None:
         self.store = store
         self.region = region
@@ -74,7 +75,7 @@ class TaskLifecycle:
 
     def start(self) -> None:
         self.store.pods.add_listener(self.on_pod_event)
-        threading.Thread(target=self.stop_exited_tasks, name="task-lifecycle", daemon=True).start()
+        threading.Thread(target=self.stop_exited_tasks, name="exited-tasks", daemon=True).start()
         threading.Thread(target=self.record_removed_tasks, name="removed-service-tasks", daemon=True).start()
         threading.Thread(target=self.forget_old_tasks, name="task-retention", daemon=True).start()
         threading.Thread(

@@ -1,4 +1,5 @@
-"""ECS tasks as their Pods show them: the `Task` view, its lifecycle, and stopped-task records.
+"""Kubernetes -> ECS for tasks: the `Task` view of a Pod, its lifecycle, and stopped-task records.
+`task_to_pod` writes the Pod.
 
 Pure: Pod JSON as the API server sends it in, ECS shapes out, timestamps as epoch seconds.
 
@@ -34,9 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes.utils import parse_quantity
-
 from shim.translate import names
+from shim.translate.quantities import parse_quantity
 from shim.translate.task_definitions import task_cpu_units, task_memory_mib
 
 Json = dict[str, Any]
@@ -178,16 +178,6 @@ def stop_reason(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     failed_first = any(c.runs_to_completion and (c.terminated or {}).get("exitCode") for c in containers)
     if failed_first or _phase(pod) == "Failed":
         return TASK_FAILED_TO_START, TASK_FAILED_TO_START_REASON
-    return None
-
-
-def start_failure(pod: Mapping[str, Any]) -> str | None:
-    """Why a container cannot start (image pull or container creation error), as ECS words it:
-    ECS stops such a task with stopCode TaskFailedToStart and this reason."""
-    for container in _containers(pod):
-        waiting = container.state.get("waiting") or {}
-        if waiting.get("reason") in (*_PULL_ERRORS, *_START_ERRORS):
-            return _container_reason(container)
     return None
 
 

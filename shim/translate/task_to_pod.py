@@ -1,4 +1,5 @@
-"""An ECS task definition, with RunTask's parameters and overrides, as a Kubernetes Pod manifest.
+"""ECS -> Kubernetes for tasks: a task definition, with RunTask's parameters and overrides, as a
+Pod manifest. `task_from_pod` reads the task back from the Pod.
 
 Pure: dicts in, dicts out, in the Kubernetes JSON shape. docs/translation.md lists every ECS
 field, the Kubernetes field it becomes, and what is not translated and why.
@@ -139,7 +140,8 @@ def apply_overrides(task_definition: TaskDefinition, overrides: Mapping[str, Any
 
 
 def task_definition_annotations(task_definition: TaskDefinition) -> dict[str, str]:
-    """Annotations a pod template carries for the status layer: exact ECS values of the definition."""
+    """Annotations a pod template carries for reading the task back (`task_from_pod`): exact ECS
+    values of the definition."""
     containers = task_definition["containerDefinitions"]
     annotations = {
         names.ANNOTATION_FAMILY: task_definition["family"],

@@ -1,5 +1,6 @@
-"""ECS services as Kubernetes workloads: the stored service record, the manifests it becomes, and
-the `Service` shape DescribeServices shows, read back from the Kubernetes objects.
+"""ECS -> Kubernetes for services: the checks CreateService and UpdateService make, the stored
+service record and its updates, and the manifests the record becomes (workload, pod template,
+Services). `service_from_kube` reads the service's state back from those objects.
 
 Pure: dicts in, dicts out (Kubernetes objects in their camelCase JSON shape).
 
@@ -7,20 +8,21 @@ The record (`service_record`, kept in the `spec.record` of a `services.ecs.shim.
 what CreateService and UpdateService asked for, with ECS's defaults filled in, and the history of
 the service's ECS deployments. Each deployment keeps a snapshot of the settings that shape its
 tasks (`TEMPLATE_FIELDS`), so a rollback restores exactly the pods it had. Counts, rollout
-progress and health are never stored: `service_view` derives them from the workload, its
-ReplicaSets and its pods.
+progress and health are never stored: `service_from_kube.service_view` derives them from the
+workload, its ReplicaSets and its pods; the reconciler keeps what it observed
+(`service_record_observed`) and the circuit breaker's rollbacks (`service_record_rolled_back`).
 
 Manifests:
 - REPLICA -> apps/v1 Deployment `svc-<dns_label(name)>`, replicas = desiredCount (0 once the
   service is DRAINING). DAEMON -> apps/v1 DaemonSet of the same name; a DRAINING daemon gets a
   node affinity no node satisfies, so Kubernetes removes its pods as ECS stops daemon tasks.
-- Pod template: the task definition's pod spec (`pods.task_definition_to_pod_spec` with liveness
-  probes: ECS replaces unhealthy service tasks), the placement scheduling merged in, restartPolicy
-  Always; labels = the task labels (group `service:<name>`, startedBy = the PRIMARY deployment id)
-  plus `ecs.shim.io/service`; annotations carry the exact ECS values, including the deployment id.
-  A new deployment id therefore always changes the template, and Kubernetes starts a new
-  ReplicaSet: one ReplicaSet per ECS deployment, which is how forceNewDeployment and rollbacks
-  (back to the very same template, hence the old ReplicaSet) work.
+- Pod template: the task definition's pod spec (`task_to_pod.task_definition_to_pod_spec` with
+  liveness probes: ECS replaces unhealthy service tasks), the placement scheduling merged in,
+  restartPolicy Always; labels = the task labels (group `service:<name>`, startedBy = the PRIMARY
+  deployment id) plus `ecs.shim.io/service`; annotations carry the exact ECS values, including the
+  deployment id. A new deployment id therefore always changes the template, and Kubernetes starts
+  a new ReplicaSet: one ReplicaSet per ECS deployment, which is how forceNewDeployment and
+  rollbacks (back to the very same template, hence the old ReplicaSet) work.
 - Rolling update, in absolute numbers so it is exact: maxSurge = floor(desired * maximumPercent /
   100) - desired (at least 0), maxUnavailable = desired - ceil(desired * minimumHealthyPercent /
   100). Kubernetes refuses both being 0; ECS would then be stuck, so maxUnavailable becomes 1. A
@@ -39,41 +41,13 @@ Manifests:
   the service name itself when it is a lowercase DNS label, else `svc-` + dns_label(name). Its DNS
   name `<that>.<namespace>.svc.cluster.local` resolves to the addresses of the ready tasks: it is
   the service's discovery name.
-
-Deployments in the view: one per ECS deployment whose ReplicaSets still want or have pods, plus
-the PRIMARY. A ReplicaSet or pod belongs to the deployment named by the `ecs.shim.io/deployment-id`
-annotation of its (pod template) metadata. A pod is running when it is Running and Ready, pending
-while it is alive but not yet that; failedTasks counts failed pods, the restarts of pods that
-are not ready now (ECS counts consecutive failures and forgets them once a task is healthy) and the
-deployment's tasks stopped since it started (or was restored) because they failed: their stopped-
-task records (`stopped_tasks`, the STOPPED task views) with stopCode EssentialContainerExited or
-TaskFailedToStart. Those records matter because a crashing service pod is stopped and replaced by
-its ReplicaSet, taking its own restart count with it.
-rolloutState: COMPLETED when the PRIMARY runs all its desired tasks on the current template and no
-other deployment has any; FAILED when the circuit breaker is on and the PRIMARY's failedTasks
-reaches ECS's threshold (half the desired count, between 3 and 200), or Kubernetes reports
-ProgressDeadlineExceeded for the PRIMARY's ReplicaSet (a DaemonSet: the deadline passed since the
-deployment started without completing), or the record says it failed. A COMPLETED or FAILED state,
-once recorded by `service_record_observed` / `service_record_rolled_back`, stays.
-
-Events are derived too: task starts from pod creation times, task stops from pods being deleted,
-deployment completed / failed / rolled back from the times the record keeps, and the steady state
-from when the last running task became ready. Events are immutable, as on ECS: an event's id is
-a UUID5 of the service ARN and the fact it tells (tasks started or stopped in a given second, a
-deployment completed...), the service follower keeps every event it has seen in the record, and a
-kept event wins over the same fact derived again. Task starts and stops are told only once their
-second is EVENT_SETTLE_SECONDS old, so a batch is whole before it is first shown. A steady state is
-told once: not again while the newest kept event already tells it.
 """
 
 import copy
 import json
 import math
 import re
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping, Sequence
 from random import Random, SystemRandom
 from typing import Any
 
@@ -88,14 +62,14 @@ from shim.translate.placement import (
     PlacementFailure,
     PodScheduling,
     effective_placement,
+    on_no_node,
     pod_scheduling,
     validate_constraints,
     validate_strategies,
 )
-from shim.translate.pods import task_definition_annotations, task_definition_to_pod_spec, task_labels
 from shim.translate.tags import check_tags
-from shim.translate.tasks import ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START, is_stopped, task_id_of
-from shim.translate.zone_rebalancing import DISABLED, rebalancing_events, rebalancing_setting
+from shim.translate.task_to_pod import task_definition_annotations, task_definition_to_pod_spec, task_labels
+from shim.translate.zone_rebalancing import DISABLED, rebalancing_setting
 
 Json = dict[str, Any]
 
@@ -114,10 +88,6 @@ DEFAULT_PERCENTS = {REPLICA: (200, 100), DAEMON: (100, 0)}
 DEFAULT_LAUNCH_TYPE = "EC2"
 MAX_LOAD_BALANCERS = 5
 MAX_SERVICE_REGISTRIES = 1
-MAX_EVENTS = 100
-EVENT_SETTLE_SECONDS = 2.0
-"""Age of a second before the tasks started or stopped in it are told as one event."""
-STEADY_STATE = "has reached a steady state."
 MAX_DEPLOYMENT_HISTORY = 10
 REVISION_HISTORY_LIMIT = 10
 CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS = 30
@@ -125,9 +95,6 @@ CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS = 30
 health check grace period): long enough for a simulated or warm node to start a task, short
 enough that a broken revision is rolled back within a minute."""
 DEFAULT_PROGRESS_DEADLINE_SECONDS = 600
-CIRCUIT_BREAKER_THRESHOLD_BOUNDS = (3, 200)
-FAILED_TASK_STOP_CODES = (ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START)
-"""Stop codes of tasks that count as failed for the circuit breaker."""
 CIRCUIT_BREAKER_REASON = "ECS deployment circuit breaker: tasks failed to start."
 SERVICE_TYPE_TAG = "ecs-shim/service-type"
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
@@ -138,9 +105,6 @@ ANNOTATION_CIRCUIT_BREAKER = f"{names.PREFIX}/circuit-breaker"
 ANNOTATION_TARGET_GROUP_ARN = f"{names.PREFIX}/target-group-arn"
 ANNOTATION_LOAD_BALANCER_NAME = f"{names.PREFIX}/load-balancer-name"
 ANNOTATION_REGISTRY_ARN = f"{names.PREFIX}/registry-arn"
-LABEL_NO_NODE = f"{names.PREFIX}/no-node"
-SCALING_ACTIVITY_REASON = "Scaling activity initiated by (deployment {deployment_id})"
-"""ECS's stoppedReason of a service task stopped by a rollout or a scale-in."""
 DESIRED_REPLICAS_ANNOTATION = "deployment.kubernetes.io/desired-replicas"
 """The Deployment controller's mark on a ReplicaSet: the Deployment's replicas when it last scaled it."""
 
@@ -158,7 +122,6 @@ TEMPLATE_FIELDS = (
 _UPDATABLE_FIELDS = (*TEMPLATE_FIELDS, "desiredCount", "enableECSManagedTags", "propagateTags")
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
-_TIMED_OUT_REPLICA_SET = re.compile(r'ReplicaSet "([^"]+)"')
 _APP_PROTOCOLS = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c"}
 TASK_DEFINITION_REQUIRED = "A task definition must be specified when the deployment controller is ECS."
 _SERVICE_LINKED_ROLE = "You cannot specify an IAM role for services that require a service linked role."
@@ -444,7 +407,7 @@ def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, res
     restored.update(
         status=PRIMARY,
         rolloutState=IN_PROGRESS,
-        rolloutStateReason=_in_progress_reason(restored_id),
+        rolloutStateReason=in_progress_reason(restored_id),
         updatedAt=now,
         restoredAt=now,
     )
@@ -468,7 +431,7 @@ def _new_deployment(record: Mapping[str, Any], deployment_id: str, now: float) -
         "updatedAt": now,
         "launchType": record["launchType"],
         "rolloutState": IN_PROGRESS,
-        "rolloutStateReason": _in_progress_reason(deployment_id),
+        "rolloutStateReason": in_progress_reason(deployment_id),
         "configuration": {key: copy.deepcopy(record[key]) for key in TEMPLATE_FIELDS if key in record},
     }
     tags = _propagated_tags(record)
@@ -490,7 +453,8 @@ def _propagated_tags(record: Mapping[str, Any]) -> list[Json]:
     return tags
 
 
-def _in_progress_reason(deployment_id: str) -> str:
+def in_progress_reason(deployment_id: str) -> str:
+    """The rolloutStateReason of a deployment in progress."""
     return f"ECS deployment {deployment_id} in progress."
 
 
@@ -549,8 +513,14 @@ def rolling_update(desired: int, maximum_percent: int, minimum_healthy_percent: 
     return max_surge, max_unavailable
 
 
+def circuit_breaker(record: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The service's circuit breaker settings, `enable` and `rollback`, as booleans."""
+    breaker: Mapping[str, Any] = record["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
+    return {"enable": bool(breaker.get("enable")), "rollback": bool(breaker.get("rollback"))}
+
+
 def progress_deadline_seconds(record: Mapping[str, Any]) -> int:
-    if not _circuit_breaker(record)["enable"]:
+    if not circuit_breaker(record)["enable"]:
         return DEFAULT_PROGRESS_DEADLINE_SECONDS
     return CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS + (record.get("healthCheckGracePeriodSeconds") or 0)
 
@@ -612,15 +582,15 @@ def scaling_marks_to_clear(deployment: Mapping[str, Any], replica_sets: Sequence
     """
     if deployment.get("kind") != "Deployment":
         return []
-    primary_id = _template_deployment_id(deployment)
+    primary_id = template_deployment_id(deployment)
     replicas = str(deployment["spec"]["replicas"])
     active = [rs for rs in replica_sets if int((rs.get("spec") or {}).get("replicas") or 0) > 0]
-    if all(_template_deployment_id(rs) == primary_id for rs in active):
+    if all(template_deployment_id(rs) == primary_id for rs in active):
         return []
     return [
         rs["metadata"]["name"]
         for rs in active
-        if _annotations(rs["metadata"]).get(DESIRED_REPLICAS_ANNOTATION, replicas) != replicas
+        if annotations_of(rs["metadata"]).get(DESIRED_REPLICAS_ANNOTATION, replicas) != replicas
     ]
 
 
@@ -635,9 +605,7 @@ def pod_template(
     if scheduling is not None:
         spec = scheduling.merged_into(spec)
     if record["schedulingStrategy"] == DAEMON and record["status"] != ACTIVE:
-        nowhere = {"matchExpressions": [{"key": LABEL_NO_NODE, "operator": "Exists"}]}
-        no_node = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [nowhere]}}}
-        spec = PodScheduling(affinity=no_node).merged_into(spec)
+        spec = PodScheduling(affinity=on_no_node()).merged_into(spec)
     _delay_liveness_probes(spec, record.get("healthCheckGracePeriodSeconds") or 0)
     spec["restartPolicy"] = "Always"
     labels = task_labels(record["clusterName"], task_definition, group, primary["id"])
@@ -668,7 +636,7 @@ def _delay_liveness_probes(spec: Json, grace_seconds: int) -> None:
 def _workload_metadata(record: Mapping[str, Any], namespace: str) -> Json:
     name = record["serviceName"]
     annotations = {ANNOTATION_SERVICE_NAME: name, names.ANNOTATION_CLUSTER_NAME: record["clusterName"]}
-    breaker = _circuit_breaker(record)
+    breaker = circuit_breaker(record)
     if breaker["enable"]:
         annotations[ANNOTATION_CIRCUIT_BREAKER] = "rollback" if breaker["rollback"] else "enable"
     return {
@@ -783,510 +751,15 @@ def _maps_port(mapping: Mapping[str, Any], port: int) -> bool:
     return bool(low) and int(low) <= port <= int(high or low)
 
 
-# Reading Kubernetes objects
+# Reading the Kubernetes objects this module writes
 
 
-def _epoch(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-
-
-def _annotations(metadata: Mapping[str, Any] | None) -> Mapping[str, str]:
+def annotations_of(metadata: Mapping[str, Any] | None) -> Mapping[str, str]:
     annotations: Mapping[str, str] = (metadata or {}).get("annotations") or {}
     return annotations
 
 
-def _template_deployment_id(owner: Mapping[str, Any] | None) -> str | None:
+def template_deployment_id(owner: Mapping[str, Any] | None) -> str | None:
+    """The ECS deployment whose pod template a Deployment, DaemonSet or ReplicaSet holds."""
     template = ((owner or {}).get("spec") or {}).get("template") or {}
-    return _annotations(template.get("metadata")).get(ANNOTATION_DEPLOYMENT_ID)
-
-
-def _is_alive(pod: Mapping[str, Any]) -> bool:
-    return not pod["metadata"].get("deletionTimestamp") and _phase(pod) in ("Pending", "Running")
-
-
-def _phase(pod: Mapping[str, Any]) -> str:
-    phase: str = (pod.get("status") or {}).get("phase") or "Pending"
-    return phase
-
-
-def _ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c.get("type") == "Ready"), None)
-
-
-def _ready_since(pod: Mapping[str, Any]) -> float | None:
-    return _epoch((_ready_condition(pod) or {}).get("lastTransitionTime"))
-
-
-def _is_running(pod: Mapping[str, Any]) -> bool:
-    ready = _ready_condition(pod)
-    return _is_alive(pod) and _phase(pod) == "Running" and ready is not None and ready.get("status") == "True"
-
-
-def running_pods(pods: Iterable[Json]) -> list[Json]:
-    """The pods whose tasks ECS counts as RUNNING: Running, Ready and not stopping."""
-    return [pod for pod in pods if _is_running(pod)]
-
-
-def _failures(pod: Mapping[str, Any]) -> int:
-    if _phase(pod) == "Failed":
-        return 1
-    if _is_running(pod):
-        return 0
-    status = pod.get("status") or {}
-    statuses = [*(status.get("containerStatuses") or []), *(status.get("initContainerStatuses") or [])]
-    return sum(int(s.get("restartCount") or 0) for s in statuses)
-
-
-@dataclass
-class _Rollout:
-    """One ECS deployment as Kubernetes shows it: its record entry, ReplicaSets and pods."""
-
-    entry: Json
-    replica_sets: list[Json] = field(default_factory=list)
-    pods: list[Json] = field(default_factory=list)
-    failed_stopped_tasks: list[Json] = field(default_factory=list)
-
-    @property
-    def live_pods(self) -> list[Json]:
-        return [pod for pod in self.pods if _is_alive(pod)]
-
-    @property
-    def running(self) -> int:
-        return sum(1 for pod in self.pods if _is_running(pod))
-
-    @property
-    def pending(self) -> int:
-        return len(self.live_pods) - self.running
-
-    @property
-    def failed_tasks(self) -> int:
-        return sum(_failures(pod) for pod in self.pods) + len(self.failed_stopped_tasks)
-
-    @property
-    def wanted_replicas(self) -> int:
-        return sum(
-            max(int(rs.get("spec", {}).get("replicas") or 0), int(rs.get("status", {}).get("replicas") or 0))
-            for rs in self.replica_sets
-        )
-
-    @property
-    def has_tasks(self) -> bool:
-        return bool(self.live_pods) or self.wanted_replicas > 0
-
-
-def _rollouts(
-    record: Mapping[str, Any],
-    replica_sets: Sequence[Json],
-    pod_list: Sequence[Json],
-    stopped_tasks: Sequence[Json] = (),
-) -> dict[str, _Rollout]:
-    rollouts = {d["id"]: _Rollout(copy.deepcopy(d)) for d in record["deployments"]}
-    for replica_set in replica_sets:
-        deployment_id = _template_deployment_id(replica_set)
-        if deployment_id:
-            _rollout_for(rollouts, deployment_id, replica_set, replica_set["spec"]["template"]).replica_sets.append(
-                replica_set
-            )
-    for pod in pod_list:
-        deployment_id = _annotations(pod["metadata"]).get(ANNOTATION_DEPLOYMENT_ID)
-        if deployment_id:
-            _rollout_for(rollouts, deployment_id, pod, pod).pods.append(pod)
-    pod_task_ids = {task_id_of(pod) for pod in pod_list}
-    for task in stopped_tasks:
-        rollout = rollouts.get(task.get("startedBy") or "")
-        if rollout is not None and _failed_since(task, _rollout_started(rollout.entry), pod_task_ids):
-            rollout.failed_stopped_tasks.append(task)
-    return rollouts
-
-
-def _rollout_started(entry: Mapping[str, Any]) -> float:
-    started: float = entry.get("restoredAt", entry["createdAt"])
-    return started
-
-
-def _failed_since(task: Mapping[str, Any], since: float, pod_task_ids: set[str]) -> bool:
-    """A stopped task that failed after `since`, and whose pod (counted on its own) is gone."""
-    return (
-        task.get("stopCode") in FAILED_TASK_STOP_CODES
-        and float(task.get("stoppingAt") or task.get("stoppedAt") or 0) >= since
-        and task["taskArn"].rsplit("/", 1)[-1] not in pod_task_ids
-    )
-
-
-def _rollout_for(rollouts: dict[str, _Rollout], deployment_id: str, owner: Json, template: Json) -> _Rollout:
-    """The rollout of `deployment_id`; one the record no longer lists is rebuilt from `owner`."""
-    if deployment_id not in rollouts:
-        annotations = _annotations(template.get("metadata"))
-        created = _epoch(owner["metadata"].get("creationTimestamp")) or 0.0
-        rollouts[deployment_id] = _Rollout(
-            {
-                "id": deployment_id,
-                "status": ACTIVE,
-                "taskDefinition": annotations.get(names.ANNOTATION_TASK_DEFINITION_ARN, ""),
-                "createdAt": created,
-                "updatedAt": created,
-                "launchType": annotations.get(names.ANNOTATION_LAUNCH_TYPE, DEFAULT_LAUNCH_TYPE),
-                "rolloutState": IN_PROGRESS,
-                "rolloutStateReason": _in_progress_reason(deployment_id),
-            }
-        )
-    return rollouts[deployment_id]
-
-
-@dataclass(frozen=True)
-class _ServiceState:
-    """Everything the view and the circuit breaker read about one service."""
-
-    record: Mapping[str, Any]
-    workload: Mapping[str, Any] | None
-    rollouts: dict[str, _Rollout]
-    now: float | None
-
-    @classmethod
-    def of(
-        cls,
-        record: Mapping[str, Any],
-        workload: Mapping[str, Any] | None,
-        replica_sets: Sequence[Json],
-        pod_list: Sequence[Json],
-        now: float | None,
-        stopped_tasks: Sequence[Json] = (),
-    ) -> "_ServiceState":
-        return cls(record, workload, _rollouts(record, replica_sets, pod_list, stopped_tasks), now)
-
-    @property
-    def primary(self) -> _Rollout:
-        return self.rollouts[primary_deployment(self.record)["id"]]
-
-    @property
-    def others(self) -> list[_Rollout]:
-        primary_id = self.primary.entry["id"]
-        return [rollout for rollout in self.rollouts.values() if rollout.entry["id"] != primary_id]
-
-    @property
-    def desired(self) -> int:
-        if self.record["status"] != ACTIVE:
-            return 0
-        if self.record["schedulingStrategy"] == DAEMON:
-            return int(((self.workload or {}).get("status") or {}).get("desiredNumberScheduled") or 0)
-        return int(self.record["desiredCount"])
-
-    @property
-    def workload_current(self) -> bool:
-        """The workload runs the PRIMARY's template and its status describes that spec."""
-        if self.workload is None or _template_deployment_id(self.workload) != self.primary.entry["id"]:
-            return False
-        metadata, status = self.workload["metadata"], self.workload.get("status") or {}
-        return int(status.get("observedGeneration") or 0) >= int(metadata.get("generation") or 0)
-
-    def rollout_state(self) -> str:
-        recorded = self.primary.entry["rolloutState"]
-        if recorded != IN_PROGRESS:
-            return str(recorded)
-        if self.circuit_breaker_tripped():
-            return FAILED
-        return COMPLETED if self.complete() else IN_PROGRESS
-
-    def complete(self) -> bool:
-        return (
-            self.workload_current
-            and self.primary.running >= self.desired
-            and not any(rollout.has_tasks for rollout in self.others)
-        )
-
-    def circuit_breaker_tripped(self) -> bool:
-        if not _circuit_breaker(self.record)["enable"]:
-            return False
-        if self.primary.failed_tasks >= circuit_breaker_threshold(self.desired):
-            return True
-        if self.record["schedulingStrategy"] == DAEMON:
-            started = self.primary.entry["updatedAt"]
-            overdue = self.now is not None and self.now - started > progress_deadline_seconds(self.record)
-            return overdue and not self.complete()
-        return self._progress_deadline_exceeded()
-
-    def _progress_deadline_exceeded(self) -> bool:
-        if not self.workload_current:
-            return False
-        assert self.workload is not None
-        conditions = (self.workload.get("status") or {}).get("conditions") or []
-        progressing = next((c for c in conditions if c.get("type") == "Progressing"), None)
-        if progressing is None or progressing.get("reason") != "ProgressDeadlineExceeded":
-            return False
-        named = _TIMED_OUT_REPLICA_SET.search(progressing.get("message") or "")
-        if named is None:
-            return True
-        return any(rs["metadata"]["name"] == named[1] for rs in self.primary.replica_sets)
-
-    def steady_since(self) -> float:
-        """When the service last became steady: its running tasks ready, its rollout settled."""
-        times = [self.primary.entry["updatedAt"]]
-        times += [_ready_since(pod) for pod in self.primary.pods if _is_running(pod)]
-        for condition in ((self.workload or {}).get("status") or {}).get("conditions") or []:
-            times += [_epoch(condition.get("lastUpdateTime")), _epoch(condition.get("lastTransitionTime"))]
-        return max(time for time in times if time is not None)
-
-
-def _circuit_breaker(record: Mapping[str, Any]) -> Mapping[str, Any]:
-    breaker: Mapping[str, Any] = record["deploymentConfiguration"].get("deploymentCircuitBreaker") or {}
-    return {"enable": bool(breaker.get("enable")), "rollback": bool(breaker.get("rollback"))}
-
-
-def circuit_breaker_threshold(desired: int) -> int:
-    """Failed tasks that fail a deployment: half the desired count, at least 3, at most 200."""
-    low, high = CIRCUIT_BREAKER_THRESHOLD_BOUNDS
-    return min(high, max(low, math.ceil(desired / 2)))
-
-
-# Views
-
-
-def service_view(
-    record: Mapping[str, Any],
-    workload: Mapping[str, Any] | None,
-    replica_sets: list[Json],
-    pods: list[Json],
-    *,
-    region: str,
-    account: str,
-    cluster_name: str,
-    now: float,
-    include_tags: bool = False,
-    stopped_tasks: Sequence[Json] = (),
-) -> Json:
-    """The ECS `Service` shape of the service, from its workload, ReplicaSets, pods and the
-    STOPPED views of its tasks that were stopped (`stopped_tasks`)."""
-    state = _ServiceState.of(record, workload, replica_sets, pods, now, stopped_tasks)
-    service_arn = names.service_arn(region, account, cluster_name, record["serviceName"])
-    deployments = _deployment_views(state)
-    view: Json = {
-        "serviceArn": service_arn,
-        "serviceName": record["serviceName"],
-        "clusterArn": names.cluster_arn(region, account, cluster_name),
-        "loadBalancers": copy.deepcopy(record.get("loadBalancers", [])),
-        "serviceRegistries": copy.deepcopy(record.get("serviceRegistries", [])),
-        "status": INACTIVE if record["status"] == DRAINING and not pods else record["status"],
-        "desiredCount": state.desired,
-        "runningCount": sum(rollout.running for rollout in state.rollouts.values()),
-        "pendingCount": sum(rollout.pending for rollout in state.rollouts.values()),
-        "launchType": record["launchType"],
-        "taskDefinition": state.primary.entry["taskDefinition"],
-        "deploymentConfiguration": copy.deepcopy(record["deploymentConfiguration"]),
-        "deployments": deployments,
-        "events": [],
-        "createdAt": record["createdAt"],
-        "placementConstraints": copy.deepcopy(record.get("placementConstraints", [])),
-        "placementStrategy": copy.deepcopy(record.get("placementStrategy", [])),
-        "schedulingStrategy": record["schedulingStrategy"],
-        "deploymentController": {"type": "ECS"},
-        "createdBy": record["createdBy"],
-        "enableECSManagedTags": record["enableECSManagedTags"],
-        "propagateTags": record["propagateTags"],
-        "enableExecuteCommand": False,
-        "availabilityZoneRebalancing": record.get("availabilityZoneRebalancing") or DISABLED,
-    }
-    for key in ("networkConfiguration", "healthCheckGracePeriodSeconds", "roleArn"):
-        if record.get(key) is not None:
-            view[key] = copy.deepcopy(record[key])
-    if include_tags:
-        view["tags"] = copy.deepcopy(record.get("tags", []))
-    view["events"] = _events(state, service_arn, stable=record["status"] == ACTIVE and is_stable(view))
-    return view
-
-
-def is_stable(view: Mapping[str, Any]) -> bool:
-    """What boto3's services_stable waiter checks: one deployment, as many running as desired."""
-    return len(view["deployments"]) == 1 and view["runningCount"] == view["desiredCount"]
-
-
-def _deployment_views(state: _ServiceState) -> list[Json]:
-    primary = state.primary
-    others = sorted((r for r in state.others if r.has_tasks), key=lambda r: -r.entry["createdAt"])
-    views = [_deployment_view(primary, PRIMARY, state.desired, state)]
-    views += [_deployment_view(rollout, ACTIVE, _active_desired(rollout, state), state) for rollout in others]
-    return views
-
-
-def _active_desired(rollout: _Rollout, state: _ServiceState) -> int:
-    if state.record["schedulingStrategy"] == DAEMON:
-        return len(rollout.live_pods)
-    return sum(int(rs.get("spec", {}).get("replicas") or 0) for rs in rollout.replica_sets)
-
-
-def _deployment_view(rollout: _Rollout, status: str, desired: int, state: _ServiceState) -> Json:
-    entry = rollout.entry
-    rollout_state, reason, updated_at = entry["rolloutState"], entry["rolloutStateReason"], entry["updatedAt"]
-    if status == PRIMARY:
-        rollout_state = state.rollout_state()
-        if rollout_state != entry["rolloutState"]:
-            reason = _reason(rollout_state, entry["id"])
-        if rollout_state == COMPLETED and entry["rolloutState"] == IN_PROGRESS:
-            updated_at = max(updated_at, state.steady_since())
-    view: Json = {
-        "id": entry["id"],
-        "status": status,
-        "taskDefinition": entry["taskDefinition"],
-        "desiredCount": desired,
-        "pendingCount": rollout.pending,
-        "runningCount": rollout.running,
-        "failedTasks": rollout.failed_tasks,
-        "createdAt": entry["createdAt"],
-        "updatedAt": updated_at,
-        "launchType": entry["launchType"],
-        "rolloutState": rollout_state,
-        "rolloutStateReason": reason,
-    }
-    network = (entry.get("configuration") or {}).get("networkConfiguration")
-    if network:
-        view["networkConfiguration"] = copy.deepcopy(network)
-    return view
-
-
-def _reason(rollout_state: str, deployment_id: str) -> str:
-    if rollout_state == FAILED:
-        return CIRCUIT_BREAKER_REASON
-    if rollout_state == COMPLETED:
-        return f"ECS deployment {deployment_id} completed."
-    return _in_progress_reason(deployment_id)
-
-
-# Events
-
-
-def _events(state: _ServiceState, service_arn: str, *, stable: bool) -> list[Json]:
-    """The service's events, newest first: those the record keeps, then any fact derived from
-    the workload that none of them has told yet. An event's id comes from the fact it tells
-    (`_event_id`), so once kept its message never changes, and a new fact is a new event."""
-    kept = state.record.get("events", [])
-    events = {event["id"]: dict(event) for event in kept}
-    newest = max((event["createdAt"] for event in kept), default=None)
-    still_steady = any(e["createdAt"] == newest and e["message"].endswith(STEADY_STATE) for e in kept)
-    for key, (time, message) in _derived_events(state, stable=stable).items():
-        event_id = _event_id(service_arn, key)
-        if not (still_steady and message.endswith(STEADY_STATE)):
-            events.setdefault(event_id, {"id": event_id, "createdAt": time, "message": message})
-    return sorted(events.values(), key=lambda event: (-event["createdAt"], event["message"]))[:MAX_EVENTS]
-
-
-def _event_id(service_arn: str, key: str) -> str:
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{service_arn}#{key}"))
-
-
-def _derived_events(state: _ServiceState, *, stable: bool) -> dict[str, tuple[float, str]]:
-    """Event key -> (time, message) for each fact the workload and record show. Task starts and
-    stops are batched by second, and only once that second is `EVENT_SETTLE_SECONDS` old, so a
-    batch is complete before it is first told."""
-    service = f"(service {state.record['serviceName']})"
-    all_pods = [pod for rollout in state.rollouts.values() for pod in rollout.pods]
-    settled = None if state.now is None else state.now - EVENT_SETTLE_SECONDS
-    found: dict[str, tuple[float, str]] = {}
-    found.update(_task_events(all_pods, f"{service} has started", "tasks", _created_at, "started", settled))
-    stopping = [p for p in all_pods if p["metadata"].get("deletionTimestamp")]
-    found.update(_task_events(stopping, f"{service} has stopped", "running tasks", _stopped_at, "stopped", settled))
-    for deployment in state.record["deployments"]:
-        found.update(_deployment_events(service, deployment))
-    found.update(rebalancing_events(state.record["serviceName"], state.record.get("zoneRebalancing", [])))
-    if stable:
-        found[f"steady@{state.steady_since()}"] = (state.steady_since(), f"{service} {STEADY_STATE}")
-    primary = state.primary.entry
-    if state.rollout_state() == COMPLETED and "completedAt" not in primary:
-        found[f"completed:{primary['id']}"] = (
-            state.steady_since(),
-            f"{service} (deployment {primary['id']}) deployment completed.",
-        )
-    return found
-
-
-def _deployment_events(service: str, deployment: Mapping[str, Any]) -> dict[str, tuple[float, str]]:
-    deployment_id = deployment["id"]
-    events: dict[str, tuple[float, str]] = {}
-    if "completedAt" in deployment:
-        message = f"{service} (deployment {deployment_id}) deployment completed."
-        events[f"completed:{deployment_id}"] = (deployment["completedAt"], message)
-    if "failedAt" in deployment:
-        message = f"{service} (deployment {deployment_id}) deployment failed: tasks failed to start."
-        events[f"failed:{deployment_id}"] = (deployment["failedAt"], message)
-    if "restoredAt" in deployment:
-        message = f"{service} rolling back to deployment {deployment_id}."
-        events[f"restored:{deployment_id}@{deployment['restoredAt']}"] = (deployment["restoredAt"], message)
-    return events
-
-
-def _task_events(
-    pod_list: Iterable[Mapping[str, Any]],
-    prefix: str,
-    noun: str,
-    time_of: Callable[[Mapping[str, Any]], float | None],
-    kind: str,
-    settled: float | None,
-) -> dict[str, tuple[float, str]]:
-    """Pods that started (or stopped) in the same second, up to `settled`, as one ECS event
-    listing their tasks."""
-    batches: dict[float, list[str]] = {}
-    for pod in pod_list:
-        time = time_of(pod)
-        if time is not None and (settled is None or time <= settled):
-            batches.setdefault(time, []).append(task_id_of(pod))
-    return {
-        f"{kind}@{time}": (time, f"{prefix} {len(ids)} {noun}: {' '.join(f'(task {i})' for i in sorted(ids))}.")
-        for time, ids in batches.items()
-    }
-
-
-def _created_at(pod: Mapping[str, Any]) -> float | None:
-    return _epoch(pod["metadata"].get("creationTimestamp"))
-
-
-def _stopped_at(pod: Mapping[str, Any]) -> float | None:
-    """When the pod was asked to stop: its deletion deadline minus its grace period."""
-    deadline = _epoch(pod["metadata"].get("deletionTimestamp"))
-    if deadline is None:
-        return None
-    return deadline - int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
-
-
-# Tasks the service scheduler stops
-
-
-def scaling_stop_reason(pod: Mapping[str, Any]) -> str | None:
-    """Why ECS stopped the service task of `pod`, a pod going (deleted, or being deleted) without
-    having stopped on its own: its ReplicaSet or DaemonSet removed it in a rollout or a scale-in,
-    which ECS reports as scaling activity of the task's deployment. None for other pods."""
-    deployment_id = _annotations(pod["metadata"]).get(ANNOTATION_DEPLOYMENT_ID)
-    if deployment_id is None or is_stopped(pod):
-        return None
-    return SCALING_ACTIVITY_REASON.format(deployment_id=deployment_id)
-
-
-# Circuit breaker
-
-
-def rollback_target(
-    record: Mapping[str, Any],
-    replica_sets: list[Json],
-    workload: Mapping[str, Any] | None = None,
-    pods: Sequence[Json] = (),
-    *,
-    now: float | None = None,
-    stopped_tasks: Sequence[Json] = (),
-) -> Json | None:
-    """`{"id", "taskDefinition"}` of the last COMPLETED deployment to return to, when the PRIMARY
-    deployment failed and the circuit breaker's rollback is on; else None.
-
-    The PRIMARY failed when the record says so, or when the workload (Deployment or DaemonSet),
-    its ReplicaSets, pods and stopped tasks show the breaker tripped (see the module docstring).
-    """
-    if not _circuit_breaker(record)["rollback"]:
-        return None
-    state = _ServiceState.of(record, workload, replica_sets, list(pods), now, stopped_tasks)
-    primary = state.primary.entry
-    if state.rollout_state() != FAILED:
-        return None
-    target = next(
-        (d for d in reversed(record["deployments"]) if d["rolloutState"] == COMPLETED and d["id"] != primary["id"]),
-        None,
-    )
-    return None if target is None else {"id": target["id"], "taskDefinition": target["taskDefinition"]}
+    return annotations_of(template.get("metadata")).get(ANNOTATION_DEPLOYMENT_ID)
