@@ -1,12 +1,13 @@
 """The whole server: Kubernetes state behind the ECS operations behind the protocol."""
 
+import contextlib
 import logging
 
 from flask import Flask
-from kubernetes.client import ApiException
 
 from shim.config import Config
 from shim.kube.client import connect
+from shim.kube.errors import Conflict, Forbidden
 from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
@@ -23,17 +24,12 @@ def prepare_cluster(config: Config) -> None:
     store = Store(connect(config.kubeconfig))
     try:
         store.install_crds()
-    except ApiException as error:
-        if error.status != 403:
-            raise
+    except Forbidden:
         log.warning("not allowed to install CRDs; expecting them installed from manifests/crds/")
     store.wait_for_crds()
     if store.get_cluster(DEFAULT_CLUSTER, cached=False) is None:
-        try:
+        with contextlib.suppress(Conflict):
             store.save_cluster(new_cluster_spec(DEFAULT_CLUSTER, {}), None)
-        except ApiException as error:
-            if error.status != 409:
-                raise
 
 
 def create_server_app(config: Config) -> Flask:

@@ -1,48 +1,39 @@
 """ECS state kept in Kubernetes: cluster records and task definition revisions as custom
 resources, cluster workloads in Namespaces. Reads come from watch-backed caches; writes go to
 the API server with optimistic concurrency, never a lock inside one process, because several
-server processes share the same objects."""
+server processes share the same objects.
+
+The store is the seam between the operations and Kubernetes: it hands out ECS records
+(`Stored`, see records.py) and the Kubernetes objects the translations read (Pods, Nodes,
+Deployments, ReplicaSets, as plain dicts), and raises its own errors (errors.py), never the
+client's."""
 
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import orjson
 import yaml
 from kubernetes.client import ApiException
 
+from shim.kube import records
 from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
+from shim.kube.errors import Conflict, absent_if_missing, refused, requested, retrying_conflicts
+from shim.kube.records import GROUP, VERSION, Record, Stored
 from shim.translate import names
 from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, node_pin
 from shim.translate.task_from_pod import task_id_of
 
-GROUP = "ecs.shim.io"
-VERSION = "v1"
 CRD_DIR = Path(__file__).resolve().parent / "crds"
-MAX_CONFLICT_RETRIES = 50
 SERVICE_ACCOUNT_WAIT_SECONDS = 10.0
 NAMESPACE_DELETION_TIMEOUT = 60.0
 
-
-T = TypeVar("T")
-
-
-def is_conflict(error: ApiException) -> bool:
-    return error.status == 409
-
-
-def retrying_conflicts(attempt: Callable[[int], T], what: str) -> T:
-    """`attempt(number)` for number 0, 1, 2...: the first answer that met no conflict (409,
-    another writer was first)."""
-    for number in range(MAX_CONFLICT_RETRIES):
-        try:
-            return attempt(number)
-        except ApiException as error:
-            if not is_conflict(error):
-                raise
-    raise RuntimeError(f"could not {what} after {MAX_CONFLICT_RETRIES} tries")
+PodListener = Callable[[str, KubeObject], None]
+"""`listener(event, pod)`: MODIFIED or DELETED with the pod, RELISTED with an empty dict."""
+RecordListener = Callable[[str, Stored | None], None]
+"""`listener(event, stored)`: MODIFIED or DELETED with the record, RELISTED with None."""
 
 
 def namespace_of(obj: KubeObject) -> str:
@@ -56,7 +47,7 @@ def client_token_of(pod: KubeObject) -> str | None:
 
 def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
     """Call a client method and take the API server's JSON as it is, without building models."""
-    return cast(KubeObject, orjson.loads(call(*args, _preload_content=False).data))
+    return cast(KubeObject, orjson.loads(requested(call, *args, _preload_content=False).data))
 
 
 def task_definition_object_name(family: str, revision: int) -> str:
@@ -70,11 +61,11 @@ and the number is never given again, whatever a server's cache has seen. No read
 
 
 def is_removed(obj: KubeObject) -> bool:
-    return bool(obj["spec"]["taskDefinition"]["status"] == REMOVED)
+    return bool(records.task_definition_view(obj)["status"] == REMOVED)
 
 
 def revision_of(obj: KubeObject) -> int:
-    return int(obj["spec"]["taskDefinition"]["revision"])
+    return int(records.task_definition_view(obj)["revision"])
 
 
 def bury(spec: dict[str, Any]) -> None:
@@ -91,7 +82,7 @@ class Store:
         self.kube = kube
         self.clusters = Informer("clusters", self._list_custom("clusters"))
         self.task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
-            "family", lambda obj: str(obj["spec"]["taskDefinition"]["family"])
+            "family", lambda obj: str(records.task_definition_view(obj)["family"])
         )
         managed = f"{names.LABEL_MANAGED}=true"
         self.pods = (
@@ -110,12 +101,12 @@ class Store:
                 "task", lambda record: f"{namespace_of(record)}/{record['metadata']['labels'][names.LABEL_TASK_ID]}"
             )
         )
-        self.services = Informer("services", self._list_custom("services"))
+        self.services = Informer("services", self._list_custom("services")).add_index("namespace", namespace_of)
         self.deployments = Informer("deployments", kube.apps.list_deployment_for_all_namespaces, label_selector=managed)
         self.daemon_sets = Informer("daemonsets", kube.apps.list_daemon_set_for_all_namespaces, label_selector=managed)
         self.replica_sets = Informer(
             "replicasets", kube.apps.list_replica_set_for_all_namespaces, label_selector=managed
-        )
+        ).add_index("namespace", namespace_of)
 
     def start(self) -> "Store":
         for informer in self.informers():
@@ -142,10 +133,12 @@ class Store:
         return list_call
 
     def install_crds(self) -> None:
-        """Create or update the CRDs this server needs, where its credentials allow it."""
+        """Create or update the CRDs this server needs, where its credentials allow it (else
+        `Forbidden`)."""
         for path in sorted(CRD_DIR.glob("*.yaml")):
             crd = yaml.safe_load(path.read_text())
-            self.kube.extensions.patch_custom_resource_definition(
+            requested(
+                self.kube.extensions.patch_custom_resource_definition,
                 crd["metadata"]["name"],
                 crd,
                 field_manager="ecs-shim",
@@ -163,49 +156,43 @@ class Store:
                 time.sleep(0.2)
 
     def _crd_established(self, name: str) -> bool:
-        try:
-            crd = self.kube.extensions.read_custom_resource_definition(name)
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
-        conditions = crd.status.conditions if crd.status else None
+        crd = absent_if_missing(self.kube.extensions.read_custom_resource_definition, name)
+        conditions = crd.status.conditions if crd is not None and crd.status else None
         return any(c.type == "Established" and c.status == "True" for c in conditions or [])
 
     # Clusters
 
-    def get_cluster(self, cluster_name: str, cached: bool = True) -> KubeObject | None:
+    def get_cluster(self, cluster_name: str, cached: bool = True) -> Stored | None:
         name = names.cluster_namespace(cluster_name)
-        return (cached and self.clusters.get(name)) or self._read_custom("clusters", name, self.clusters)
+        found = (cached and self.clusters.get(name)) or self._read_custom("clusters", name, self.clusters)
+        return records.cluster(found) if found is not None else None
 
-    def list_clusters(self) -> list[KubeObject]:
-        return self.clusters.items()
+    def list_clusters(self) -> list[Stored]:
+        return [records.cluster(obj) for obj in self.clusters.items()]
 
-    def save_cluster(self, spec: dict[str, Any], existing: KubeObject | None) -> KubeObject:
+    def save_cluster(self, record: Record, existing: Stored | None) -> Stored:
         """Create the cluster's Namespace and record, or replace the record `existing`. When
         another process wrote the record first (two CreateClusters at once), its record is kept
         and returned."""
-        name = names.cluster_namespace(spec["clusterName"])
-        if spec["status"] == "ACTIVE":
-            self.ensure_namespace(name, spec["clusterName"])
-        body: KubeObject = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Cluster",
-            "metadata": {"name": name, "labels": {names.LABEL_MANAGED: "true"}},
-            "spec": spec,
-        }
+        name = names.cluster_namespace(record["clusterName"])
+        if record["status"] == "ACTIVE":
+            self.ensure_namespace(name, record["clusterName"])
+        body = records.cluster_body(name, {names.LABEL_MANAGED: "true"}, record)
         try:
             if existing is None:
                 saved = self._create("clusters", body)
             else:
-                body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+                body["metadata"]["resourceVersion"] = existing.resource_version
                 saved = self._replace("clusters", body)
-        except ApiException as error:
-            if not is_conflict(error):
-                raise
+        except Conflict:
             saved = self._get("clusters", name)
         self.clusters.observe(saved)
-        return saved
+        return records.cluster(saved)
+
+    def update_cluster(self, cluster_name: str, change: Callable[[Record], None]) -> Stored:
+        """Apply `change` to the cluster record as the API server has it, and write it back."""
+        name = names.cluster_namespace(cluster_name)
+        return records.cluster(self._update_custom("clusters", name, change, self.clusters))
 
     def ensure_namespace(self, name: str, cluster_name: str) -> None:
         body: KubeObject = {
@@ -218,11 +205,10 @@ class Store:
         deadline = time.monotonic() + NAMESPACE_DELETION_TIMEOUT
         while True:
             try:
-                self.kube.core.create_namespace(body)  # type: ignore[arg-type]
+                requested(self.kube.core.create_namespace, body)
                 return
-            except ApiException as error:
-                if not is_conflict(error):
-                    raise
+            except Conflict:
+                pass
             if self._namespace_alive(name):
                 return
             if time.monotonic() > deadline:
@@ -232,39 +218,34 @@ class Store:
     def _namespace_alive(self, name: str) -> bool:
         """Whether `name` exists and is not going away: a Namespace being deleted (its cluster
         was deleted moments ago) must be gone before it can be created again."""
-        try:
-            namespace = self.kube.core.read_namespace(name)
-        except ApiException as error:
-            if error.status == 404:
-                return False
-            raise
-        return namespace.metadata is not None and namespace.metadata.deletion_timestamp is None
+        namespace = absent_if_missing(self.kube.core.read_namespace, name)
+        return (
+            namespace is not None and namespace.metadata is not None and namespace.metadata.deletion_timestamp is None
+        )
 
     def delete_namespace(self, name: str) -> None:
-        try:
-            self.kube.core.delete_namespace(name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        absent_if_missing(self.kube.core.delete_namespace, name)
 
     # Task definitions
 
-    def get_task_definition(self, family: str, revision: int) -> KubeObject | None:
+    def get_task_definition(self, family: str, revision: int) -> Stored | None:
         name = task_definition_object_name(family, revision)
         found = self.task_definitions.get(name) or self._read_custom("taskdefinitions", name, self.task_definitions)
-        if found is None or is_removed(found) or found["spec"]["taskDefinition"]["family"] != family:
+        if found is None or is_removed(found) or records.task_definition_view(found)["family"] != family:
             return None
-        return found
+        return records.task_definition(found)
 
-    def list_task_definitions(self) -> list[KubeObject]:
-        return [obj for obj in self.task_definitions.items() if not is_removed(obj)]
+    def list_task_definitions(self) -> list[Stored]:
+        return [records.task_definition(obj) for obj in self.task_definitions.items() if not is_removed(obj)]
 
-    def family_revisions(self, family: str) -> list[KubeObject]:
-        return [obj for obj in self.task_definitions.indexed("family", family) if not is_removed(obj)]
+    def family_revisions(self, family: str) -> list[Stored]:
+        return [
+            records.task_definition(obj)
+            for obj in self.task_definitions.indexed("family", family)
+            if not is_removed(obj)
+        ]
 
-    def create_task_definition(
-        self, family: str, build: Callable[[int], dict[str, Any]], tags: list[dict[str, str]]
-    ) -> KubeObject:
+    def create_task_definition(self, family: str, build: Callable[[int], Record], tags: list[dict[str, str]]) -> Stored:
         """Store the next revision of `family`: `build(revision)` makes its TaskDefinition view.
 
         The revision number is claimed by creating the object named after it; when another
@@ -272,43 +253,48 @@ class Store:
         no duplicate. Tombstones count: a removed revision's number is not given again."""
         first = max(map(revision_of, self.task_definitions.indexed("family", family)), default=0) + 1
 
-        def claim(number: int) -> KubeObject:
+        def claim(number: int) -> Stored:
             revision = first + number
-            body = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "TaskDefinition",
-                "metadata": {
-                    "name": task_definition_object_name(family, revision),
-                    "labels": {
-                        names.LABEL_MANAGED: "true",
-                        names.LABEL_FAMILY: names.label_value(family),
-                        names.LABEL_REVISION: str(revision),
-                    },
-                },
-                "spec": {"taskDefinition": build(revision), "tags": tags},
+            labels = {
+                names.LABEL_MANAGED: "true",
+                names.LABEL_FAMILY: names.label_value(family),
+                names.LABEL_REVISION: str(revision),
             }
-            saved = self._create("taskdefinitions", body)
+            name = task_definition_object_name(family, revision)
+            saved = self._create("taskdefinitions", records.task_definition_body(name, labels, build(revision), tags))
             self.task_definitions.observe(saved)
-            return saved
+            return records.task_definition(saved)
 
         return retrying_conflicts(claim, f"claim a revision of {family}")
 
-    def update_task_definition(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
-        return self._update_custom("taskdefinitions", name, change, self.task_definitions)
+    def update_task_definition(self, found: Stored, change: Callable[[Record], Record]) -> Stored:
+        """Replace the revision's view with `change(view)`, the view as the API server has it now."""
 
-    def remove_task_definition(self, obj: KubeObject) -> None:
+        def update(spec: dict[str, Any]) -> None:
+            spec["taskDefinition"] = change(spec["taskDefinition"])
+
+        return records.task_definition(
+            self._update_custom("taskdefinitions", found.name, update, self.task_definitions)
+        )
+
+    def update_task_definition_tags(
+        self, found: Stored, change: Callable[[list[dict[str, str]]], list[dict[str, str]]]
+    ) -> Stored:
+        """Replace the revision's tags with `change(tags)`, the tags as the API server has them now."""
+
+        def update(spec: dict[str, Any]) -> None:
+            spec["tags"] = change(spec.get("tags", []))
+
+        return records.task_definition(
+            self._update_custom("taskdefinitions", found.name, update, self.task_definitions)
+        )
+
+    def remove_task_definition(self, found: Stored) -> None:
         """Remove a revision for good: its object becomes a tombstone (see REMOVED), which keeps
         its number taken. Removing it again changes nothing."""
-        if is_removed(obj):
+        if found.record["status"] == REMOVED:
             return
-        try:
-            self.update_task_definition(obj["metadata"]["name"], bury)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-
-    def update_cluster(self, name: str, change: Callable[[dict[str, Any]], None]) -> KubeObject:
-        return self._update_custom("clusters", name, change, self.clusters)
+        absent_if_missing(self._update_custom, "taskdefinitions", found.name, bury, self.task_definitions)
 
     # Tasks
 
@@ -323,7 +309,7 @@ class Store:
                 if error.status == 403 and "serviceaccount" in str(error.body) and time.monotonic() < deadline:
                     time.sleep(0.1)
                     continue
-                raise
+                refused(error)
             self.pods.observe(created)
             return created
 
@@ -333,11 +319,13 @@ class Store:
         return patched
 
     def delete_pod(self, namespace: str, name: str) -> None:
-        try:
-            self.kube.core.delete_namespaced_pod(name, namespace, _preload_content=False)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        absent_if_missing(self.kube.core.delete_namespaced_pod, name, namespace, _preload_content=False)
+
+    def all_pods(self) -> list[KubeObject]:
+        return self.pods.items()
+
+    def pod(self, namespace: str, name: str) -> KubeObject | None:
+        return self.pods.get(f"{namespace}/{name}")
 
     def pods_in(self, namespace: str) -> list[KubeObject]:
         return self.pods.indexed("namespace", namespace)
@@ -355,94 +343,93 @@ class Store:
         found = self.pods.indexed("task", f"{namespace}/{task_id}")
         return found[0] if found else None
 
-    def task_records_in(self, namespace: str) -> list[KubeObject]:
-        return self.task_records.indexed("namespace", namespace)
+    def add_pod_listener(self, listener: PodListener) -> None:
+        """Have `listener` told of every change to a task's Pod this process sees."""
+        self.pods.add_listener(listener)
 
-    def task_record(self, namespace: str, task_id: str) -> KubeObject | None:
+    def all_task_records(self) -> list[Stored]:
+        return [records.stopped_task(obj) for obj in self.task_records.items()]
+
+    def task_records_in(self, namespace: str) -> list[Stored]:
+        return [records.stopped_task(obj) for obj in self.task_records.indexed("namespace", namespace)]
+
+    def task_record(self, namespace: str, task_id: str) -> Stored | None:
         found = self.task_records.indexed("task", f"{namespace}/{task_id}")
-        return found[0] if found else None
+        return records.stopped_task(found[0]) if found else None
 
-    def save_task_record(self, namespace: str, name: str, labels: dict[str, str], record: dict[str, Any]) -> None:
+    def add_task_record_listener(self, listener: RecordListener) -> None:
+        """Have `listener` told of every change to a stopped-task record this process sees."""
+
+        def told(event_type: str, obj: KubeObject) -> None:
+            listener(event_type, records.stopped_task(obj) if obj else None)
+
+        self.task_records.add_listener(told)
+
+    def save_task_record(self, namespace: str, name: str, labels: dict[str, str], record: Record) -> None:
         """Keep a stopped task's record; the first one written for a task wins."""
-        body = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Task",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"record": record},
-        }
+        body = records.task_body(namespace, name, labels, record)
         try:
-            saved = self.kube.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", body)
-        except ApiException as error:
-            if error.status == 409:
-                return
-            raise
+            saved = requested(
+                self.kube.custom.create_namespaced_custom_object, GROUP, VERSION, namespace, "tasks", body
+            )
+        except Conflict:
+            return
         self.task_records.observe(cast(KubeObject, saved))
 
-    def delete_task_record(self, namespace: str, name: str) -> None:
-        try:
-            self.kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "tasks", name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+    def delete_task_record(self, stored: Stored) -> None:
+        call = self.kube.custom.delete_namespaced_custom_object
+        absent_if_missing(call, GROUP, VERSION, stored.namespace, "tasks", stored.name)
 
     # Services
 
-    def service_records_in(self, namespace: str) -> list[KubeObject]:
-        return [record for record in self.services.items() if record["metadata"]["namespace"] == namespace]
+    def all_service_records(self) -> list[Stored]:
+        return [records.service(obj) for obj in self.services.items()]
 
-    def get_service_record(self, namespace: str, name: str, cached: bool = True) -> KubeObject | None:
+    def service_records_in(self, namespace: str) -> list[Stored]:
+        return [records.service(obj) for obj in self.services.indexed("namespace", namespace)]
+
+    def get_service_record(self, namespace: str, name: str, cached: bool = True) -> Stored | None:
         found = self.services.get(f"{namespace}/{name}") if cached else None
-        if found is not None:
-            return found
-        try:
-            fetched = self.kube.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, "services", name)
-        except ApiException as error:
-            if error.status == 404:
+        if found is None:
+            call = self.kube.custom.get_namespaced_custom_object
+            found = cast(KubeObject | None, absent_if_missing(call, GROUP, VERSION, namespace, "services", name))
+            if found is None:
                 return None
-            raise
-        self.services.observe(cast(KubeObject, fetched))
-        return cast(KubeObject, fetched)
+            self.services.observe(found)
+        return records.service(found)
 
     def save_service_record(
-        self, namespace: str, name: str, labels: dict[str, str], record: dict[str, Any], existing: KubeObject | None
-    ) -> KubeObject:
-        """Create the record, or replace `existing` as it was read (a conflict, 409, means someone
-        else changed it first)."""
-        body: KubeObject = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"record": record},
-        }
+        self, namespace: str, name: str, labels: dict[str, str], record: Record, existing: Stored | None
+    ) -> Stored:
+        """Create the record, or replace `existing` as it was read (`Conflict` means someone else
+        changed it first)."""
+        body = records.service_body(namespace, name, labels, record)
         if existing is None:
-            saved = self.kube.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, "services", body)
+            call: Callable[..., Any] = self.kube.custom.create_namespaced_custom_object
+            saved = requested(call, GROUP, VERSION, namespace, "services", body)
         else:
-            body["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-            saved = self.kube.custom.replace_namespaced_custom_object(GROUP, VERSION, namespace, "services", name, body)
+            body["metadata"]["resourceVersion"] = existing.resource_version
+            call = self.kube.custom.replace_namespaced_custom_object
+            saved = requested(call, GROUP, VERSION, namespace, "services", name, body)
         self.services.observe(cast(KubeObject, saved))
-        return cast(KubeObject, saved)
+        return records.service(cast(KubeObject, saved))
 
-    def update_service_record(
-        self, namespace: str, name: str, change: Callable[[KubeObject], dict[str, Any]]
-    ) -> KubeObject | None:
-        """Replace the record with `change(found)`, made from the stored object: read from the
+    def update_service_record(self, namespace: str, name: str, change: Callable[[Stored], Record]) -> Stored | None:
+        """Replace the record with `change(found)`, made from the stored record: read from the
         cache first, and afresh after each conflict (the reconciler, which records deployment
         progress, or another server wrote first). None when there is no such record."""
 
-        def update(number: int) -> KubeObject | None:
+        def update(number: int) -> Stored | None:
             found = self.get_service_record(namespace, name, cached=number == 0)
             if found is None:
                 return None
-            return self.save_service_record(namespace, name, found["metadata"].get("labels", {}), change(found), found)
+            return self.save_service_record(namespace, name, found.labels, change(found), found)
 
         return retrying_conflicts(update, f"update services/{namespace}/{name}")
 
     def delete_service_record(self, namespace: str, name: str) -> None:
-        try:
-            self.kube.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, "services", name)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        call = self.kube.custom.delete_namespaced_custom_object
+        absent_if_missing(call, GROUP, VERSION, namespace, "services", name)
 
     def apply(self, manifest: KubeObject) -> KubeObject:
         """Create or update a Deployment, DaemonSet or Service by server-side apply."""
@@ -454,7 +441,8 @@ class Store:
             "DaemonSet": self.kube.apps.patch_namespaced_daemon_set,
             "Service": self.kube.core.patch_namespaced_service,
         }[kind]
-        response = cast(Any, call)(
+        response = requested(
+            cast(Any, call),
             name,
             namespace,
             manifest,
@@ -469,12 +457,19 @@ class Store:
             informer.observe(applied)
         return applied
 
+    def workload(self, kind: str, namespace: str, name: str) -> KubeObject | None:
+        """The Deployment or DaemonSet (`kind`) of that name, as last seen."""
+        informer = self.daemon_sets if kind == "DaemonSet" else self.deployments
+        return informer.get(f"{namespace}/{name}")
+
+    def replica_sets_in(self, namespace: str) -> list[KubeObject]:
+        return self.replica_sets.indexed("namespace", namespace)
+
     def list_replica_sets(self, namespace: str, labels: dict[str, str]) -> list[KubeObject]:
         """The ReplicaSets in `namespace` with `labels`, as the API server has them now."""
         selector = ",".join(f"{key}={value}" for key, value in labels.items())
-        listed = cast(Any, self.kube.apps.list_namespaced_replica_set)(
-            namespace, label_selector=selector, _preload_content=False
-        )
+        call = cast(Any, self.kube.apps.list_namespaced_replica_set)
+        listed = requested(call, namespace, label_selector=selector, _preload_content=False)
         items: list[KubeObject] = orjson.loads(listed.data)["items"]
         return items
 
@@ -490,13 +485,17 @@ class Store:
             "DaemonSet": self.kube.apps.delete_namespaced_daemon_set,
             "Service": self.kube.core.delete_namespaced_service,
         }[kind]
-        try:
-            cast(Any, call)(name, namespace, propagation_policy="Background", _preload_content=False)
-        except ApiException as error:
-            if error.status != 404:
-                raise
+        absent_if_missing(cast(Any, call), name, namespace, propagation_policy="Background", _preload_content=False)
 
     # Nodes
+
+    def node(self, name: str) -> KubeObject | None:
+        return self.nodes.get(name)
+
+    def node_of(self, pod: KubeObject) -> KubeObject | None:
+        """The Node the pod is bound to, if any."""
+        node_name = pod["spec"].get("nodeName")
+        return self.nodes.get(node_name) if node_name else None
 
     def nodes_serving(self, cluster_name: str) -> list[KubeObject]:
         return self.nodes.indexed("pin", EVERY_CLUSTER) + self.nodes_pinned_to(cluster_name)
@@ -512,13 +511,9 @@ class Store:
     # Shared
 
     def _read_custom(self, plural: str, name: str, informer: Informer) -> KubeObject | None:
-        try:
-            found = self._get(plural, name)
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise
-        informer.observe(found)
+        found = absent_if_missing(self._get, plural, name)
+        if found is not None:
+            informer.observe(found)
         return found
 
     def _update_custom(
@@ -536,11 +531,13 @@ class Store:
         return retrying_conflicts(update, f"update {plural}/{name}")
 
     def _get(self, plural: str, name: str) -> KubeObject:
-        return cast(KubeObject, self.kube.custom.get_cluster_custom_object(GROUP, VERSION, plural, name))
+        call = self.kube.custom.get_cluster_custom_object
+        return cast(KubeObject, requested(call, GROUP, VERSION, plural, name))
 
     def _create(self, plural: str, body: KubeObject) -> KubeObject:
-        return cast(KubeObject, self.kube.custom.create_cluster_custom_object(GROUP, VERSION, plural, body))
+        call = self.kube.custom.create_cluster_custom_object
+        return cast(KubeObject, requested(call, GROUP, VERSION, plural, body))
 
     def _replace(self, plural: str, body: KubeObject) -> KubeObject:
-        name = body["metadata"]["name"]
-        return cast(KubeObject, self.kube.custom.replace_cluster_custom_object(GROUP, VERSION, plural, name, body))
+        call = self.kube.custom.replace_cluster_custom_object
+        return cast(KubeObject, requested(call, GROUP, VERSION, plural, body["metadata"]["name"], body))

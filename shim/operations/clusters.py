@@ -46,10 +46,9 @@ def active_cluster(store: Store, value: str | None) -> dict[str, Any]:
     record = store.get_cluster(name)
     if record is None and name == DEFAULT_CLUSTER:
         record = store.save_cluster(new_cluster_spec(DEFAULT_CLUSTER, {}), None)
-    if record is None or record["spec"]["status"] != "ACTIVE":
+    if record is None or record.record["status"] != "ACTIVE":
         raise ClusterNotFoundException(CLUSTER_NOT_FOUND)
-    spec: dict[str, Any] = record["spec"]
-    return spec
+    return record.record
 
 
 def new_cluster_spec(name: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -71,9 +70,7 @@ def counts_for(store: Store, cluster_name: str) -> ClusterCounts:
         registered_container_instances=len(store.nodes_serving(cluster_name)),
         running_tasks=running,
         pending_tasks=pending,
-        active_services=sum(
-            1 for record in store.service_records_in(namespace) if record["spec"]["record"]["status"] == ACTIVE
-        ),
+        active_services=sum(1 for found in store.service_records_in(namespace) if found.record["status"] == ACTIVE),
     )
 
 
@@ -91,10 +88,10 @@ def create_cluster(store: Store, call: Call) -> Response:
     check_settings(call.params.get("settings", []))
     check_service_connect_defaults(call.params.get("serviceConnectDefaults"))
     existing = store.get_cluster(name)
-    if existing is not None and existing["spec"]["status"] == "ACTIVE":
-        spec = existing["spec"]
+    if existing is not None and existing.record["status"] == "ACTIVE":
+        spec = existing.record
     else:
-        spec = store.save_cluster(new_cluster_spec(name, call.params), existing)["spec"]
+        spec = store.save_cluster(new_cluster_spec(name, call.params), existing).record
     return {"cluster": view_of(store, call, spec, ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
 
 
@@ -109,7 +106,7 @@ def describe_clusters(store: Store, call: Call) -> Response:
         if record is None:
             failures.append({"arn": as_cluster_arn(call, value), "reason": "MISSING"})
         else:
-            clusters.append(view_of(store, call, record["spec"], include))
+            clusters.append(view_of(store, call, record.record, include))
     return {"clusters": clusters, "failures": failures}
 
 
@@ -119,9 +116,9 @@ def as_cluster_arn(call: Call, value: str) -> str:
 
 def list_clusters(store: Store, call: Call) -> Response:
     arns = sorted(
-        names.cluster_arn(call.region, call.account, record["spec"]["clusterName"])
-        for record in store.list_clusters()
-        if record["spec"]["status"] == "ACTIVE"
+        names.cluster_arn(call.region, call.account, found.record["clusterName"])
+        for found in store.list_clusters()
+        if found.record["status"] == "ACTIVE"
     )
     chunk, token = page(arns, str, call.params.get("maxResults"), call.params.get("nextToken"))
     return {"clusterArns": chunk, **({"nextToken": token} if token else {})}
@@ -136,8 +133,8 @@ def update_cluster(store: Store, call: Call) -> Response:
         current["settings"] = merged_settings(current.get("settings", []), call.params.get("settings", []))
         current["details"] = updated_details(current.get("details", {}), call.params, UPDATE_DETAILS)
 
-    saved = store.update_cluster(names.cluster_namespace(spec["clusterName"]), change)
-    return {"cluster": view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
+    saved = store.update_cluster(spec["clusterName"], change)
+    return {"cluster": view_of(store, call, saved.record, ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
 
 
 def delete_cluster(store: Store, call: Call) -> Response:
@@ -149,9 +146,9 @@ def delete_cluster(store: Store, call: Call) -> Response:
     def deactivate(current: dict[str, Any]) -> None:
         current["status"] = "INACTIVE"
 
-    saved = store.update_cluster(namespace, deactivate)
+    saved = store.update_cluster(name, deactivate)
     store.delete_namespace(namespace)
-    return {"cluster": view_of(store, call, saved["spec"], ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
+    return {"cluster": view_of(store, call, saved.record, ["SETTINGS", "TAGS", "CONFIGURATIONS"])}
 
 
 def check_cluster_is_empty(store: Store, name: str, namespace: str) -> None:

@@ -21,6 +21,7 @@ from shim.translate.container_instances import (
     container_instance_view,
     instance_attributes,
     instance_facts,
+    is_active,
     validate_attribute,
 )
 
@@ -67,7 +68,7 @@ def list_container_instances(store: Store, call: Call) -> Response:
     expression = cql.parse(call.params["filter"]) if call.params.get("filter") else None
     arns = []
     for node in store.nodes_serving(cluster_name):
-        node_status = "DRAINING" if node["spec"].get("unschedulable") else "ACTIVE"
+        node_status = "ACTIVE" if is_active(node) else "DRAINING"
         if status and status != node_status:
             continue
         if expression is not None and not cql.evaluate(

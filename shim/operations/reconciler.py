@@ -13,9 +13,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from kubernetes.client import ApiException
-
 from shim.kube.cache import KubeObject
+from shim.kube.errors import StoreError
+from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.services import ServiceObjects, apply_service_objects
 from shim.operations.task_definitions import remove_unused_deleted_revisions
@@ -45,11 +45,11 @@ SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 
 
 def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[int, ...] = ()) -> None:
-    """Run one step of a background loop, which must go on whatever happens: an API error with
+    """Run one step of a background loop, which must go on whatever happens: a store error with
     an `expected` status is logged at debug level, any other failure with its traceback."""
     try:
         action()
-    except ApiException as error:
+    except StoreError as error:
         if error.status in expected:
             log.debug("%s: %s %s", failure, error.status, error.reason)
         else:
@@ -74,7 +74,7 @@ class Reconciler:
         self.terminating_lock = threading.Lock()
 
     def start(self) -> None:
-        self.store.pods.add_listener(self.on_pod_event)
+        self.store.add_pod_listener(self.on_pod_event)
         threading.Thread(target=self.stop_exited_tasks, name="exited-tasks", daemon=True).start()
         threading.Thread(target=self.record_removed_tasks, name="removed-service-tasks", daemon=True).start()
         threading.Thread(target=self.forget_old_tasks, name="task-retention", daemon=True).start()
@@ -96,7 +96,7 @@ class Reconciler:
         before it goes, which alone would read as a task that stopped on its own."""
         if event_type == "RELISTED":
             with self.terminating_lock:
-                gone = [key for key in self.terminating if self.store.pods.get(key) is None]
+                gone = [key for key in self.terminating if self.store.pod(*key.split("/", 1)) is None]
                 for key in gone:
                     self.removed.put(self.terminating.pop(key))
             return
@@ -153,9 +153,9 @@ class Reconciler:
 
     def cluster_of(self, pod: KubeObject) -> str | None:
         namespace = pod["metadata"]["namespace"]
-        for record in self.store.list_clusters():
-            if names.cluster_namespace(record["spec"]["clusterName"]) == namespace:
-                return str(record["spec"]["clusterName"])
+        for cluster in self.store.list_clusters():
+            if names.cluster_namespace(cluster.record["clusterName"]) == namespace:
+                return str(cluster.record["clusterName"])
         return None
 
     def forget_old_tasks(self) -> None:
@@ -164,10 +164,10 @@ class Reconciler:
             carry_on(lambda: self.sweep(time.time() - RETENTION_SECONDS), "could not sweep stopped tasks")
 
     def sweep(self, before: float) -> None:
-        for record in self.store.task_records.items():
-            if (stopped_at(record["spec"]["record"]) or time.time()) < before:
-                self.store.delete_task_record(record["metadata"]["namespace"], record["metadata"]["name"])
-        for pod in self.store.pods.items():
+        for stopped in self.store.all_task_records():
+            if (stopped_at(stopped.record) or time.time()) < before:
+                self.store.delete_task_record(stopped)
+        for pod in self.store.all_pods():
             if (stopped_at(pod) or time.time()) < before:
                 self.store.delete_pod(pod["metadata"]["namespace"], pod["metadata"]["name"])
 
@@ -183,16 +183,16 @@ class Reconciler:
     def follow_services(self) -> None:
         while True:
             time.sleep(SERVICE_CHECK_SECONDS)
-            for record_object in self.store.services.items():
+            for stored in self.store.all_service_records():
                 # 404, 409: another writer changed or deleted the service meanwhile.
-                failure = f"could not follow service {record_object['metadata']['name']}"
-                carry_on(partial(self.follow_service, record_object), failure, expected=(404, 409))
+                failure = f"could not follow service {stored.name}"
+                carry_on(partial(self.follow_service, stored), failure, expected=(404, 409))
 
-    def follow_service(self, record_object: KubeObject) -> None:
-        record = record_object["spec"]["record"]
+    def follow_service(self, stored: Stored) -> None:
+        record = stored.record
         if record["status"] == INACTIVE:
             return
-        objects = ServiceObjects.load(self.store, record_object)
+        objects = ServiceObjects.load(self.store, stored)
         now = time.time()
         view = objects.view(self.region, self.account)
         observed = service_record_observed(record, view, now=now)
@@ -211,10 +211,7 @@ class Reconciler:
                 observed = {**observed, "zoneRebalancing": step.history}
         if observed == record:
             return
-        metadata = record_object["metadata"]
-        self.store.save_service_record(
-            metadata["namespace"], metadata["name"], metadata.get("labels", {}), observed, record_object
-        )
+        self.store.save_service_record(str(stored.namespace), stored.name, stored.labels, observed, stored)
         if target is not None:
             apply_service_objects(self.store, record["clusterName"], observed)
         if step is not None and step.stop is not None:

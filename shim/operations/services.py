@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from kubernetes.client import ApiException
-
 from shim.calls import Call, Handler, Response
 from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
+from shim.kube.errors import StoreError
+from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.base import includes_tags, requested
 from shim.operations.clusters import active_cluster
@@ -53,7 +53,7 @@ DAEMON_SET_STATUS_WAIT_SECONDS = 2.0
 class ServiceObjects:
     """One ECS service as Kubernetes holds it."""
 
-    record_object: KubeObject
+    stored: Stored
     workload: KubeObject | None
     replica_sets: list[KubeObject]
     pods: list[KubeObject]
@@ -62,26 +62,20 @@ class ServiceObjects:
 
     @property
     def record(self) -> dict[str, Any]:
-        record: dict[str, Any] = self.record_object["spec"]["record"]
-        return record
+        return self.stored.record
 
     @classmethod
-    def load(cls, store: Store, record_object: KubeObject) -> "ServiceObjects":
-        namespace = record_object["metadata"]["namespace"]
-        record = record_object["spec"]["record"]
-        name = workload_name(record["serviceName"])
-        informer = store.daemon_sets if record["schedulingStrategy"] == "DAEMON" else store.deployments
+    def load(cls, store: Store, stored: Stored) -> "ServiceObjects":
+        namespace = str(stored.namespace)
+        record = stored.record
+        kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
         selector = service_selector(record["serviceName"])
         return cls(
-            record_object,
-            informer.get(f"{namespace}/{name}"),
-            [rs for rs in store.replica_sets.items() if in_service(rs, namespace, selector)],
+            stored,
+            store.workload(kind, namespace, workload_name(record["serviceName"])),
+            [rs for rs in store.replica_sets_in(namespace) if in_service(rs, namespace, selector)],
             [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)],
-            [
-                task["spec"]["record"]["task"]
-                for task in store.task_records_in(namespace)
-                if in_service(task, namespace, selector)
-            ],
+            [task.record["task"] for task in store.task_records_in(namespace) if has_labels(task.labels, selector)],
         )
 
     def view(self, region: str, account: str, include_tags: bool = False) -> dict[str, Any]:
@@ -100,22 +94,25 @@ class ServiceObjects:
 
 
 def in_service(obj: KubeObject, namespace: str, selector: dict[str, str]) -> bool:
-    labels = obj["metadata"].get("labels") or {}
-    return obj["metadata"]["namespace"] == namespace and all(labels.get(k) == v for k, v in selector.items())
+    return obj["metadata"]["namespace"] == namespace and has_labels(obj["metadata"].get("labels") or {}, selector)
+
+
+def has_labels(labels: dict[str, str], selector: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
 
 
 def record_name(service_name: str) -> str:
     return names.dns_label(service_name)
 
 
-def find_service(store: Store, cluster_name: str, value: str) -> KubeObject | None:
+def find_service(store: Store, cluster_name: str, value: str) -> Stored | None:
     namespace = names.cluster_namespace(cluster_name)
     return store.get_service_record(namespace, record_name(names.resource_id(value)))
 
 
 def save_service_change(
-    store: Store, cluster_name: str, service: str, change: Callable[[KubeObject], dict[str, Any]]
-) -> KubeObject:
+    store: Store, cluster_name: str, service: str, change: Callable[[Stored], dict[str, Any]]
+) -> Stored:
     """Save `change(found)`, the new record made from the service's stored object, over that
     object, redone from a fresh read when another writer was first."""
     namespace = names.cluster_namespace(cluster_name)
@@ -146,7 +143,7 @@ def scheduling_for(
 def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any]) -> None:
     """Make the Kubernetes objects match the record's PRIMARY deployment."""
     namespace = names.cluster_namespace(cluster_name)
-    definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
+    definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record
     scheduling = scheduling_for(store, cluster_name, record, definition)
     manifest = workload_manifest(record, definition, namespace=namespace, scheduling=scheduling)
     if manifest["kind"] == "Deployment":
@@ -174,10 +171,9 @@ def await_daemon_set_status(store: Store, daemon_set: KubeObject) -> None:
     has, a DAEMON service's desired count (its eligible nodes) reads 0, and a service with 0
     desired tasks looks steady to the services_stable waiter."""
     metadata = daemon_set["metadata"]
-    key = f"{metadata['namespace']}/{metadata['name']}"
     deadline = time.monotonic() + DAEMON_SET_STATUS_WAIT_SECONDS
     while time.monotonic() < deadline:
-        current = store.daemon_sets.get(key) or daemon_set
+        current = store.workload("DaemonSet", metadata["namespace"], metadata["name"]) or daemon_set
         if int((current.get("status") or {}).get("observedGeneration") or 0) >= int(metadata.get("generation") or 0):
             return
         time.sleep(0.02)
@@ -191,7 +187,7 @@ def create_service(store: Store, call: Call) -> Response:
         raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
     definition = find_active_task_definition(store, params["taskDefinition"])
     existing = find_service(store, cluster_name, params["serviceName"])
-    if existing is not None and existing["spec"]["record"]["status"] != INACTIVE:
+    if existing is not None and existing.record["status"] != INACTIVE:
         raise InvalidParameterException("Creation of service was not idempotent.")
     record = service_record(
         {**params, "taskDefinition": definition["taskDefinitionArn"], **iam_role(params, call.account)},
@@ -205,7 +201,7 @@ def create_service(store: Store, call: Call) -> Response:
     saved = store.save_service_record(namespace, record_name(record["serviceName"]), labels, record, existing)
     try:
         apply_service_objects(store, cluster_name, record)
-    except (ApiException, InvalidParameterException):
+    except (StoreError, InvalidParameterException):
         store.delete_service_record(namespace, record_name(record["serviceName"]))
         raise
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account, include_tags=True)}
@@ -215,15 +211,15 @@ def update_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
 
-    def updated(found: KubeObject) -> dict[str, Any]:
-        if found["spec"]["record"]["status"] != ACTIVE:
+    def updated(found: Stored) -> dict[str, Any]:
+        if found.record["status"] != ACTIVE:
             raise ServiceNotActiveException("Service was not ACTIVE.")
         current = ServiceObjects.load(store, found).view(call.region, call.account)
-        record = service_record_observed(found["spec"]["record"], current, now=time.time())
+        record = service_record_observed(found.record, current, now=time.time())
         changes = dict(params)
         definition = None
         if params.get("taskDefinition"):
-            definition = find_task_definition(store, params["taskDefinition"])["spec"]["taskDefinition"]
+            definition = find_task_definition(store, params["taskDefinition"]).record
             if definition["taskDefinitionArn"] != record["taskDefinition"]:
                 definition = find_active_task_definition(store, params["taskDefinition"])
             changes["taskDefinition"] = definition["taskDefinitionArn"]
@@ -232,7 +228,7 @@ def update_service(store: Store, call: Call) -> Response:
         )
 
     saved = save_service_change(store, cluster_name, params["service"], updated)
-    apply_service_objects(store, cluster_name, saved["spec"]["record"])
+    apply_service_objects(store, cluster_name, saved.record)
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
 
 
@@ -240,8 +236,8 @@ def delete_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
 
-    def draining(found: KubeObject) -> dict[str, Any]:
-        record: dict[str, Any] = found["spec"]["record"]
+    def draining(found: Stored) -> dict[str, Any]:
+        record = found.record
         if record["status"] == INACTIVE:
             raise ServiceNotFoundException(SERVICE_NOT_FOUND)
         if record["status"] == ACTIVE and record.get("desiredCount", 0) > 0 and not params.get("force"):
@@ -249,11 +245,11 @@ def delete_service(store: Store, call: Call) -> Response:
         return {**record, "status": DRAINING, "desiredCount": 0}
 
     saved = save_service_change(store, cluster_name, params["service"], draining)
-    record = saved["spec"]["record"]
+    record = saved.record
     namespace = names.cluster_namespace(cluster_name)
     kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
     store.delete_object(kind, namespace, workload_name(record["serviceName"]))
-    definition = find_task_definition(store, primary_deployment(record)["taskDefinition"])["spec"]["taskDefinition"]
+    definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record
     for manifest in kube_services(record, definition, namespace=namespace):
         store.delete_object("Service", namespace, manifest["metadata"]["name"])
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
@@ -278,9 +274,9 @@ def list_services(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
     records = [
-        obj["spec"]["record"]
-        for obj in store.service_records_in(names.cluster_namespace(cluster_name))
-        if shown_status(store, obj, call) != INACTIVE
+        found.record
+        for found in store.service_records_in(names.cluster_namespace(cluster_name))
+        if shown_status(store, found, call) != INACTIVE
     ]
     arns = sorted(
         names.service_arn(call.region, call.account, cluster_name, record["serviceName"])
@@ -292,13 +288,13 @@ def list_services(store: Store, call: Call) -> Response:
     return {"serviceArns": chunk, **({"nextToken": token} if token else {})}
 
 
-def shown_status(store: Store, record_object: KubeObject, call: Call) -> str:
+def shown_status(store: Store, found: Stored, call: Call) -> str:
     """The status DescribeServices shows: a DRAINING service whose tasks are gone is INACTIVE
     before the record says so."""
-    status: str = record_object["spec"]["record"]["status"]
+    status: str = found.record["status"]
     if status != DRAINING:
         return status
-    shown: str = ServiceObjects.load(store, record_object).view(call.region, call.account)["status"]
+    shown: str = ServiceObjects.load(store, found).view(call.region, call.account)["status"]
     return shown
 
 

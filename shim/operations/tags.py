@@ -8,7 +8,7 @@ from typing import Any
 
 from shim.calls import Call, Handler, Response
 from shim.errors import ClusterNotFoundException, InvalidParameterException, ServiceNotFoundException
-from shim.kube.cache import KubeObject
+from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.clusters import CLUSTER_NOT_FOUND
 from shim.operations.services import SERVICE_NOT_FOUND, find_service, save_service_change
@@ -32,38 +32,35 @@ def resource_of(arn: str) -> tuple[str, str]:
 def change_tags(store: Store, arn: str, change: TagChange) -> list[Tag]:
     kind, rest = resource_of(arn)
 
-    def apply(spec: dict[str, Any]) -> None:
-        spec["tags"] = change(spec.get("tags", []))
+    def apply(record: dict[str, Any]) -> None:
+        record["tags"] = change(record.get("tags", []))
 
     if kind == "cluster":
-        record = store.get_cluster(rest)
-        if record is None or record["spec"]["status"] != "ACTIVE":
+        found = store.get_cluster(rest)
+        if found is None or found.record["status"] != "ACTIVE":
             raise ClusterNotFoundException(CLUSTER_NOT_FOUND)
-        saved = store.update_cluster(names.cluster_namespace(rest), apply)
-    elif kind == "task-definition":
-        found = find_task_definition(store, arn)
-        saved = store.update_task_definition(found["metadata"]["name"], apply)
-    elif kind == "service":
+        tags: list[Tag] = store.update_cluster(rest, apply).record["tags"]
+        return tags
+    if kind == "task-definition":
+        return store.update_task_definition_tags(find_task_definition(store, arn), change).tags
+    if kind == "service":
         return change_service_tags(store, rest, change)
-    elif kind == "task":
+    if kind == "task":
         return change_task_tags(store, rest, change)
-    else:
-        raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported.")
-    tags: list[Tag] = saved["spec"]["tags"]
-    return tags
+    raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported.")
 
 
 def change_service_tags(store: Store, cluster_and_name: str, change: TagChange) -> list[Tag]:
     cluster_name, _, service_name = cluster_and_name.partition("/")
 
-    def tagged(found: KubeObject) -> dict[str, Any]:
-        record = found["spec"]["record"]
+    def tagged(found: Stored) -> dict[str, Any]:
+        record = found.record
         if record["status"] == "INACTIVE":
             raise ServiceNotFoundException(SERVICE_NOT_FOUND)
         return {**record, "tags": change(record.get("tags", []))}
 
     saved = save_service_change(store, cluster_name, service_name, tagged)
-    return list(saved["spec"]["record"]["tags"])
+    return list(saved.record["tags"])
 
 
 def change_task_tags(store: Store, cluster_and_id: str, change: TagChange) -> list[Tag]:
@@ -100,15 +97,15 @@ def current_tags(store: Store, arn: str) -> list[Tag]:
         record = store.get_cluster(rest)
         if record is None:
             raise ClusterNotFoundException(CLUSTER_NOT_FOUND)
-        return list(record["spec"].get("tags", []))
+        return list(record.record.get("tags", []))
     if kind == "task-definition":
-        return list(find_task_definition(store, arn)["spec"].get("tags", []))
+        return list(find_task_definition(store, arn).tags)
     if kind == "service":
         cluster_name, _, service_name = rest.partition("/")
         found = find_service(store, cluster_name, service_name)
         if found is None:
             raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-        return list(found["spec"]["record"].get("tags", []))
+        return list(found.record.get("tags", []))
     if kind == "task":
         cluster_name, _, task_id = rest.partition("/")
         namespace = names.cluster_namespace(cluster_name)
@@ -118,7 +115,7 @@ def current_tags(store: Store, arn: str) -> list[Tag]:
         record = store.task_record(namespace, task_id)
         if record is None:
             raise InvalidParameterException(TASK_NOT_FOUND)
-        return list(record["spec"]["record"]["task"].get("tags", []))
+        return list(record.record["task"].get("tags", []))
     raise InvalidParameterException(f"Tagging resources of type '{kind}' is not supported.")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from shim.calls import Call, Handler, Response
 from shim.errors import ClientException, InvalidParameterException
-from shim.kube.cache import KubeObject
+from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.base import includes_tags
 from shim.operations.pagination import page
@@ -62,7 +62,7 @@ def register_task_definition(store: Store, call: Call) -> Response:
         return {**view, "registeredAt": registered_at}
 
     saved = store.create_task_definition(params["family"], build, tags)
-    return {"taskDefinition": saved["spec"]["taskDefinition"], "tags": tags}
+    return {"taskDefinition": saved.record, "tags": tags}
 
 
 def check_size(params: dict[str, Any]) -> None:
@@ -72,14 +72,14 @@ def check_size(params: dict[str, Any]) -> None:
         raise ClientException(f"Actual length: '{size}'. Max allowed length is '{MAX_TASK_DEFINITION_BYTES}' bytes.")
 
 
-def find_task_definition(store: Store, reference: str) -> KubeObject:
+def find_task_definition(store: Store, reference: str) -> Stored:
     """The revision a reference names; a bare family means its latest ACTIVE revision."""
     family, revision = parse_task_definition_ref(reference)
     if revision is not None:
         found = store.get_task_definition(family, revision)
     else:
-        active = [obj for obj in store.family_revisions(family) if obj["spec"]["taskDefinition"]["status"] == "ACTIVE"]
-        found = max(active, key=lambda obj: obj["spec"]["taskDefinition"]["revision"], default=None)
+        active = [stored for stored in store.family_revisions(family) if stored.record["status"] == "ACTIVE"]
+        found = max(active, key=lambda stored: stored.record["revision"], default=None)
     if found is None:
         raise ClientException(UNABLE_TO_DESCRIBE)
     return found
@@ -88,7 +88,7 @@ def find_task_definition(store: Store, reference: str) -> KubeObject:
 def find_active_task_definition(store: Store, reference: str) -> dict[str, Any]:
     """The task definition a reference names, for a new task or a service to use: ECS refuses
     an INACTIVE or DELETE_IN_PROGRESS revision there."""
-    definition: dict[str, Any] = find_task_definition(store, reference)["spec"]["taskDefinition"]
+    definition = find_task_definition(store, reference).record
     if definition["status"] != "ACTIVE":
         raise ClientException(TASK_DEFINITION_INACTIVE)
     return definition
@@ -96,9 +96,9 @@ def find_active_task_definition(store: Store, reference: str) -> dict[str, Any]:
 
 def describe_task_definition(store: Store, call: Call) -> Response:
     found = find_task_definition(store, call.params["taskDefinition"])
-    response: Response = {"taskDefinition": found["spec"]["taskDefinition"]}
+    response: Response = {"taskDefinition": found.record}
     if includes_tags(call):
-        response["tags"] = found["spec"].get("tags", [])
+        response["tags"] = found.tags
     return response
 
 
@@ -106,10 +106,9 @@ def list_task_definitions(store: Store, call: Call) -> Response:
     status = call.params.get("status", "ACTIVE")
     family = call.params.get("familyPrefix")
     views = [
-        obj["spec"]["taskDefinition"]
-        for obj in store.list_task_definitions()
-        if obj["spec"]["taskDefinition"]["status"] == status
-        and (family is None or obj["spec"]["taskDefinition"]["family"] == family)
+        found.record
+        for found in store.list_task_definitions()
+        if found.record["status"] == status and (family is None or found.record["family"] == family)
     ]
     sort = call.params.get("sort", "ASC")
     arns = sorted_task_definition_arns((view["taskDefinitionArn"] for view in views), sort)
@@ -131,8 +130,8 @@ def list_task_definition_families(store: Store, call: Call) -> Response:
     prefix = call.params.get("familyPrefix", "")
     status = call.params.get("status", "ALL")
     statuses: dict[str, set[str]] = {}
-    for obj in store.list_task_definitions():
-        view = obj["spec"]["taskDefinition"]
+    for found in store.list_task_definitions():
+        view = found.record
         statuses.setdefault(view["family"], set()).add(view["status"])
     wanted: Callable[[set[str]], bool] = {
         "ACTIVE": lambda found: "ACTIVE" in found,
@@ -151,15 +150,15 @@ def deregister_task_definition(store: Store, call: Call) -> Response:
     found = find_task_definition(store, reference)
     now = datetime.now(UTC)
 
-    def deregister(spec: dict[str, Any]) -> None:
-        if spec["taskDefinition"]["status"] == DELETE_IN_PROGRESS:
+    def deregister(current: dict[str, Any]) -> dict[str, Any]:
+        if current["status"] == DELETE_IN_PROGRESS:
             raise ClientException(BEING_DELETED)
-        if spec["taskDefinition"]["status"] == "ACTIVE":
-            view = deregistered_view(spec["taskDefinition"], now)
-            spec["taskDefinition"] = {**view, "deregisteredAt": epoch_seconds(now)}
+        if current["status"] == "ACTIVE":
+            return {**deregistered_view(current, now), "deregisteredAt": epoch_seconds(now)}
+        return current
 
-    saved = store.update_task_definition(found["metadata"]["name"], deregister)
-    return {"taskDefinition": saved["spec"]["taskDefinition"]}
+    saved = store.update_task_definition(found, deregister)
+    return {"taskDefinition": saved.record}
 
 
 def delete_task_definitions(store: Store, call: Call) -> Response:
@@ -175,20 +174,20 @@ def delete_task_definitions(store: Store, call: Call) -> Response:
             failures.append({"arn": reference, "reason": error.message})
             continue
 
-        def request_deletion(spec: dict[str, Any]) -> None:
-            """Decided on the object as the API server has it now, not as a cache last saw it."""
-            if spec["taskDefinition"]["status"] == "ACTIVE":
+        def request_deletion(current: dict[str, Any]) -> dict[str, Any]:
+            """Decided on the revision as the API server has it now, not as a cache last saw it."""
+            if current["status"] == "ACTIVE":
                 raise ClientException(STILL_ACTIVE)
-            if spec["taskDefinition"]["status"] == "INACTIVE":
-                view = deletion_requested_view(spec["taskDefinition"], now)
-                spec["taskDefinition"] = {**view, "deleteRequestedAt": epoch_seconds(now)}
+            if current["status"] == "INACTIVE":
+                return {**deletion_requested_view(current, now), "deleteRequestedAt": epoch_seconds(now)}
+            return current
 
         try:
-            saved = store.update_task_definition(found["metadata"]["name"], request_deletion)
+            saved = store.update_task_definition(found, request_deletion)
         except ClientException as error:
-            failures.append({"arn": found["spec"]["taskDefinition"]["taskDefinitionArn"], "reason": error.message})
+            failures.append({"arn": found.record["taskDefinitionArn"], "reason": error.message})
             continue
-        deleted.append(saved["spec"]["taskDefinition"])
+        deleted.append(saved.record)
     return {"taskDefinitions": deleted, "failures": failures}
 
 
@@ -196,17 +195,16 @@ def remove_unused_deleted_revisions(store: Store, now: float) -> None:
     """Remove for good every revision whose deletion is due (see `removal_due`) and that no task or
     service uses, as ECS does; its number is still never given again. Idempotent: every server
     process does it."""
-    due = [obj for obj in store.list_task_definitions() if removal_due(obj["spec"]["taskDefinition"], now)]
+    due = [found for found in store.list_task_definitions() if removal_due(found.record, now)]
     if due:
         in_use = revisions_in_use(
-            store.pods.items(),
-            (record["spec"]["record"] for record in store.task_records.items()),
-            (record["spec"]["record"] for record in store.services.items()),
+            store.all_pods(),
+            (stopped.record for stopped in store.all_task_records()),
+            (service.record for service in store.all_service_records()),
         )
-        for obj in due:
-            view = obj["spec"]["taskDefinition"]
-            if (view["family"], view["revision"]) not in in_use:
-                store.remove_task_definition(obj)
+        for found in due:
+            if (found.record["family"], found.record["revision"]) not in in_use:
+                store.remove_task_definition(found)
 
 
 def handlers(store: Store) -> dict[str, Handler]:

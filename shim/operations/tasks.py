@@ -10,6 +10,7 @@ from typing import Any
 from shim.calls import Call, Handler, Response
 from shim.errors import InvalidParameterException
 from shim.kube.cache import DerivedCache, KubeObject, version_key
+from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.base import includes_tags, requested
 from shim.operations.clusters import active_cluster
@@ -52,17 +53,14 @@ class ClusterTasks:
     def pod(self, task_id: str) -> KubeObject | None:
         return self.store.task_pod(self.namespace, task_id)
 
-    def record(self, task_id: str) -> KubeObject | None:
+    def record(self, task_id: str) -> Stored | None:
         return self.store.task_record(self.namespace, task_id)
 
     def exists(self, task_id: str) -> bool:
         return self.pod(task_id) is not None or self.record(task_id) is not None
 
     def summaries(self, caches: "TaskCaches") -> list[TaskSummary]:
-        records = {
-            record["metadata"]["labels"][names.LABEL_TASK_ID]: record
-            for record in self.store.task_records_in(self.namespace)
-        }
+        records = {record.labels[names.LABEL_TASK_ID]: record for record in self.store.task_records_in(self.namespace)}
         from_pods = [caches.summary_of(pod, None) for pod in self.store.pods_in(self.namespace)]
         return [task for task in from_pods if task.task_id not in records] + [
             caches.summary_of(None, record) for record in records.values()
@@ -80,10 +78,10 @@ class TaskCaches:
         self.usages: DerivedCache[PodUsage] = DerivedCache()
         self.listings = TaskListings(store, self)
 
-    def summary_of(self, pod: KubeObject | None, record: KubeObject | None) -> TaskSummary:
+    def summary_of(self, pod: KubeObject | None, record: Stored | None) -> TaskSummary:
         return self.summaries.get(
-            (version_key(pod), version_key(record)),
-            lambda: task_summary(pod, record["spec"]["record"] if record else None),
+            (version_key(pod), record.version if record else None),
+            lambda: task_summary(pod, record.record if record else None),
         )
 
     def usage_of(self, pod: KubeObject) -> PodUsage:
@@ -96,10 +94,10 @@ def view(
 ) -> Response:
     pod = tasks.pod(task_id)
     record = tasks.record(task_id)
-    node = store.nodes.get(pod["spec"]["nodeName"]) if pod and pod["spec"].get("nodeName") else None
+    node = store.node_of(pod) if pod else None
     key = (
         version_key(pod),
-        version_key(record),
+        record.version if record else None,
         version_key(node),
         call.region,
         call.account,
@@ -110,7 +108,7 @@ def view(
         key,
         lambda: task_view(
             pod,
-            record["spec"]["record"] if record else None,
+            record.record if record else None,
             region=call.region,
             account=call.account,
             cluster_name=tasks.name,
@@ -249,7 +247,7 @@ def keep_task_stop(
 ) -> None:
     """Keep the record of a task whose pod stops, with why; the record named after the pod that
     was written first wins, so any number of writers keep one record."""
-    node = store.nodes.get(pod["spec"]["nodeName"]) if pod["spec"].get("nodeName") else None
+    node = store.node_of(pod)
     record = stopped_task_record(
         pod,
         stop_code=stop_code,
@@ -351,33 +349,36 @@ class TaskListings:
         self.caches = caches
         self.version = 0
         self.shown: dict[str, TaskSummary] = {}
-        self.changed: dict[str, KubeObject | None] = {}
+        self.changed: dict[str, tuple[KubeObject | None, Stored | None] | None] = {}
+        """What changed since the last ListTasks, by pod/namespace/name or record/namespace/name:
+        the pod or the record (None: deleted)."""
         self.answers: dict[TaskQuery, tuple[int, list[str]]] = {}
         self.lock = threading.Lock()
-        store.pods.add_listener(self.on_change)
-        store.task_records.add_listener(self.on_change)
+        store.add_pod_listener(self.on_pod_change)
+        store.add_task_record_listener(self.on_record_change)
 
-    def on_change(self, event_type: str, obj: KubeObject) -> None:
+    def on_pod_change(self, event_type: str, pod: KubeObject) -> None:
         with self.lock:
             if event_type == "RELISTED":
                 self.version += 1
                 return
-            kind = "record" if "record" in obj.get("spec", {}) else "pod"
-            key = f"{kind}/{obj['metadata'].get('namespace')}/{obj['metadata']['name']}"
-            self.changed[key] = None if event_type == "DELETED" else obj
+            key = f"pod/{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+            self.changed[key] = None if event_type == "DELETED" else (pod, None)
+
+    def on_record_change(self, event_type: str, record: Stored | None) -> None:
+        with self.lock:
+            if record is None:
+                self.version += 1
+                return
+            key = f"record/{record.namespace}/{record.name}"
+            self.changed[key] = None if event_type == "DELETED" else (None, record)
 
     def current_version(self) -> int:
         """The version after the changes noted so far: bumped if any changed what ListTasks shows."""
         with self.lock:
             changed, self.changed = self.changed, {}
-            for key, obj in changed.items():
-                shown = (
-                    None
-                    if obj is None
-                    else self.caches.summary_of(None, obj)
-                    if key.startswith("record/")
-                    else self.caches.summary_of(obj, None)
-                )
+            for key, task in changed.items():
+                shown = None if task is None else self.caches.summary_of(*task)
                 if self.shown.get(key) != shown:
                     self.version += 1
                     if shown is None:
