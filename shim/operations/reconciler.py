@@ -226,7 +226,7 @@ class Reconciler:
         if not may_rebalance(record, steady=steady, terminating=terminating):
             return None
         pod_spec = ((objects.workload or {}).get("spec") or {}).get("template", {}).get("spec", {})
-        node_zones = usable_zones(self.store.nodes_serving(record["clusterName"]), pod_spec)
+        node_zones = usable_zones(self.store.nodes_serving(record["clusterName"]), pod_spec, now)
         return rebalance_step(
             record,
             steady=steady,

@@ -25,9 +25,10 @@ its events are derived from that history like the deployment events.
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from shim.translate.container_instances import is_active, is_connected
+from shim.translate.container_instances import is_active
 from shim.translate.placement import effective_placement, node_label_for_attribute, node_meets_required_affinity
 from shim.translate.task_from_pod import task_id_of
 
@@ -38,6 +39,9 @@ DISABLED = "DISABLED"
 ZONE_ATTRIBUTE = "attribute:ecs.availability-zone"
 ZONE_LABEL = node_label_for_attribute("ecs.availability-zone")
 MAX_ROUNDS = 10
+"""Rounds of rebalancing the record keeps, for their events (ECS shows at most 100 events)."""
+_REPELLING = ("NoSchedule", "NoExecute")
+NODE_SETTLE_SECONDS = 5.0
 STOP_REASON = "AZ Rebalancing initiated by (deployment {deployment_id})"
 
 
@@ -124,17 +128,30 @@ def rebalance_step(
     return RebalanceStep(history, victim["pod"])
 
 
-def usable_zones(nodes: Iterable[Json], pod_spec: Mapping[str, Any]) -> dict[str, str]:
-    """Node name -> zone of the nodes a task of the service could start on now: ACTIVE, connected
-    (Ready) and allowed by the required node affinity of the service's `pod_spec`."""
+def usable_zones(nodes: Iterable[Json], pod_spec: Mapping[str, Any], now: float) -> dict[str, str]:
+    """Node name -> zone of the nodes a task of the service could start on now: ACTIVE, Ready for
+    `NODE_SETTLE_SECONDS` (a node that has just joined keeps the not-ready taint a moment after it
+    turns Ready, and the scheduler sees it a moment later still), without a taint that keeps new
+    pods off, and allowed by the required node affinity of the service's `pod_spec`."""
     return {
         node["metadata"]["name"]: zone
         for node in nodes
         if is_active(node)
-        and is_connected(node)
+        and (ready_since(node) or now) <= now - NODE_SETTLE_SECONDS
+        and not any(taint.get("effect") in _REPELLING for taint in node.get("spec", {}).get("taints") or [])
         and (zone := (node["metadata"].get("labels") or {}).get(ZONE_LABEL))
         and node_meets_required_affinity(pod_spec, node["metadata"]["name"], node["metadata"].get("labels") or {})
     }
+
+
+def ready_since(node: Mapping[str, Any]) -> float | None:
+    """When the node last turned Ready, or None while it is not Ready."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready" and c.get("status") == "True"), None)
+    if ready is None:
+        return None
+    since = ready.get("lastTransitionTime")
+    return datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() if since else float("-inf")
 
 
 def zone_counts(running: Iterable[Json], node_zones: Mapping[str, str]) -> dict[str, int]:

@@ -187,7 +187,11 @@ def test_service_events_never_change_once_shown(ecs: Any, kube: KubeClients, clu
     poll_until_stable(2)
     ecs.update_service(cluster=cluster, service="web", desiredCount=4)
     poll_until_stable(4)
-    started = eventually(lambda: [m for _, m in seen.values() if "has started" in m] or None, timeout=10)
+
+    def started_events() -> list[str]:
+        return [event["message"] for event in record_events()["events"] if "has started" in event["message"]]
+
+    started = eventually(started_events, timeout=10)
     ecs.update_service(cluster=cluster, service="web", desiredCount=0)
     poll_until_stable(0)
     eventually(lambda: not [p for p in task_pods(kube, cluster) if "deletionTimestamp" not in p["metadata"]])

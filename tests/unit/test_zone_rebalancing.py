@@ -1,5 +1,6 @@
 """Availability Zone rebalancing decisions: pure records and pods in, the next step out."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from shim.translate.zone_rebalancing import (
@@ -113,11 +114,23 @@ def test_no_step_is_judged_while_the_last_stopped_task_still_shows_as_running() 
     assert step(record(zoneRebalancing=first.history), unbalanced) is None
 
 
-def node(name: str, zone: str, *, ready: bool = True, cordoned: bool = False, **labels: str) -> dict[str, Any]:
+NOW = datetime(2026, 1, 1, 1, 0, 0, tzinfo=UTC).timestamp()
+
+
+def node(
+    name: str,
+    zone: str,
+    *,
+    ready: bool = True,
+    ready_at: str = "2026-01-01T00:00:00Z",
+    cordoned: bool = False,
+    **labels: str,
+) -> dict[str, Any]:
+    ready_condition = {"type": "Ready", "status": "True" if ready else "False", "lastTransitionTime": ready_at}
     return {
         "metadata": {"name": name, "labels": {"topology.kubernetes.io/zone": zone, **labels}},
         "spec": {"unschedulable": True} if cordoned else {},
-        "status": {"conditions": [{"type": "Ready", "status": "True" if ready else "False"}]},
+        "status": {"conditions": [ready_condition]},
     }
 
 
@@ -136,6 +149,13 @@ def test_usable_zones_are_those_of_active_ready_nodes_the_service_may_use() -> N
         node("n2", "us-east-1b", team="a", ready=False),
         node("n3", "us-east-1c", team="a", cordoned=True),
         node("n4", "us-east-1b"),
+        {
+            **node("n5", "us-east-1c"),
+            "spec": {"taints": [{"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}]},
+        },
     ]
-    assert usable_zones(nodes, only_marked) == {"n1": "us-east-1a"}
-    assert usable_zones(nodes, {}) == {"n1": "us-east-1a", "n4": "us-east-1b"}
+    assert usable_zones(nodes, only_marked, now=NOW) == {"n1": "us-east-1a"}
+    assert usable_zones(nodes, {}, now=NOW) == {"n1": "us-east-1a", "n4": "us-east-1b"}
+    just_joined = node("n6", "us-east-1c", ready_at="2026-01-01T00:59:58Z")
+    assert "n6" not in usable_zones([just_joined], {}, now=NOW)
+    assert "n6" in usable_zones([just_joined], {}, now=NOW + 10)
