@@ -73,12 +73,6 @@ def task_definition_view(obj: KubeObject) -> Record:
     return view
 
 
-def record_of(obj: KubeObject) -> Record:
-    """The record of a Service or Task object."""
-    record: Record = obj["spec"]["record"]
-    return record
-
-
 def body(kind: str, name: str, namespace: str | None, labels: dict[str, str], spec: dict[str, Any]) -> KubeObject:
     metadata: dict[str, Any] = {"name": name, "labels": labels}
     if namespace is not None:

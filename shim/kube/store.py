@@ -80,12 +80,12 @@ class Store:
 
     def __init__(self, kube: KubeClients) -> None:
         self.kube = kube
-        self.clusters = Informer("clusters", self._list_custom("clusters"))
-        self.task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
+        self._clusters = Informer("clusters", self._list_custom("clusters"))
+        self._task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
             "family", lambda obj: str(records.task_definition_view(obj)["family"])
         )
         managed = f"{names.LABEL_MANAGED}=true"
-        self.pods = (
+        self._pods = (
             Informer("pods", kube.core.list_pod_for_all_namespaces, label_selector=managed)
             .add_index("namespace", namespace_of)
             .add_index("node", lambda pod: pod["spec"].get("nodeName"))
@@ -93,18 +93,20 @@ class Store:
             .add_index("task", lambda pod: f"{namespace_of(pod)}/{task_id_of(pod)}")
             .add_index("client-token", client_token_of)
         )
-        self.nodes = Informer("nodes", kube.core.list_node).add_index("pin", node_pin)
-        self.task_records = (
+        self._nodes = Informer("nodes", kube.core.list_node).add_index("pin", node_pin)
+        self._task_records = (
             Informer("tasks", self._list_custom("tasks"))
             .add_index("namespace", namespace_of)
             .add_index(
                 "task", lambda record: f"{namespace_of(record)}/{record['metadata']['labels'][names.LABEL_TASK_ID]}"
             )
         )
-        self.services = Informer("services", self._list_custom("services")).add_index("namespace", namespace_of)
-        self.deployments = Informer("deployments", kube.apps.list_deployment_for_all_namespaces, label_selector=managed)
-        self.daemon_sets = Informer("daemonsets", kube.apps.list_daemon_set_for_all_namespaces, label_selector=managed)
-        self.replica_sets = Informer(
+        self._services = Informer("services", self._list_custom("services")).add_index("namespace", namespace_of)
+        self._deployments = Informer(
+            "deployments", kube.apps.list_deployment_for_all_namespaces, label_selector=managed
+        )
+        self._daemon_sets = Informer("daemonsets", kube.apps.list_daemon_set_for_all_namespaces, label_selector=managed)
+        self._replica_sets = Informer(
             "replicasets", kube.apps.list_replica_set_for_all_namespaces, label_selector=managed
         ).add_index("namespace", namespace_of)
 
@@ -115,15 +117,15 @@ class Store:
 
     def informers(self) -> list[Informer]:
         return [
-            self.clusters,
-            self.task_definitions,
-            self.pods,
-            self.nodes,
-            self.task_records,
-            self.services,
-            self.deployments,
-            self.daemon_sets,
-            self.replica_sets,
+            self._clusters,
+            self._task_definitions,
+            self._pods,
+            self._nodes,
+            self._task_records,
+            self._services,
+            self._deployments,
+            self._daemon_sets,
+            self._replica_sets,
         ]
 
     def _list_custom(self, plural: str) -> Callable[..., Any]:
@@ -164,11 +166,11 @@ class Store:
 
     def get_cluster(self, cluster_name: str, cached: bool = True) -> Stored | None:
         name = names.cluster_namespace(cluster_name)
-        found = (cached and self.clusters.get(name)) or self._read_custom("clusters", name, self.clusters)
+        found = (cached and self._clusters.get(name)) or self._read_custom("clusters", name, self._clusters)
         return records.cluster(found) if found is not None else None
 
     def list_clusters(self) -> list[Stored]:
-        return [records.cluster(obj) for obj in self.clusters.items()]
+        return [records.cluster(obj) for obj in self._clusters.items()]
 
     def save_cluster(self, record: Record, existing: Stored | None) -> Stored:
         """Create the cluster's Namespace and record, or replace the record `existing`. When
@@ -186,13 +188,13 @@ class Store:
                 saved = self._replace("clusters", body)
         except Conflict:
             saved = self._get("clusters", name)
-        self.clusters.observe(saved)
+        self._clusters.observe(saved)
         return records.cluster(saved)
 
     def update_cluster(self, cluster_name: str, change: Callable[[Record], None]) -> Stored:
         """Apply `change` to the cluster record as the API server has it, and write it back."""
         name = names.cluster_namespace(cluster_name)
-        return records.cluster(self._update_custom("clusters", name, change, self.clusters))
+        return records.cluster(self._update_custom("clusters", name, change, self._clusters))
 
     def ensure_namespace(self, name: str, cluster_name: str) -> None:
         body: KubeObject = {
@@ -230,18 +232,18 @@ class Store:
 
     def get_task_definition(self, family: str, revision: int) -> Stored | None:
         name = task_definition_object_name(family, revision)
-        found = self.task_definitions.get(name) or self._read_custom("taskdefinitions", name, self.task_definitions)
+        found = self._task_definitions.get(name) or self._read_custom("taskdefinitions", name, self._task_definitions)
         if found is None or is_removed(found) or records.task_definition_view(found)["family"] != family:
             return None
         return records.task_definition(found)
 
     def list_task_definitions(self) -> list[Stored]:
-        return [records.task_definition(obj) for obj in self.task_definitions.items() if not is_removed(obj)]
+        return [records.task_definition(obj) for obj in self._task_definitions.items() if not is_removed(obj)]
 
     def family_revisions(self, family: str) -> list[Stored]:
         return [
             records.task_definition(obj)
-            for obj in self.task_definitions.indexed("family", family)
+            for obj in self._task_definitions.indexed("family", family)
             if not is_removed(obj)
         ]
 
@@ -251,7 +253,7 @@ class Store:
         The revision number is claimed by creating the object named after it; when another
         process created that name first, the next number is tried, so numbers have no gap and
         no duplicate. Tombstones count: a removed revision's number is not given again."""
-        first = max(map(revision_of, self.task_definitions.indexed("family", family)), default=0) + 1
+        first = max(map(revision_of, self._task_definitions.indexed("family", family)), default=0) + 1
 
         def claim(number: int) -> Stored:
             revision = first + number
@@ -262,7 +264,7 @@ class Store:
             }
             name = task_definition_object_name(family, revision)
             saved = self._create("taskdefinitions", records.task_definition_body(name, labels, build(revision), tags))
-            self.task_definitions.observe(saved)
+            self._task_definitions.observe(saved)
             return records.task_definition(saved)
 
         return retrying_conflicts(claim, f"claim a revision of {family}")
@@ -274,7 +276,7 @@ class Store:
             spec["taskDefinition"] = change(spec["taskDefinition"])
 
         return records.task_definition(
-            self._update_custom("taskdefinitions", found.name, update, self.task_definitions)
+            self._update_custom("taskdefinitions", found.name, update, self._task_definitions)
         )
 
     def update_task_definition_tags(
@@ -286,7 +288,7 @@ class Store:
             spec["tags"] = change(spec.get("tags", []))
 
         return records.task_definition(
-            self._update_custom("taskdefinitions", found.name, update, self.task_definitions)
+            self._update_custom("taskdefinitions", found.name, update, self._task_definitions)
         )
 
     def remove_task_definition(self, found: Stored) -> None:
@@ -294,7 +296,7 @@ class Store:
         its number taken. Removing it again changes nothing."""
         if found.record["status"] == REMOVED:
             return
-        absent_if_missing(self._update_custom, "taskdefinitions", found.name, bury, self.task_definitions)
+        absent_if_missing(self._update_custom, "taskdefinitions", found.name, bury, self._task_definitions)
 
     # Tasks
 
@@ -310,51 +312,51 @@ class Store:
                     time.sleep(0.1)
                     continue
                 refused(error)
-            self.pods.observe(created)
+            self._pods.observe(created)
             return created
 
     def patch_pod(self, namespace: str, name: str, patch: dict[str, Any]) -> KubeObject:
         patched = raw_json(self.kube.core.patch_namespaced_pod, name, namespace, patch)
-        self.pods.observe(patched)
+        self._pods.observe(patched)
         return patched
 
     def delete_pod(self, namespace: str, name: str) -> None:
         absent_if_missing(self.kube.core.delete_namespaced_pod, name, namespace, _preload_content=False)
 
     def all_pods(self) -> list[KubeObject]:
-        return self.pods.items()
+        return self._pods.items()
 
     def pod(self, namespace: str, name: str) -> KubeObject | None:
-        return self.pods.get(f"{namespace}/{name}")
+        return self._pods.get(f"{namespace}/{name}")
 
     def pods_in(self, namespace: str) -> list[KubeObject]:
-        return self.pods.indexed("namespace", namespace)
+        return self._pods.indexed("namespace", namespace)
 
     def pods_on(self, node_name: str) -> list[KubeObject]:
-        return self.pods.indexed("node", node_name)
+        return self._pods.indexed("node", node_name)
 
     def pods_with_client_token(self, namespace: str, token: str) -> list[KubeObject]:
-        return self.pods.indexed("client-token", f"{namespace}/{names.label_value(token)}")
+        return self._pods.indexed("client-token", f"{namespace}/{names.label_value(token)}")
 
     def unbound_pods(self) -> list[KubeObject]:
-        return self.pods.indexed("unbound", "unbound")
+        return self._pods.indexed("unbound", "unbound")
 
     def task_pod(self, namespace: str, task_id: str) -> KubeObject | None:
-        found = self.pods.indexed("task", f"{namespace}/{task_id}")
+        found = self._pods.indexed("task", f"{namespace}/{task_id}")
         return found[0] if found else None
 
     def add_pod_listener(self, listener: PodListener) -> None:
         """Have `listener` told of every change to a task's Pod this process sees."""
-        self.pods.add_listener(listener)
+        self._pods.add_listener(listener)
 
     def all_task_records(self) -> list[Stored]:
-        return [records.stopped_task(obj) for obj in self.task_records.items()]
+        return [records.stopped_task(obj) for obj in self._task_records.items()]
 
     def task_records_in(self, namespace: str) -> list[Stored]:
-        return [records.stopped_task(obj) for obj in self.task_records.indexed("namespace", namespace)]
+        return [records.stopped_task(obj) for obj in self._task_records.indexed("namespace", namespace)]
 
     def task_record(self, namespace: str, task_id: str) -> Stored | None:
-        found = self.task_records.indexed("task", f"{namespace}/{task_id}")
+        found = self._task_records.indexed("task", f"{namespace}/{task_id}")
         return records.stopped_task(found[0]) if found else None
 
     def add_task_record_listener(self, listener: RecordListener) -> None:
@@ -363,7 +365,7 @@ class Store:
         def told(event_type: str, obj: KubeObject) -> None:
             listener(event_type, records.stopped_task(obj) if obj else None)
 
-        self.task_records.add_listener(told)
+        self._task_records.add_listener(told)
 
     def save_task_record(self, namespace: str, name: str, labels: dict[str, str], record: Record) -> None:
         """Keep a stopped task's record; the first one written for a task wins."""
@@ -374,7 +376,7 @@ class Store:
             )
         except Conflict:
             return
-        self.task_records.observe(cast(KubeObject, saved))
+        self._task_records.observe(cast(KubeObject, saved))
 
     def delete_task_record(self, stored: Stored) -> None:
         call = self.kube.custom.delete_namespaced_custom_object
@@ -383,19 +385,19 @@ class Store:
     # Services
 
     def all_service_records(self) -> list[Stored]:
-        return [records.service(obj) for obj in self.services.items()]
+        return [records.service(obj) for obj in self._services.items()]
 
     def service_records_in(self, namespace: str) -> list[Stored]:
-        return [records.service(obj) for obj in self.services.indexed("namespace", namespace)]
+        return [records.service(obj) for obj in self._services.indexed("namespace", namespace)]
 
     def get_service_record(self, namespace: str, name: str, cached: bool = True) -> Stored | None:
-        found = self.services.get(f"{namespace}/{name}") if cached else None
+        found = self._services.get(f"{namespace}/{name}") if cached else None
         if found is None:
             call = self.kube.custom.get_namespaced_custom_object
             found = cast(KubeObject | None, absent_if_missing(call, GROUP, VERSION, namespace, "services", name))
             if found is None:
                 return None
-            self.services.observe(found)
+            self._services.observe(found)
         return records.service(found)
 
     def save_service_record(
@@ -411,7 +413,7 @@ class Store:
             body["metadata"]["resourceVersion"] = existing.resource_version
             call = self.kube.custom.replace_namespaced_custom_object
             saved = requested(call, GROUP, VERSION, namespace, "services", name, body)
-        self.services.observe(cast(KubeObject, saved))
+        self._services.observe(cast(KubeObject, saved))
         return records.service(cast(KubeObject, saved))
 
     def update_service_record(self, namespace: str, name: str, change: Callable[[Stored], Record]) -> Stored | None:
@@ -452,18 +454,18 @@ class Store:
             _preload_content=False,
         )
         applied = cast(KubeObject, orjson.loads(response.data))
-        informer = {"Deployment": self.deployments, "DaemonSet": self.daemon_sets}.get(kind)
+        informer = {"Deployment": self._deployments, "DaemonSet": self._daemon_sets}.get(kind)
         if informer is not None:
             informer.observe(applied)
         return applied
 
     def workload(self, kind: str, namespace: str, name: str) -> KubeObject | None:
         """The Deployment or DaemonSet (`kind`) of that name, as last seen."""
-        informer = self.daemon_sets if kind == "DaemonSet" else self.deployments
+        informer = self._daemon_sets if kind == "DaemonSet" else self._deployments
         return informer.get(f"{namespace}/{name}")
 
     def replica_sets_in(self, namespace: str) -> list[KubeObject]:
-        return self.replica_sets.indexed("namespace", namespace)
+        return self._replica_sets.indexed("namespace", namespace)
 
     def list_replica_sets(self, namespace: str, labels: dict[str, str]) -> list[KubeObject]:
         """The ReplicaSets in `namespace` with `labels`, as the API server has them now."""
@@ -475,7 +477,7 @@ class Store:
 
     def patch_replica_set(self, namespace: str, name: str, patch: dict[str, Any]) -> KubeObject:
         patched = raw_json(self.kube.apps.patch_namespaced_replica_set, name, namespace, patch)
-        self.replica_sets.observe(patched)
+        self._replica_sets.observe(patched)
         return patched
 
     def delete_object(self, kind: str, namespace: str, name: str) -> None:
@@ -490,22 +492,22 @@ class Store:
     # Nodes
 
     def node(self, name: str) -> KubeObject | None:
-        return self.nodes.get(name)
+        return self._nodes.get(name)
 
     def node_of(self, pod: KubeObject) -> KubeObject | None:
         """The Node the pod is bound to, if any."""
         node_name = pod["spec"].get("nodeName")
-        return self.nodes.get(node_name) if node_name else None
+        return self._nodes.get(node_name) if node_name else None
 
     def nodes_serving(self, cluster_name: str) -> list[KubeObject]:
-        return self.nodes.indexed("pin", EVERY_CLUSTER) + self.nodes_pinned_to(cluster_name)
+        return self._nodes.indexed("pin", EVERY_CLUSTER) + self.nodes_pinned_to(cluster_name)
 
     def nodes_pinned_to(self, cluster_name: str) -> list[KubeObject]:
-        return self.nodes.indexed("pin", cluster_pin(cluster_name))
+        return self._nodes.indexed("pin", cluster_pin(cluster_name))
 
     def patch_node(self, name: str, patch: dict[str, Any]) -> KubeObject:
         patched = raw_json(self.kube.core.patch_node, name, patch)
-        self.nodes.observe(patched)
+        self._nodes.observe(patched)
         return patched
 
     # Shared
