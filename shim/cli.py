@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
 from shim.memory import QuietCollector
+from shim.protocol.worker import EcsThreadWorker
 from shim.server import create_server_app, prepare_cluster
 from shim.translate.rehearsal import service_manifests, task_manifests
 
@@ -61,10 +62,18 @@ def serve(args: argparse.Namespace) -> None:
     options = {
         "bind": f"{args.host}:{args.port}",
         "workers": args.workers,
-        "worker_class": "gthread",
+        "worker_class": EcsThreadWorker,
         "threads": args.threads,
         "timeout": 120,
         "graceful_timeout": 5,
+        # A request line or header field is a few hundred bytes in any ECS call (a SigV4
+        # Authorization header the longest); bodies are bounded by the app (MAX_BODY_BYTES).
+        "limit_request_line": 4094,
+        "limit_request_fields": 50,
+        "limit_request_field_size": 8190,
+        # Nothing controls the server through gunicorn's control socket; left on, every server
+        # on a host would share one path and the first to stop would remove it under the others.
+        "control_socket_disable": True,
         "accesslog": None,
         "loglevel": "info",
     }

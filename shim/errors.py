@@ -54,6 +54,14 @@ class ServiceNotActiveException(EcsError):
     pass
 
 
+class ServiceDeploymentNotFoundException(EcsError):
+    pass
+
+
+class ConflictException(EcsError):
+    pass
+
+
 class TargetNotFoundException(EcsError):
     pass
 

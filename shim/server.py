@@ -2,11 +2,12 @@
 
 import contextlib
 import logging
+from functools import partial
 
 from flask import Flask
 
 from shim.config import Config
-from shim.kube.client import connect
+from shim.kube.client import api_server_problem, connect
 from shim.kube.errors import Conflict, Forbidden
 from shim.kube.store import Store
 from shim.operations import build_handlers
@@ -35,4 +36,11 @@ def prepare_cluster(config: Config) -> None:
 def create_server_app(config: Config) -> Flask:
     store = Store(connect(config.kubeconfig)).start()
     Reconciler(store, config.region, config.account).start()
-    return create_app(config, build_handlers(store))
+    return create_app(config, build_handlers(store), ready=partial(readiness_problem, store))
+
+
+def readiness_problem(store: Store) -> str | None:
+    """Why this worker cannot serve now: the API server does not answer or a cache is not current."""
+    problems = [api_server_problem(store.kube), *(informer.problem() for informer in store.informers())]
+    found = [problem for problem in problems if problem is not None]
+    return "; ".join(found) if found else None

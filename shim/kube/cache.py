@@ -23,6 +23,12 @@ IndexKey = Callable[[KubeObject], str | None]
 T = TypeVar("T")
 
 WATCH_SECONDS = 240
+LIST_TIMEOUT = (3.0, 60.0)
+"""Connect and read timeouts of a LIST: a whole resource may take a while to send."""
+WATCH_TIMEOUT = (3.0, WATCH_SECONDS + 30.0)
+"""A watch is quiet for as long as nothing changes; the API server ends it after WATCH_SECONDS."""
+RETRY_SECONDS = (1.0, 60.0)
+"""The first and the longest wait before listing again after a failure, doubling in between."""
 
 
 def object_key(obj: KubeObject) -> str:
@@ -50,6 +56,8 @@ class Informer:
         self.version = 0
         self._indexes: dict[str, dict[str, dict[str, KubeObject]]] = {}
         self._index_values: dict[str, tuple[str | None, ...]] = {}
+        self._failure: str | None = None
+        """Why the last LIST or WATCH failed, until a LIST succeeds again."""
 
     def add_index(self, name: str, key: IndexKey) -> "Informer":
         """Keep the objects grouped by `key(obj)` (None: left out), for `indexed(name, value)`."""
@@ -120,21 +128,45 @@ class Informer:
         if obj is not None:
             self._index_values[key] = after
 
+    def problem(self) -> str | None:
+        """Why this cache may not be current (None: it is synced and its last LIST succeeded)."""
+        if not self._synced.is_set():
+            return f"cache of {self.name} is not synced"
+        failure = self._failure
+        return f"cache of {self.name} lost its watch: {failure}" if failure else None
+
     def _run(self) -> None:
+        """LIST then WATCH, forever. While the API server fails, retry with a doubling wait and
+        log only the changes of state (lost, back), not every attempt."""
+        wait = RETRY_SECONDS[0]
         while True:
             try:
                 version = self._relist()
+                wait = RETRY_SECONDS[0]
                 for event_type, obj in self._watch(version):
                     if event_type == "BOOKMARK":
                         continue
                     self.observe(obj, deleted=event_type == "DELETED")
-            except Exception:
-                log.exception("cache of %s lost its watch; listing again", self.name)
-                time.sleep(1)
+            except Exception as error:
+                self._lost(error)
+                time.sleep(wait)
+                wait = min(wait * 2, RETRY_SECONDS[1])
+
+    def _lost(self, error: Exception) -> None:
+        failure = f"{type(error).__name__}: {error}"
+        if self._failure is None:
+            log.warning("cache of %s lost its watch (%s); listing again until it answers", self.name, failure)
+        else:
+            log.debug("cache of %s: %s", self.name, failure)
+        self._failure = failure
 
     def _relist(self) -> str:
-        body = orjson.loads(self._list_call(_preload_content=False, **self._list_kwargs).data)
+        response = self._list_call(_preload_content=False, _request_timeout=LIST_TIMEOUT, **self._list_kwargs)
+        body = orjson.loads(response.data)
         self.replace(body.get("items", []))
+        if self._failure is not None:
+            log.warning("cache of %s is current again", self.name)
+            self._failure = None
         return str(body["metadata"]["resourceVersion"])
 
     def replace(self, objects: list[KubeObject]) -> None:
@@ -159,6 +191,7 @@ class Informer:
                 resource_version=version,
                 allow_watch_bookmarks=True,
                 timeout_seconds=WATCH_SECONDS,
+                _request_timeout=WATCH_TIMEOUT,
                 _preload_content=False,
                 **self._list_kwargs,
             )

@@ -9,11 +9,28 @@ from urllib.parse import urlsplit
 import certifi
 import orjson
 import pycurl
+import urllib3
 from kubernetes import client, config
-from kubernetes.client.rest import should_bypass_proxies
+from kubernetes.client.rest import RESTClientObject, should_bypass_proxies
 
 JSON_HEADERS = ("Content-Type: application/json", "Accept: application/json", "Expect:")
 """Every create sends and accepts JSON; `Expect:` keeps libcurl from asking for 100-continue."""
+
+CONNECT_SECONDS = 3.0
+REQUEST_SECONDS = 10.0
+"""How long any API server call may take (watches excepted: they say how long they stay open).
+A silent API server then fails a request with a ServerException, instead of holding a serving
+thread for as long as TCP takes to give up."""
+PROBE_SECONDS = 2.0
+"""How long the readiness probe waits for the API server."""
+
+
+class TimedRestClient(RESTClientObject):
+    """The client's HTTP layer, with a timeout on every call that does not choose its own."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["_request_timeout"] = kwargs.get("_request_timeout") or (CONNECT_SECONDS, REQUEST_SECONDS)
+        return super().request(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -26,7 +43,12 @@ class CurlSettings:
 
 
 def curl_settings(configuration: client.Configuration) -> CurlSettings:
-    options: dict[int, Any] = {pycurl.NOSIGNAL: 1, pycurl.HTTP_VERSION: pycurl.CURL_HTTP_VERSION_1_1}
+    options: dict[int, Any] = {
+        pycurl.NOSIGNAL: 1,
+        pycurl.HTTP_VERSION: pycurl.CURL_HTTP_VERSION_1_1,
+        pycurl.CONNECTTIMEOUT_MS: int(CONNECT_SECONDS * 1000),
+        pycurl.TIMEOUT_MS: int((CONNECT_SECONDS + REQUEST_SECONDS) * 1000),
+    }
     if not configuration.verify_ssl or configuration.assert_hostname is False:
         options[pycurl.SSL_VERIFYHOST] = 0
     if not configuration.verify_ssl:
@@ -104,7 +126,10 @@ def connect(kubeconfig: str | None = None, pool_size: int = 32) -> KubeClients:
         except config.ConfigException:
             config.load_incluster_config(client_configuration=configuration)
     configuration.connection_pool_maxsize = pool_size
+    # Connections are retried (nothing was sent); a read that timed out is not (it may have been applied).
+    configuration.retries = urllib3.Retry(total=2, read=0, redirect=0, status=0, raise_on_status=False)
     api = client.ApiClient(configuration)
+    api.rest_client = TimedRestClient(configuration)
     return KubeClients(
         api=api,
         core=client.CoreV1Api(api),
@@ -113,3 +138,12 @@ def connect(kubeconfig: str | None = None, pool_size: int = 32) -> KubeClients:
         extensions=client.ApiextensionsV1Api(api),
         curl=curl_settings(configuration),
     )
+
+
+def api_server_problem(kube: KubeClients) -> str | None:
+    """Why the API server cannot be used now (None: it answers), asked with a short timeout."""
+    try:
+        client.VersionApi(kube.api).get_code(_request_timeout=(PROBE_SECONDS, PROBE_SECONDS))
+    except Exception as error:
+        return f"the API server does not answer: {type(error).__name__}"
+    return None

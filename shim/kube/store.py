@@ -8,7 +8,9 @@ The store is the seam between the operations and Kubernetes: it hands out ECS re
 Deployments, ReplicaSets, as plain dicts), and raises its own errors (errors.py), never the
 client's."""
 
+import threading
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -29,6 +31,8 @@ from shim.translate.task_from_pod import task_id_of
 CRD_DIR = Path(__file__).resolve().parent / "crds"
 SERVICE_ACCOUNT_WAIT_SECONDS = 10.0
 NAMESPACE_DELETION_TIMEOUT = 60.0
+FAMILY_LOCKS = 64
+"""Locks that serialize revision claims by family in one process (families share them by hash)."""
 
 PodListener = Callable[[str, KubeObject], None]
 """`listener(event, pod)`: MODIFIED or DELETED with the pod, RELISTED with an empty dict."""
@@ -38,11 +42,6 @@ RecordListener = Callable[[str, Stored | None], None]
 
 def namespace_of(obj: KubeObject) -> str:
     return str(obj["metadata"]["namespace"])
-
-
-def client_token_of(pod: KubeObject) -> str | None:
-    token = (pod["metadata"].get("labels") or {}).get(names.LABEL_CLIENT_TOKEN)
-    return f"{namespace_of(pod)}/{token}" if token else None
 
 
 def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
@@ -80,6 +79,7 @@ class Store:
 
     def __init__(self, kube: KubeClients) -> None:
         self.kube = kube
+        self._family_locks = [threading.Lock() for _ in range(FAMILY_LOCKS)]
         self._clusters = Informer("clusters", self._list_custom("clusters"))
         self._task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
             "family", lambda obj: str(records.task_definition_view(obj)["family"])
@@ -91,7 +91,6 @@ class Store:
             .add_index("node", lambda pod: pod["spec"].get("nodeName"))
             .add_index("unbound", lambda pod: None if pod["spec"].get("nodeName") else "unbound")
             .add_index("task", lambda pod: f"{namespace_of(pod)}/{task_id_of(pod)}")
-            .add_index("client-token", client_token_of)
         )
         self._nodes = Informer("nodes", kube.core.list_node).add_index("pin", node_pin)
         self._task_records = (
@@ -251,23 +250,47 @@ class Store:
         """Store the next revision of `family`: `build(revision)` makes its TaskDefinition view.
 
         The revision number is claimed by creating the object named after it; when another
-        process created that name first, the next number is tried, so numbers have no gap and
-        no duplicate. Tombstones count: a removed revision's number is not given again."""
-        first = max(map(revision_of, self._task_definitions.indexed("family", family)), default=0) + 1
+        process created that name first, the next try is past the family's highest revision as
+        the API server has it now (the cache may lag far behind under contention), so numbers
+        have no gap and no duplicate. Tombstones count: a removed revision's number is not given
+        again. One claim per family at a time in this process: the API server decides between
+        processes, and threads all racing for the same next number would starve some of them."""
+        with self._family_locks[zlib.crc32(family.encode()) % len(self._family_locks)]:
+            return self._claim_revision(family, build, tags)
 
-        def claim(number: int) -> Stored:
-            revision = first + number
+    def _claim_revision(self, family: str, build: Callable[[int], Record], tags: list[dict[str, str]]) -> Stored:
+        highest = max(map(revision_of, self._task_definitions.indexed("family", family)), default=0)
+
+        def claim(_: int) -> Stored:
+            nonlocal highest
+            revision = highest + 1
             labels = {
                 names.LABEL_MANAGED: "true",
                 names.LABEL_FAMILY: names.label_value(family),
                 names.LABEL_REVISION: str(revision),
             }
             name = task_definition_object_name(family, revision)
-            saved = self._create("taskdefinitions", records.task_definition_body(name, labels, build(revision), tags))
+            body = records.task_definition_body(name, labels, build(revision), tags)
+            try:
+                saved = self._create("taskdefinitions", body)
+            except Conflict:
+                highest = max(revision, self._highest_revision(family))
+                raise
             self._task_definitions.observe(saved)
             return records.task_definition(saved)
 
         return retrying_conflicts(claim, f"claim a revision of {family}")
+
+    def _highest_revision(self, family: str) -> int:
+        """The family's highest revision (tombstones included) as the API server has it now."""
+        selector = f"{names.LABEL_FAMILY}={names.label_value(family)}"
+        listed = requested(self._list_custom("taskdefinitions"), label_selector=selector, _preload_content=False)
+        revisions = [
+            revision_of(obj)
+            for obj in orjson.loads(listed.data)["items"]
+            if records.task_definition_view(obj)["family"] == family
+        ]
+        return max(revisions, default=0)
 
     def update_task_definition(self, found: Stored, change: Callable[[Record], Record]) -> Stored:
         """Replace the revision's view with `change(view)`, the view as the API server has it now."""
@@ -335,8 +358,12 @@ class Store:
     def pods_on(self, node_name: str) -> list[KubeObject]:
         return self._pods.indexed("node", node_name)
 
-    def pods_with_client_token(self, namespace: str, token: str) -> list[KubeObject]:
-        return self._pods.indexed("client-token", f"{namespace}/{names.label_value(token)}")
+    def read_pod(self, namespace: str, name: str) -> KubeObject | None:
+        """The pod as the API server has it now (None: absent)."""
+        found = absent_if_missing(raw_json, self.kube.core.read_namespaced_pod, name, namespace)
+        if found is not None:
+            self._pods.observe(found)
+        return found
 
     def unbound_pods(self) -> list[KubeObject]:
         return self._pods.indexed("unbound", "unbound")
@@ -435,29 +462,40 @@ class Store:
 
     def apply(self, manifest: KubeObject) -> KubeObject:
         """Create or update a Deployment, DaemonSet or Service by server-side apply."""
-        kind = manifest["kind"]
-        namespace = manifest["metadata"]["namespace"]
-        name = manifest["metadata"]["name"]
-        call = {
-            "Deployment": self.kube.apps.patch_namespaced_deployment,
-            "DaemonSet": self.kube.apps.patch_namespaced_daemon_set,
-            "Service": self.kube.core.patch_namespaced_service,
-        }[kind]
-        response = requested(
-            cast(Any, call),
-            name,
-            namespace,
-            manifest,
-            field_manager="ecs-shim",
-            force=True,
-            _content_type="application/apply-patch+yaml",
-            _preload_content=False,
-        )
-        applied = cast(KubeObject, orjson.loads(response.data))
-        informer = {"Deployment": self._deployments, "DaemonSet": self._daemon_sets}.get(kind)
+        applied = self._server_side_apply(manifest)
+        informer = {"Deployment": self._deployments, "DaemonSet": self._daemon_sets}.get(manifest["kind"])
         if informer is not None:
             informer.observe(applied)
         return applied
+
+    def check_apply(self, manifest: KubeObject) -> None:
+        """Have the API server check `manifest` as `apply` would send it (a server-side dry run:
+        admission and validation, nothing stored); its refusal is raised as `apply` raises it."""
+        self._server_side_apply(manifest, dryRun="All")
+
+    def _server_side_apply(self, manifest: KubeObject, **query: str) -> KubeObject:
+        """Send `manifest` as an apply patch. The body goes as UTF-8 JSON, never with \\u escapes
+        (so not through the generated client, which writes them with `json.dumps`): the API
+        server decodes an apply patch as YAML, which refuses the surrogate pair escapes of
+        characters outside the Basic Multilingual Plane (an emoji in an environment value)."""
+        metadata = manifest["metadata"]
+        group = "api/v1" if manifest["kind"] == "Service" else "apis/apps/v1"
+        plural = {"Deployment": "deployments", "DaemonSet": "daemonsets", "Service": "services"}[manifest["kind"]]
+        method, url, headers, body, _ = self.kube.api.param_serialize(
+            method="PATCH",
+            resource_path=f"/{group}/namespaces/{metadata['namespace']}/{plural}/{metadata['name']}",
+            query_params=[("fieldManager", "ecs-shim"), ("force", "true"), *query.items()],
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=orjson.dumps(manifest),
+            auth_settings=["BearerToken"],
+        )
+        response = requested(self.kube.api.call_api, method, url, headers, body)
+        answer = response.read()
+        if not 200 <= response.status < 300:
+            error = ApiException(status=response.status, reason=str(response.reason or ""))
+            error.body = answer
+            refused(error)
+        return cast(KubeObject, orjson.loads(answer))
 
     def workload(self, kind: str, namespace: str, name: str) -> KubeObject | None:
         """The Deployment or DaemonSet (`kind`) of that name, as last seen."""

@@ -6,11 +6,19 @@ Rule: imports translate and kube below it, never protocol, server or cli above: 
 
 from shim.calls import Handler
 from shim.kube.store import Store
-from shim.operations import clusters, container_instances, services, tags, task_definitions, tasks
+from shim.operations import (
+    clusters,
+    container_instances,
+    service_deployments,
+    services,
+    tags,
+    task_definitions,
+    tasks,
+)
 
 
 def build_handlers(store: Store) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {}
-    for resource in (clusters, task_definitions, tasks, services, container_instances, tags):
+    for resource in (clusters, task_definitions, tasks, services, service_deployments, container_instances, tags):
         handlers.update(resource.handlers(store))
     return handlers

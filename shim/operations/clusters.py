@@ -31,12 +31,16 @@ from shim.translate.service_to_kube import ACTIVE
 from shim.translate.tags import check_tags
 
 CLUSTER_NOT_FOUND = "Cluster not found."
+BLANK_CLUSTER = "Cluster can not be blank."
 MAX_DESCRIBE = 100
 CREATE_DETAILS = ("configuration", "capacityProviders", "defaultCapacityProviderStrategy", "serviceConnectDefaults")
 UPDATE_DETAILS = ("configuration", "serviceConnectDefaults")
 
 
 def cluster_name_of(value: str | None) -> str:
+    """The cluster a request names: `default` when it names none; an empty name is refused."""
+    if value == "":
+        raise InvalidParameterException(BLANK_CLUSTER)
     return names.resource_from_arn_or_name(value or DEFAULT_CLUSTER, "cluster")
 
 

@@ -44,18 +44,39 @@ ESSENTIAL_EXITED = "Essential container in task exited"
 SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 
 
+REPEAT_LOG_SECONDS = 300.0
+"""How long a background failure of one kind is logged once: in an outage every loop fails the
+same way every few seconds, and one traceback says it all."""
+_last_logged: dict[str, float] = {}
+_last_logged_lock = threading.Lock()
+
+
 def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[int, ...] = ()) -> None:
     """Run one step of a background loop, which must go on whatever happens: a store error with
-    an `expected` status is logged at debug level, any other failure with its traceback."""
+    an `expected` status is logged at debug level, any other failure with its traceback, once
+    per kind of failure in REPEAT_LOG_SECONDS (repeats at debug level)."""
     try:
         action()
     except StoreError as error:
         if error.status in expected:
             log.debug("%s: %s %s", failure, error.status, error.reason)
         else:
-            log.exception(failure)
-    except Exception:
-        log.exception(failure)
+            _log_failure(failure, error)
+    except Exception as error:
+        _log_failure(failure, error)
+
+
+def _log_failure(failure: str, error: Exception) -> None:
+    kind = f"{type(error).__module__}.{type(error).__qualname__}"
+    now = time.monotonic()
+    with _last_logged_lock:
+        repeated = now - _last_logged.get(kind, -REPEAT_LOG_SECONDS) < REPEAT_LOG_SECONDS
+        if not repeated:
+            _last_logged[kind] = now
+    if repeated:
+        log.debug("%s: %s", failure, error)
+    else:
+        log.exception("%s (the same failure is logged again in %g s at the earliest)", failure, REPEAT_LOG_SECONDS)
 
 
 class Reconciler:

@@ -4,6 +4,7 @@ An ECS service is a record (`services.ecs.shim.io`) plus the Kubernetes objects 
 Deployment (REPLICA) or DaemonSet (DAEMON) and, for load balancers and service registries,
 Services. Every count and rollout state is read back from those objects."""
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 from shim.calls import Call, Handler, Response
 from shim.errors import InvalidParameterException, ServiceNotActiveException, ServiceNotFoundException
 from shim.kube.cache import KubeObject
-from shim.kube.errors import StoreError
+from shim.kube.errors import Conflict, StoreError
 from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.base import includes_tags, requested
@@ -47,6 +48,8 @@ from shim.translate.service_to_kube import (
 MAX_DESCRIBE = 10
 SERVICE_NOT_FOUND = "Service not found."
 DAEMON_SET_STATUS_WAIT_SECONDS = 2.0
+INVALID_STATUSES = (400, 422)
+"""The API server's answers to an object it will not take as written (bad request, invalid)."""
 
 
 @dataclass(frozen=True)
@@ -140,19 +143,58 @@ def scheduling_for(
     return scheduling
 
 
-def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any]) -> None:
-    """Make the Kubernetes objects match the record's PRIMARY deployment."""
+def service_manifests(store: Store, cluster_name: str, record: dict[str, Any]) -> list[KubeObject]:
+    """The Kubernetes objects of the record's PRIMARY deployment: its workload, then its Services."""
     namespace = names.cluster_namespace(cluster_name)
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record
     scheduling = scheduling_for(store, cluster_name, record, definition)
-    manifest = workload_manifest(record, definition, namespace=namespace, scheduling=scheduling)
-    if manifest["kind"] == "Deployment":
-        clear_scaling_marks(store, manifest)
-    workload = store.apply(manifest)
-    if workload["kind"] == "DaemonSet":
-        await_daemon_set_status(store, workload)
-    for manifest in kube_services(record, definition, namespace=namespace):
+    workload = workload_manifest(record, definition, namespace=namespace, scheduling=scheduling)
+    return [workload, *kube_services(record, definition, namespace=namespace)]
+
+
+def check_service_objects(store: Store, manifests: list[KubeObject]) -> None:
+    """Refuse, before anything is written, what the API server would refuse to apply (a server-side
+    dry run), as ECS refuses bad input: a write lands whole or not at all."""
+    for manifest in manifests:
+        try:
+            store.check_apply(manifest)
+        except StoreError as error:
+            if error.status not in INVALID_STATUSES:
+                raise
+            raise InvalidParameterException(refusal_message(manifest, error)) from error
+
+
+def refusal_message(manifest: KubeObject, error: StoreError) -> str:
+    """What Kubernetes found wrong with `manifest`, naming each field it refused."""
+    try:
+        status = json.loads(error.body)
+    except ValueError:
+        status = {}
+    causes = (status.get("details") or {}).get("causes") or []
+    found = "; ".join(f"{cause.get('field', '')}: {cause.get('message', '')}" for cause in causes)
+    return f"Kubernetes refuses the service's {manifest['kind']}: {found or status.get('message') or error.reason}"
+
+
+def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any]) -> None:
+    """Make the Kubernetes objects match the record's PRIMARY deployment."""
+    apply_manifests(store, service_manifests(store, cluster_name, record))
+
+
+def apply_manifests(store: Store, manifests: list[KubeObject]) -> None:
+    """Make the Kubernetes objects match `manifests` (see `service_manifests`)."""
+    workload, *services = manifests
+    if workload["kind"] == "Deployment":
+        clear_scaling_marks(store, workload)
+    applied = store.apply(workload)
+    if applied["kind"] == "DaemonSet":
+        await_daemon_set_status(store, applied)
+    for manifest in services:
         store.apply(manifest)
+
+
+def delete_service_objects(store: Store, manifests: list[KubeObject]) -> None:
+    for manifest in manifests:
+        store.delete_object(manifest["kind"], manifest["metadata"]["namespace"], manifest["metadata"]["name"])
 
 
 def clear_scaling_marks(store: Store, deployment: KubeObject) -> None:
@@ -197,11 +239,17 @@ def create_service(store: Store, call: Call) -> Response:
         deployment_id=new_deployment_id(),
         task_definition=definition,
     )
+    manifests = service_manifests(store, cluster_name, record)
+    check_service_objects(store, manifests)
     labels = {**service_selector(record["serviceName"]), names.LABEL_CLUSTER: names.label_value(cluster_name)}
-    saved = store.save_service_record(namespace, record_name(record["serviceName"]), labels, record, existing)
     try:
-        apply_service_objects(store, cluster_name, record)
-    except (StoreError, InvalidParameterException):
+        saved = store.save_service_record(namespace, record_name(record["serviceName"]), labels, record, existing)
+    except Conflict as error:  # another CreateService of this name wrote first
+        raise InvalidParameterException("Creation of service was not idempotent.") from error
+    try:
+        apply_manifests(store, manifests)
+    except Exception:
+        delete_service_objects(store, manifests)
         store.delete_service_record(namespace, record_name(record["serviceName"]))
         raise
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account, include_tags=True)}
@@ -211,7 +259,10 @@ def update_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
 
+    written: dict[str, Any] = {}
+
     def updated(found: Stored) -> dict[str, Any]:
+        """The new record, once Kubernetes would take its objects (`written` keeps what it replaces)."""
         if found.record["status"] != ACTIVE:
             raise ServiceNotActiveException("Service was not ACTIVE.")
         current = ServiceObjects.load(store, found).view(call.region, call.account)
@@ -223,13 +274,28 @@ def update_service(store: Store, call: Call) -> Response:
             if definition["taskDefinitionArn"] != record["taskDefinition"]:
                 definition = find_active_task_definition(store, params["taskDefinition"])
             changes["taskDefinition"] = definition["taskDefinitionArn"]
-        return service_record_updated(
+        new_record = service_record_updated(
             record, changes, now=time.time(), new_deployment_id=new_deployment_id(), task_definition=definition
         )
+        written["manifests"] = service_manifests(store, cluster_name, new_record)
+        check_service_objects(store, written["manifests"])
+        written["previous"] = found.record
+        return new_record
 
     saved = save_service_change(store, cluster_name, params["service"], updated)
-    apply_service_objects(store, cluster_name, saved.record)
+    try:
+        apply_manifests(store, written["manifests"])
+    except Exception:
+        restore_service(store, cluster_name, params["service"], written["previous"])
+        raise
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
+
+
+def restore_service(store: Store, cluster_name: str, service: str, previous: dict[str, Any]) -> None:
+    """Undo an UpdateService whose objects could not all be applied: its record as it was, and the
+    objects made from it."""
+    save_service_change(store, cluster_name, service, lambda _: previous)
+    apply_service_objects(store, cluster_name, previous)
 
 
 def delete_service(store: Store, call: Call) -> Response:

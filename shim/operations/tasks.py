@@ -8,8 +8,9 @@ from functools import partial
 from typing import Any
 
 from shim.calls import Call, Handler, Response
-from shim.errors import InvalidParameterException
+from shim.errors import InvalidParameterException, ServerException
 from shim.kube.cache import DerivedCache, KubeObject, version_key
+from shim.kube.errors import Conflict
 from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.base import includes_tags, requested
@@ -30,7 +31,13 @@ from shim.translate.task_from_pod import (
     task_summary,
     task_view,
 )
-from shim.translate.task_to_pod import RunParameters, task_to_pod
+from shim.translate.task_to_pod import (
+    RunParameters,
+    client_token_task_id,
+    pod_name,
+    task_to_pod,
+    validate_run_parameters,
+)
 
 MAX_COUNT = 10
 MAX_DESCRIBE = 100
@@ -149,15 +156,17 @@ def launch(
     pinned_nodes: list[KubeObject] | None,
 ) -> Response:
     params = call.params
+    validate_run_parameters(params)
     definition = find_active_task_definition(store, params["taskDefinition"])
     launch_type = params.get("launchType", "EC2")
     check_launch_type(definition, launch_type, params)
     namespace = names.cluster_namespace(cluster_name)
     token = params.get("clientToken")
-    earlier = store.pods_with_client_token(namespace, token) if token else []
-    if earlier:
-        tasks = ClusterTasks.load(store, cluster_name)
-        return {"tasks": [view(store, caches, call, tasks, task_id_of(pod)) for pod in earlier], "failures": []}
+    task_ids = [client_token_task_id(cluster_name, token, index) for index in range(count)] if token else None
+    tasks = ClusterTasks.load(store, cluster_name)
+    earlier = {task_id for task_id in task_ids or [] if tasks.exists(task_id)}
+    if task_ids and len(earlier) == count:
+        return {"tasks": [view(store, caches, call, tasks, task_id, True) for task_id in task_ids], "failures": []}
     group = params.get("group") or f"family:{definition['family']}"
     nodes = cluster_nodes(store, cluster_name, pinned_nodes)
     request = placement_request(cluster_name, definition, params, group, launch_type)
@@ -166,14 +175,18 @@ def launch(
     if isinstance(placement, PlacementFailure):
         return {"tasks": [], "failures": [failure(call, cluster_name, target, placement.reason) for target in targets]}
     started, failures = [], []
-    for target in targets:
+    for index, target in enumerate(targets):
+        task_id = task_ids[index] if task_ids else uuid.uuid4().hex
+        if task_id in earlier:
+            started.append(view(store, caches, call, tasks, task_id, True))
+            continue
         reason = placement.reserve(target)
         if reason:
             failures.append(failure(call, cluster_name, target, reason))
             continue
         run = RunParameters(
             cluster_name=cluster_name,
-            task_id=uuid.uuid4().hex,
+            task_id=task_id,
             launch_type=launch_type,
             group=group,
             started_by=params.get("startedBy"),
@@ -184,20 +197,36 @@ def launch(
         )
         pod = task_to_pod(definition, run, namespace)
         pod["spec"] = placement.pod_spec(pod["spec"], target)
-        created = store.create_pod(namespace, pod)
-        started.append(
-            task_view(
-                created,
-                None,
-                region=call.region,
-                account=call.account,
-                cluster_name=cluster_name,
-                container_instance_id=None,
-                availability_zone=None,
-                include_tags=True,
-            )
-        )
+        try:
+            started.append(new_task_view(call, cluster_name, store.create_pod(namespace, pod)))
+        except Conflict:  # another call with the client token started this task first
+            started.append(claimed_task_view(store, caches, call, tasks, task_id))
     return {"tasks": started, "failures": failures}
+
+
+def new_task_view(call: Call, cluster_name: str, pod: KubeObject) -> Response:
+    """The task a pod just created runs, as RunTask and StartTask answer it."""
+    return task_view(
+        pod,
+        None,
+        region=call.region,
+        account=call.account,
+        cluster_name=cluster_name,
+        container_instance_id=None,
+        availability_zone=None,
+        include_tags=True,
+    )
+
+
+def claimed_task_view(store: Store, caches: TaskCaches, call: Call, tasks: ClusterTasks, task_id: str) -> Response:
+    """The task another call with the same client token started, as the API server has it now (its
+    pod may not have reached this process's cache yet), or as its record keeps it once stopped."""
+    pod = store.read_pod(tasks.namespace, pod_name(task_id))
+    if pod is not None:
+        return new_task_view(call, tasks.name, pod)
+    if tasks.record(task_id) is None:
+        raise ServerException(f"The task {task_id} of this client token is neither running nor recorded yet.")
+    return view(store, caches, call, tasks, task_id, True)
 
 
 def failure(call: Call, cluster_name: str, target: KubeObject | None, reason: str) -> Response:
@@ -222,7 +251,7 @@ def check_launch_type(definition: dict[str, Any], launch_type: str, params: dict
 def stop_task(store: Store, caches: TaskCaches, call: Call) -> Response:
     cluster = active_cluster(store, call.params.get("cluster"))
     tasks = ClusterTasks.load(store, cluster["clusterName"])
-    task_id = names.resource_id(call.params["task"])
+    task_id = names.cluster_resource_id(call.params["task"], cluster["clusterName"], call.region, call.account)
     pod = tasks.pod(task_id)
     recorded = tasks.record(task_id) is not None
     if pod is None and not recorded:
@@ -271,7 +300,7 @@ def describe_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     found, failures = [], []
     for value in wanted:
-        task_id = names.resource_id(value)
+        task_id = names.cluster_resource_id(value, cluster["clusterName"], call.region, call.account)
         if tasks.exists(task_id):
             found.append(view(store, caches, call, tasks, task_id, include_tags))
         else:

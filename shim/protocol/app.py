@@ -12,13 +12,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shim.calls import Call, Handler, Params
 from shim.config import Config
@@ -30,27 +31,44 @@ from shim.errors import (
     UnsupportedFeatureException,
 )
 from shim.protocol.sigv4 import load_credentials, scope_region, verify_signature
+from shim.protocol.worker import REQUEST_ID_HEADER, RequestReadTimeout
 from shim.schemas.model import operation_names, target_prefix
 from shim.schemas.requests import validate_request
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-REQUEST_ID_HEADER = "x-amzn-RequestId"
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""The largest request body read (a larger one is refused unread). Far above any valid ECS input
+(a task definition is at most 64 KiB), so that a too large definition still gets ECS's own answer
+naming that limit, and far below what would let a few clients exhaust a worker's memory."""
 
 access_log = logging.getLogger("shim.access")
 log = logging.getLogger(__name__)
 
 
-def create_app(config: Config, handlers: Mapping[str, Handler]) -> Flask:
+class RequestEntityTooLargeException(EcsError):
+    status = 413
+
+
+class RequestTimeoutException(EcsError):
+    status = 408
+
+
+def create_app(
+    config: Config, handlers: Mapping[str, Handler], ready: Callable[[], str | None] = lambda: None
+) -> Flask:
+    """The ECS API app; `ready()` says why the server cannot serve now (None: it can), for /readyz."""
     not_ecs = sorted(set(handlers) - operation_names())
     if not_ecs:
         raise ValueError(f"handlers for operations ECS does not have: {', '.join(not_ecs)}")
     credentials = load_credentials(config.credentials_file) if config.credentials_file else None
     api = _EcsApi(config, dict(handlers), credentials)
     app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.before_request(_assign_request_id)
     app.after_request(_add_request_id_header)
     app.add_url_rule("/", "ecs_api", api.serve, methods=["POST"])
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
+    app.add_url_rule("/readyz", "readyz", partial(_readyz, ready), methods=["GET"])
     app.register_error_handler(HTTPException, _http_error)
     return app
 
@@ -77,6 +95,10 @@ class _EcsApi:
         entry = _AccessEntry()
         try:
             response = _json_response(200, encode_json(self._respond(entry)))
+        except RequestReadTimeout as timeout:
+            response = _closing(_error_response(RequestTimeoutException(str(timeout))))
+        except RequestEntityTooLarge:
+            response = _closing(_error_response(_too_large()))
         except EcsError as error:
             response = _error_response(error)
         except Exception:
@@ -113,6 +135,16 @@ def _operation(target: str | None) -> str:
     if prefix != target_prefix() or operation not in operation_names():
         raise UnknownOperationException(f"'{target}' is not an Amazon ECS operation.")
     return operation
+
+
+def _too_large() -> RequestEntityTooLargeException:
+    return RequestEntityTooLargeException(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+
+
+def _closing(response: Response) -> Response:
+    """`response`, after which the connection closes: the rest of the request is not read."""
+    response.headers["Connection"] = "close"
+    return response
 
 
 def _json_body(data: bytes) -> dict[str, Any]:
@@ -169,4 +201,13 @@ def _add_request_id_header(response: Response) -> Response:
 
 
 def _healthz() -> Response:
+    """Liveness: the worker answers. Cheap, and true whatever the API server does."""
+    return Response("ok", status=200, content_type="text/plain")
+
+
+def _readyz(ready: Callable[[], str | None]) -> Response:
+    """Readiness: the API server answers and the caches are current."""
+    problem = ready()
+    if problem is not None:
+        return Response(problem, status=503, content_type="text/plain")
     return Response("ok", status=200, content_type="text/plain")

@@ -30,6 +30,11 @@ SERVICE = "ecs"
 TERMINATOR = "aws4_request"
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 _PARAMETERS = ("Credential", "Signature", "SignedHeaders")
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided. "
+    "Check your AWS Secret Access Key and signing method. "
+    "Consult the service documentation for details."
+)
 
 
 @dataclass(frozen=True)
@@ -85,12 +90,10 @@ def verify_signature(request: Request, credentials: Mapping[str, str], now: date
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     _check_payload_hash(request)
     expected = expected_signature(request, authorization, secret, timestamp)
-    if not hmac.compare_digest(expected.encode(), authorization.signature.encode()):
-        raise InvalidSignatureException(
-            "The request signature we calculated does not match the signature you provided. "
-            "Check your AWS Secret Access Key and signing method. "
-            "Consult the service documentation for details."
-        )
+    absent = [name for name in authorization.signed_headers if name not in request.headers]
+    if absent or not hmac.compare_digest(expected.encode(), authorization.signature.encode()):
+        # AWS refuses a SignedHeaders list naming a header the request does not carry as a mismatch.
+        raise InvalidSignatureException(SIGNATURE_MISMATCH)
 
 
 def parse_authorization(header: str) -> Authorization:

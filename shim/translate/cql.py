@@ -10,7 +10,7 @@ Grammar (precedence not > and > or; the AWS guide gives none, this is the usual 
 Keywords and word operators are case-insensitive; subjects are not. An argument is a bare word
 (no whitespace, no parentheses) or a string in single or double quotes (no escapes). `in` and
 `not_in` take `[a, b, ...]`, whose bare items may contain inner spaces. The argument of `=~` and
-`!~` is a Java regular expression (matched by way of `java_regex`): bare, it may hold `|`, `&&`
+`!~` is a Java regular expression (matched in linear time by way of `java_regex`): bare, it may hold `|`, `&&`
 and parentheses that balance, so `attribute:x =~ (c5|m5)\.large` is one comparison. It ends at
 whitespace or at a `)` that closes a group of the expression rather than of the regular
 expression; parentheses that are escaped, in a character class or in a `\Q...\E` quotation are
@@ -464,8 +464,8 @@ def _argument_problem(subject: Subject, op: Operator, value: str) -> str | None:
     if op in _PATTERNS:
         try:
             compile_java_regex(value)
-        except (UnsupportedRegex, re.error) as error:
-            return f"not a usable regular expression: {getattr(error, 'msg', error)}"
+        except UnsupportedRegex as error:
+            return f"not a usable regular expression: {error}"
         return None
     field = subject.field
     if field is Field.AGENT_CONNECTED and value.lower() not in _BOOLEANS:

@@ -9,6 +9,8 @@ import functools
 import hashlib
 import re
 
+from shim.errors import InvalidParameterException
+
 PREFIX = "ecs.shim.io"
 
 LABEL_MANAGED = f"{PREFIX}/managed"
@@ -89,6 +91,26 @@ def resource_id(value: str) -> str:
     """The id or name a reference gives: the last part of an ARN (`.../prod/4f2a...`), or the
     value itself when it is a plain id or name."""
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
+
+
+def cluster_resource_id(value: str, cluster_name: str, region: str, account: str) -> str:
+    """The id a task reference gives within `cluster_name`, as `resource_id`; an ARN naming
+    another region, account or cluster is refused, as ECS refuses it (it names no task here)."""
+    parts = value.split(":", 5)
+    if not value.startswith("arn:") or len(parts) < 6:
+        return resource_id(value)
+    arn_region, arn_account, resource = parts[3], parts[4], parts[5]
+    if (arn_region, arn_account) != (region, account):
+        raise InvalidParameterException(
+            f"Invalid identifier: Identifier is for account {arn_account} in region {arn_region}. "
+            f"Your account is {account} in region {region}"
+        )
+    pieces = resource.split("/")
+    if len(pieces) == 3 and pieces[1] != cluster_name:
+        raise InvalidParameterException(
+            f"Invalid identifier: Identifier is for cluster {pieces[1]}. Your cluster is {cluster_name}"
+        )
+    return pieces[-1]
 
 
 def resource_from_arn_or_name(value: str, resource_type: str) -> str:

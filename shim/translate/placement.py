@@ -322,10 +322,12 @@ def effective_placement(
     strategies: Sequence[Mapping[str, Any]],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The constraints (the task definition's and the call's) and strategies a task is placed
-    by; Fargate ignores both and spreads tasks across zones."""
+    by, checked as ECS checks them; Fargate ignores both and spreads tasks across zones."""
     if launch_type == "FARGATE":
         return [], [dict(strategy) for strategy in FARGATE_STRATEGY]
     combined = [*task_definition.get("placementConstraints", []), *constraints]
+    validate_constraints(combined)
+    validate_strategies(strategies)
     return [dict(c) for c in combined], [dict(strategy) for strategy in strategies]
 
 

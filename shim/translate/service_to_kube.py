@@ -88,6 +88,7 @@ DEFAULT_PERCENTS = {REPLICA: (200, 100), DAEMON: (100, 0)}
 DEFAULT_LAUNCH_TYPE = "EC2"
 MAX_LOAD_BALANCERS = 5
 MAX_SERVICE_REGISTRIES = 1
+MAX_PORT = 65535
 MAX_DEPLOYMENT_HISTORY = 10
 REVISION_HISTORY_LIMIT = 10
 CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS = 30
@@ -170,10 +171,22 @@ def validate_service_params(params: Mapping[str, Any], *, task_definition: Mappi
     _validate_load_balancers(params.get("loadBalancers") or [], task_definition)
     if len(params.get("serviceRegistries") or []) > MAX_SERVICE_REGISTRIES:
         raise InvalidParameterException("A service can have at most one service registry.")
+    _validate_registry_ports(params.get("serviceRegistries") or [])
     grace = params.get("healthCheckGracePeriodSeconds")
     if grace is not None and grace < 0:
         raise InvalidParameterException("healthCheckGracePeriodSeconds must be greater than or equal to 0.")
     check_tags(params.get("tags") or [])
+
+
+def _validate_registry_ports(registries: Sequence[Mapping[str, Any]]) -> None:
+    """Ports a headless Service can carry (Kubernetes refuses any other)."""
+    for registry in registries:
+        for key in ("port", "containerPort"):
+            port = registry.get(key)
+            if port is not None and not 1 <= port <= MAX_PORT:
+                raise InvalidParameterException(
+                    f"Invalid service registry {key} {port}. The port must be between 1 and {MAX_PORT}."
+                )
 
 
 def _validate_scheduling(params: Mapping[str, Any], strategy: str) -> None:

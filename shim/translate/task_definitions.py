@@ -106,6 +106,7 @@ _PASSED_THROUGH = (
 )
 
 _DOCKER_API = "com.amazonaws.ecs.capability.docker-remote-api."
+DEPENDENCY_CYCLE = "Container dependencies form a cycle."
 
 
 def validate_registration(params: Definition) -> None:
@@ -355,6 +356,9 @@ def _check_port_mapping(port_mapping: Definition, container_name: str, mode: str
 
 def _check_container_memory(container: Definition, task_memory: int | None) -> None:
     name = container["name"]
+    for key in ("cpu", "memory", "memoryReservation"):
+        if (container.get(key) or 0) < 0:
+            raise ClientException(f"Invalid '{key}' setting for container '{_java_text(name)}'.")
     memory = container.get("memory")
     reservation = container.get("memoryReservation")
     if task_memory is None and not memory and not reservation:
@@ -397,6 +401,18 @@ def _check_references(params: Definition) -> None:
                 raise ClientException(f"Invalid 'volumesFrom' setting. Unknown container: '{_java_text(source)}'.")
         for dependency in container.get("dependsOn", []):
             _check_dependency(dependency, by_name)
+    _check_no_dependency_cycle(containers)
+
+
+def _check_no_dependency_cycle(containers: list[Definition]) -> None:
+    """RunTask could never start a task whose containers wait on each other in a ring."""
+    waiting = {c["name"]: {d["containerName"] for d in c.get("dependsOn", [])} for c in containers}
+    while waiting:
+        ready = [name for name, needs in waiting.items() if not needs & waiting.keys()]
+        if not ready:
+            raise ClientException(DEPENDENCY_CYCLE)
+        for name in ready:
+            del waiting[name]
 
 
 def _check_dependency(dependency: Definition, by_name: dict[str, Definition]) -> None:

@@ -9,6 +9,7 @@ Three steps: `apply_overrides` folds RunTask `overrides` into the task definitio
 definition into a pod template; `task_to_pod` wraps them into a bare Pod with the run's metadata.
 """
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -18,7 +19,7 @@ from typing import Any
 
 from shim.errors import ClientException, InvalidParameterException
 from shim.translate import names
-from shim.translate.task_definitions import network_mode, task_cpu_units, task_memory_mib
+from shim.translate.task_definitions import DEPENDENCY_CYCLE, network_mode, task_cpu_units, task_memory_mib
 
 Json = dict[str, Any]
 TaskDefinition = Mapping[str, Any]
@@ -57,6 +58,15 @@ _S3_OBJECT_ARN = re.compile(r"arn:[^:]+:s3:::(?P<object>.+)")
 _SECRETS_MANAGER_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}")
 _IPC_SYSCTL = re.compile(r"kernel\.(shm|msg|sem)|fs\.mqueue\.")
 _MAX_ID = 2**31 - 1
+# RunTask's documented limits (botocore's model of RunTask): startedBy "up to 128 letters
+# (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)",
+# clientToken "up to 64 characters ... in the range of 33-126". ECS documents no limit for group
+# and referenceId: theirs are those of ECS names and of Kubernetes' annotation budget.
+_STARTED_BY = re.compile(r"[A-Za-z0-9_/-]{1,128}")
+_CLIENT_TOKEN = re.compile(r"[\x21-\x7e]{1,64}")
+MAX_GROUP_LENGTH = 255
+MAX_REFERENCE_ID_LENGTH = 1024
+EPHEMERAL_STORAGE_GIB = (21, 200)
 
 _INIT_CONDITIONS = ("COMPLETE", "SUCCESS")
 _SIDECAR_CONDITIONS = ("START", "HEALTHY")
@@ -79,6 +89,13 @@ class RunParameters:
 
 def pod_name(task_id: str) -> str:
     return f"task-{task_id.lower()}"
+
+
+def client_token_task_id(cluster_name: str, client_token: str, index: int) -> str:
+    """The id of the `index`th task of a RunTask or StartTask made with `client_token`: the same
+    in every worker and server, so its Pod's name is too, and the API server, which creates one
+    Pod of a name, lets exactly one caller start each of the token's tasks."""
+    return hashlib.sha256(f"{cluster_name}\n{client_token}\n{index}".encode()).hexdigest()[:32]
 
 
 def task_to_pod(task_definition: TaskDefinition, run: RunParameters, namespace: str) -> Json:
@@ -117,6 +134,42 @@ def task_labels(
     if started_by:
         labels[names.LABEL_STARTED_BY] = names.label_value(started_by)
     return labels
+
+
+def validate_run_parameters(params: Mapping[str, Any]) -> None:
+    """ECS's checks of RunTask's and StartTask's free-form values, before anything is written."""
+    started_by = params.get("startedBy")
+    if started_by is not None and not _STARTED_BY.fullmatch(started_by):
+        raise InvalidParameterException(
+            "startedBy must be up to 128 letters (uppercase and lowercase), numbers, hyphens (-), "
+            "forward slashes (/) and underscores (_)."
+        )
+    token = params.get("clientToken")
+    if token is not None and not _CLIENT_TOKEN.fullmatch(token):
+        raise InvalidParameterException(
+            "clientToken must be 1 to 64 characters in the range of 33-126 (printable ASCII, no spaces)."
+        )
+    if len(params.get("group") or "") > MAX_GROUP_LENGTH:
+        raise InvalidParameterException(f"group must be at most {MAX_GROUP_LENGTH} characters long.")
+    if len(params.get("referenceId") or "") > MAX_REFERENCE_ID_LENGTH:
+        raise InvalidParameterException(f"referenceId must be at most {MAX_REFERENCE_ID_LENGTH} characters long.")
+    _validate_override_sizes(params.get("overrides") or {})
+
+
+def _validate_override_sizes(overrides: Mapping[str, Any]) -> None:
+    size = (overrides.get("ephemeralStorage") or {}).get("sizeInGiB")
+    low, high = EPHEMERAL_STORAGE_GIB
+    if size is not None and not low <= size <= high:
+        raise InvalidParameterException(
+            f"Invalid ephemeral storage size {size} GiB: "
+            f"the ephemeral storage size must be between {low} and {high} GiB."
+        )
+    for container in overrides.get("containerOverrides") or []:
+        for key in ("cpu", "memory", "memoryReservation"):
+            if (container.get(key) or 0) < 0:
+                raise InvalidParameterException(
+                    f"Invalid '{key}' override for container '{container.get('name')}': it must not be negative."
+                )
 
 
 def apply_overrides(task_definition: TaskDefinition, overrides: Mapping[str, Any] | None) -> Json:
@@ -296,7 +349,7 @@ def _start_order(
             None,
         )
         if ready is None:
-            raise ClientException("Container dependencies form a cycle.")
+            raise ClientException(DEPENDENCY_CYCLE)
         placed.append(ready)
         done.add(ready["name"])
         pending.remove(ready)

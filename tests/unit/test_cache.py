@@ -1,7 +1,10 @@
 """The watch-backed cache's indexes agree with its objects, whatever the order of events."""
 
+import logging
+import time
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,3 +67,22 @@ def test_an_older_version_does_not_replace_a_newer_one() -> None:
     informer.observe(pod("p1", "ns-1", "node-b", 4))
     assert [obj["spec"]["nodeName"] for obj in informer.indexed("node", "node-a")] == ["node-a"]
     assert informer.indexed("node", "node-b") == []
+
+
+def test_an_unreachable_api_server_is_logged_once_and_retried_ever_more_slowly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attempts: list[float] = []
+
+    def refused(**_: Any) -> None:
+        attempts.append(time.monotonic())
+        raise ConnectionRefusedError("connection refused")
+
+    informer = Informer("pods", refused)
+    with caplog.at_level(logging.DEBUG, logger="shim.kube.cache"):
+        informer.start()
+        time.sleep(3.5)
+    assert len(attempts) == 3, "retried after 1 s, then 2 s"
+    assert [record.levelno for record in caplog.records].count(logging.WARNING) == 1
+    assert not any(record.exc_info for record in caplog.records)
+    assert informer.problem() == "cache of pods is not synced"

@@ -1,5 +1,6 @@
 import dataclasses
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -761,3 +762,18 @@ def test_negation_selects_exactly_the_other_instances(expression: Expression, in
     terms = to_node_selector_terms(negated, label_for_attribute)
     if terms is not None:
         assert kubernetes_selects(terms, node_labels(instance)) != evaluate(expression, instance)
+
+
+def test_a_pattern_a_backtracking_engine_never_finishes_is_evaluated_at_once() -> None:
+    expression = parse("ec2InstanceId =~ '(.?.?)*x' or attribute:stack =~ (a|aa)*b")
+    started = time.monotonic()
+    assert not evaluate(expression, facts(ec2_instance_id="i-0123456789abcdef0123", attributes={"stack": "a" * 60}))
+    assert time.monotonic() - started < 1
+
+
+def test_a_pattern_only_a_backtracking_engine_can_run_is_refused() -> None:
+    assert error_of(r"attribute:x =~ (a)\1") == (
+        r"Invalid expression: invalid argument '(a)\1' at position 16 for attribute:x =~; "
+        "not a usable regular expression: backreferences are not supported; "
+        "only what runs in time linear in the value's length is supported"
+    )
