@@ -37,16 +37,18 @@ CREATE_DETAILS = ("configuration", "capacityProviders", "defaultCapacityProvider
 UPDATE_DETAILS = ("configuration", "serviceConnectDefaults")
 
 
-def cluster_name_of(value: str | None) -> str:
-    """The cluster a request names: `default` when it names none; an empty name is refused."""
+def cluster_name_of(call: Call, value: str | None) -> str:
+    """The cluster a request names: `default` when it names none; an empty name, or an ARN of
+    another region or account, is refused."""
     if value == "":
         raise InvalidParameterException(BLANK_CLUSTER)
-    return names.resource_from_arn_or_name(value or DEFAULT_CLUSTER, "cluster")
+    return names.cluster_name_from(value or DEFAULT_CLUSTER, call.region, call.account)
 
 
-def active_cluster(store: Store, value: str | None) -> dict[str, Any]:
-    """The spec of the ACTIVE cluster a request names (`default` when it names none)."""
-    name = cluster_name_of(value)
+def active_cluster(store: Store, call: Call) -> dict[str, Any]:
+    """The spec of the ACTIVE cluster a request names in its `cluster` member (`default` when it
+    names none)."""
+    name = cluster_name_of(call, call.params.get("cluster"))
     record = store.get_cluster(name)
     if record is None and name == DEFAULT_CLUSTER:
         record = store.save_cluster(new_cluster_spec(DEFAULT_CLUSTER, {}), None)
@@ -106,7 +108,7 @@ def describe_clusters(store: Store, call: Call) -> Response:
     include = call.params.get("include", [])
     clusters, failures = [], []
     for value in requested:
-        record = store.get_cluster(cluster_name_of(value))
+        record = store.get_cluster(cluster_name_of(call, value))
         if record is None:
             failures.append({"arn": as_cluster_arn(call, value), "reason": "MISSING"})
         else:
@@ -129,7 +131,7 @@ def list_clusters(store: Store, call: Call) -> Response:
 
 
 def update_cluster(store: Store, call: Call) -> Response:
-    spec = active_cluster(store, call.params["cluster"])
+    spec = active_cluster(store, call)
     check_settings(call.params.get("settings", []))
     check_service_connect_defaults(call.params.get("serviceConnectDefaults"))
 
@@ -142,7 +144,7 @@ def update_cluster(store: Store, call: Call) -> Response:
 
 
 def delete_cluster(store: Store, call: Call) -> Response:
-    spec = active_cluster(store, call.params["cluster"])
+    spec = active_cluster(store, call)
     name = spec["clusterName"]
     namespace = names.cluster_namespace(name)
     check_cluster_is_empty(store, name, namespace)

@@ -33,8 +33,14 @@ def nodes_by_instance_id(store: Store, cluster_name: str) -> dict[str, KubeObjec
     return {container_instance_id(node): node for node in store.nodes_serving(cluster_name)}
 
 
-def node_for_instance(store: Store, cluster_name: str, value: str) -> KubeObject:
-    node = nodes_by_instance_id(store, cluster_name).get(names.resource_id(value))
+def instance_id_in(call: Call, cluster_name: str, value: str) -> str:
+    """The container instance id a reference gives within `cluster_name`; an ARN of another
+    cluster, region or account is refused, as ECS refuses it."""
+    return names.resource_name_in_cluster(value, cluster_name, call.region, call.account)
+
+
+def node_for_instance(store: Store, call: Call, cluster_name: str, value: str) -> KubeObject:
+    node = nodes_by_instance_id(store, cluster_name).get(instance_id_in(call, cluster_name, value))
     if node is None:
         raise InvalidParameterException(f"Container instance {value} was not found in cluster {cluster_name}.")
     return node
@@ -63,7 +69,7 @@ def instance_view(store: Store, call: Call, cluster_name: str, node: KubeObject,
 
 
 def list_container_instances(store: Store, call: Call) -> Response:
-    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     status = call.params.get("status")
     expression = cql.parse(call.params["filter"]) if call.params.get("filter") else None
     arns = []
@@ -81,13 +87,13 @@ def list_container_instances(store: Store, call: Call) -> Response:
 
 
 def describe_container_instances(store: Store, call: Call) -> Response:
-    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     wanted = requested(call, "containerInstances", MAX_DESCRIBE, "container instances")
     include_tags = includes_tags(call)
     by_id = nodes_by_instance_id(store, cluster_name)
     found, failures = [], []
     for value in wanted:
-        node = by_id.get(names.resource_id(value))
+        node = by_id.get(instance_id_in(call, cluster_name, value))
         if node is None:
             arn = (
                 value
@@ -101,11 +107,11 @@ def describe_container_instances(store: Store, call: Call) -> Response:
 
 
 def update_container_instances_state(store: Store, call: Call) -> Response:
-    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     status = call.params["status"]
     if status not in INSTANCE_STATUSES:
         raise InvalidParameterException(f"Container instances can be set to {' or '.join(INSTANCE_STATUSES)} here.")
-    nodes = [node_for_instance(store, cluster_name, value) for value in call.params["containerInstances"]]
+    nodes = [node_for_instance(store, call, cluster_name, value) for value in call.params["containerInstances"]]
     updated = []
     for node in nodes:
         patched = store.patch_node(node["metadata"]["name"], {"spec": {"unschedulable": status == "DRAINING"}})
@@ -130,7 +136,7 @@ def attribute_targets(store: Store, call: Call, cluster_name: str) -> list[tuple
             raise InvalidParameterException("Only container-instance attributes are supported.")
         if "targetId" not in attribute:
             raise InvalidParameterException(f"Attribute {attribute['name']} needs a targetId.")
-        node = nodes_by_instance_id(store, cluster_name).get(names.resource_id(attribute["targetId"]))
+        node = nodes_by_instance_id(store, cluster_name).get(instance_id_in(call, cluster_name, attribute["targetId"]))
         if node is None:
             raise TargetNotFoundException(f"Could not find {attribute['targetId']}.")
         targets.append((attribute, node))
@@ -146,7 +152,7 @@ def delete_attributes(store: Store, call: Call) -> Response:
 
 
 def change_attributes(store: Store, call: Call, remove: bool) -> Response:
-    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     targets = attribute_targets(store, call, cluster_name)
     if not remove:
         check_attribute_limit(targets)
@@ -169,7 +175,7 @@ def change_attributes(store: Store, call: Call, remove: bool) -> Response:
 
 
 def list_attributes(store: Store, call: Call) -> Response:
-    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     if call.params["targetType"] != "container-instance":
         raise InvalidParameterException("Only container-instance attributes are supported.")
     name, value = call.params.get("attributeName"), call.params.get("attributeValue")

@@ -27,6 +27,7 @@ from shim.operations.services import (
     apply_service_objects,
     find_service,
     save_service_change,
+    service_named,
 )
 from shim.translate.service_deployments import (
     DEPLOYMENT_RESOURCE,
@@ -61,8 +62,8 @@ def _deployments_of(store: Store, call: Call, cluster_name: str, service: str) -
 
 def list_service_deployments(store: Store, call: Call) -> Response:
     params = call.params
-    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
-    deployments = _deployments_of(store, call, cluster_name, params["service"])
+    cluster_name = active_cluster(store, call)["clusterName"]
+    deployments = _deployments_of(store, call, cluster_name, service_named(call, cluster_name, params["service"]))
     if deployments is None:
         raise ServiceNotFoundException(SERVICE_NOT_FOUND)
     created = params.get("createdAt") or {}

@@ -113,6 +113,12 @@ def find_service(store: Store, cluster_name: str, value: str) -> Stored | None:
     return store.get_service_record(namespace, record_name(names.resource_id(value)))
 
 
+def service_named(call: Call, cluster_name: str, value: str) -> str:
+    """The service name a reference gives within `cluster_name`; an ARN of another cluster, region
+    or account is refused, as ECS refuses it."""
+    return names.resource_name_in_cluster(value, cluster_name, call.region, call.account)
+
+
 def save_service_change(
     store: Store, cluster_name: str, service: str, change: Callable[[Stored], dict[str, Any]]
 ) -> Stored:
@@ -223,7 +229,7 @@ def await_daemon_set_status(store: Store, daemon_set: KubeObject) -> None:
 
 def create_service(store: Store, call: Call) -> Response:
     params = call.params
-    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     namespace = names.cluster_namespace(cluster_name)
     if not params.get("taskDefinition"):
         raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
@@ -257,7 +263,7 @@ def create_service(store: Store, call: Call) -> Response:
 
 def update_service(store: Store, call: Call) -> Response:
     params = call.params
-    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
 
     written: dict[str, Any] = {}
 
@@ -282,11 +288,12 @@ def update_service(store: Store, call: Call) -> Response:
         written["previous"] = found.record
         return new_record
 
-    saved = save_service_change(store, cluster_name, params["service"], updated)
+    service = service_named(call, cluster_name, params["service"])
+    saved = save_service_change(store, cluster_name, service, updated)
     try:
         apply_manifests(store, written["manifests"])
     except Exception:
-        restore_service(store, cluster_name, params["service"], written["previous"])
+        restore_service(store, cluster_name, service, written["previous"])
         raise
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
 
@@ -300,7 +307,7 @@ def restore_service(store: Store, cluster_name: str, service: str, previous: dic
 
 def delete_service(store: Store, call: Call) -> Response:
     params = call.params
-    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
 
     def draining(found: Stored) -> dict[str, Any]:
         record = found.record
@@ -310,7 +317,7 @@ def delete_service(store: Store, call: Call) -> Response:
             raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
         return {**record, "status": DRAINING, "desiredCount": 0}
 
-    saved = save_service_change(store, cluster_name, params["service"], draining)
+    saved = save_service_change(store, cluster_name, service_named(call, cluster_name, params["service"]), draining)
     record = saved.record
     namespace = names.cluster_namespace(cluster_name)
     kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
@@ -322,12 +329,12 @@ def delete_service(store: Store, call: Call) -> Response:
 
 
 def describe_services(store: Store, call: Call) -> Response:
-    cluster_name = active_cluster(store, call.params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     wanted = requested(call, "services", MAX_DESCRIBE, "services")
     include_tags = includes_tags(call)
     services, failures = [], []
     for value in wanted:
-        found = find_service(store, cluster_name, value)
+        found = find_service(store, cluster_name, service_named(call, cluster_name, value))
         if found is None:
             arn = value if value.startswith("arn:") else names.arn(call.region, call.account, f"service/{value}")
             failures.append({"arn": arn, "reason": "MISSING"})
@@ -338,7 +345,7 @@ def describe_services(store: Store, call: Call) -> Response:
 
 def list_services(store: Store, call: Call) -> Response:
     params = call.params
-    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     records = [
         found.record
         for found in store.service_records_in(names.cluster_namespace(cluster_name))

@@ -131,7 +131,7 @@ def zone_of(node: KubeObject | None) -> str | None:
 
 
 def run_task(store: Store, caches: TaskCaches, call: Call) -> Response:
-    cluster = active_cluster(store, call.params.get("cluster"))
+    cluster = active_cluster(store, call)
     count = call.params.get("count", 1)
     if not 1 <= count <= MAX_COUNT:
         raise InvalidParameterException(f"count must be between 1 and {MAX_COUNT}.")
@@ -139,11 +139,11 @@ def run_task(store: Store, caches: TaskCaches, call: Call) -> Response:
 
 
 def start_task(store: Store, caches: TaskCaches, call: Call) -> Response:
-    cluster = active_cluster(store, call.params.get("cluster"))
+    cluster = active_cluster(store, call)
     instances = call.params["containerInstances"]
     if not 1 <= len(instances) <= MAX_COUNT:
         raise InvalidParameterException(f"containerInstances must list between 1 and {MAX_COUNT} instances.")
-    nodes = [node_for_instance(store, cluster["clusterName"], value) for value in instances]
+    nodes = [node_for_instance(store, call, cluster["clusterName"], value) for value in instances]
     return launch(store, caches, call, cluster["clusterName"], len(nodes), pinned_nodes=nodes)
 
 
@@ -249,7 +249,7 @@ def check_launch_type(definition: dict[str, Any], launch_type: str, params: dict
 
 
 def stop_task(store: Store, caches: TaskCaches, call: Call) -> Response:
-    cluster = active_cluster(store, call.params.get("cluster"))
+    cluster = active_cluster(store, call)
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     task_id = names.cluster_resource_id(call.params["task"], cluster["clusterName"], call.region, call.account)
     pod = tasks.pod(task_id)
@@ -294,7 +294,7 @@ def keep_task_stop(
 
 
 def describe_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
-    cluster = active_cluster(store, call.params.get("cluster"))
+    cluster = active_cluster(store, call)
     wanted = requested(call, "tasks", MAX_DESCRIBE, "tasks")
     include_tags = includes_tags(call)
     tasks = ClusterTasks.load(store, cluster["clusterName"])
@@ -315,9 +315,9 @@ def describe_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
 
 def list_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
     params = call.params
-    cluster_name = active_cluster(store, params.get("cluster"))["clusterName"]
+    cluster_name = active_cluster(store, call)["clusterName"]
     instance = params.get("containerInstance")
-    node = node_for_instance(store, cluster_name, instance) if instance else None
+    node = node_for_instance(store, call, cluster_name, instance) if instance else None
     query = TaskQuery(
         cluster_name=cluster_name,
         desired_status=params.get("desiredStatus", "RUNNING"),

@@ -93,18 +93,53 @@ def resource_id(value: str) -> str:
     return value.rsplit("/", 1)[-1] if value.startswith("arn:") else value
 
 
-def cluster_resource_id(value: str, cluster_name: str, region: str, account: str) -> str:
-    """The id a task reference gives within `cluster_name`, as `resource_id`; an ARN naming
-    another region, account or cluster is refused, as ECS refuses it (it names no task here)."""
+INVALID_REGION = "Invalid Region in ARN"
+
+
+def _arn_parts(value: str) -> tuple[str, str, str] | None:
+    """The region, account and resource of an ARN; None for a plain name or id."""
     parts = value.split(":", 5)
     if not value.startswith("arn:") or len(parts) < 6:
-        return resource_id(value)
-    arn_region, arn_account, resource = parts[3], parts[4], parts[5]
+        return None
+    return parts[3], parts[4], parts[5]
+
+
+def cluster_name_from(value: str, region: str, account: str) -> str:
+    """The cluster name a cluster reference gives; an ARN of another region or account is refused,
+    as ECS refuses it, rather than read as the local cluster of that name."""
+    parts = _arn_parts(value)
+    if parts is not None:
+        if parts[0] != region:
+            raise InvalidParameterException(INVALID_REGION)
+        _check_account(parts[0], parts[1], region, account)
+    return resource_from_arn_or_name(value, "cluster")
+
+
+def resource_name_in_cluster(value: str, cluster_name: str, region: str, account: str) -> str:
+    """The name or id a service or container instance reference gives within `cluster_name`, as
+    `cluster_resource_id`; ECS answers an ARN of another region with its own wording."""
+    parts = _arn_parts(value)
+    if parts is not None and parts[0] != region:
+        raise InvalidParameterException(INVALID_REGION)
+    return cluster_resource_id(value, cluster_name, region, account)
+
+
+def _check_account(arn_region: str, arn_account: str, region: str, account: str) -> None:
     if (arn_region, arn_account) != (region, account):
         raise InvalidParameterException(
             f"Invalid identifier: Identifier is for account {arn_account} in region {arn_region}. "
             f"Your account is {account} in region {region}"
         )
+
+
+def cluster_resource_id(value: str, cluster_name: str, region: str, account: str) -> str:
+    """The id a task reference gives within `cluster_name`, as `resource_id`; an ARN naming
+    another region, account or cluster is refused, as ECS refuses it (it names no task here)."""
+    parts = _arn_parts(value)
+    if parts is None:
+        return resource_id(value)
+    arn_region, arn_account, resource = parts
+    _check_account(arn_region, arn_account, region, account)
     pieces = resource.split("/")
     if len(pieces) == 3 and pieces[1] != cluster_name:
         raise InvalidParameterException(

@@ -188,3 +188,61 @@ def test_a_task_arn_of_another_cluster_account_or_region_is_refused(
             "Code": "InvalidParameterException",
             "Message": expected,
         }
+
+
+ACCOUNT_MISMATCH = (
+    "Invalid identifier: Identifier is for account 999999999999 in region us-east-1. "
+    "Your account is 123456789012 in region us-east-1"
+)
+
+
+@pytest.mark.parametrize(
+    ("owner", "message"),
+    [
+        (
+            "us-east-1:123456789012:{resource}/{other}",
+            "Invalid identifier: Identifier is for cluster {other}. Your cluster is {cluster}",
+        ),
+        ("eu-west-1:123456789012:{resource}/{cluster}", "Invalid Region in ARN"),
+        ("us-east-1:999999999999:{resource}/{cluster}", ACCOUNT_MISMATCH),
+    ],
+)
+def test_a_service_or_container_instance_arn_of_another_cluster_account_or_region_is_refused(
+    ecs: Any, ecs_cluster: str, other_ecs_cluster: str, owner: str, message: str
+) -> None:
+    def arn(resource: str, name: str) -> str:
+        return f"arn:aws:ecs:{owner.format(resource=resource, other=other_ecs_cluster, cluster=ecs_cluster)}/{name}"
+
+    service, instance = arn("service", "web"), arn("container-instance", "a" * 32)
+    calls: list[tuple[Any, dict[str, Any]]] = [
+        (ecs.describe_services, {"services": [service]}),
+        (ecs.update_service, {"service": service, "desiredCount": 0}),
+        (ecs.delete_service, {"service": service, "force": True}),
+        (ecs.list_service_deployments, {"service": service}),
+        (ecs.describe_container_instances, {"containerInstances": [instance]}),
+        (ecs.update_container_instances_state, {"containerInstances": [instance], "status": "ACTIVE"}),
+    ]
+    expected = message.format(other=other_ecs_cluster, cluster=ecs_cluster)
+    for call, params in calls:
+        assert ecs_error(call, cluster=ecs_cluster, **params) == {
+            "Code": "InvalidParameterException",
+            "Message": expected,
+        }
+
+
+@pytest.mark.parametrize(
+    ("owner", "message"),
+    [("eu-west-1:123456789012", "Invalid Region in ARN"), ("us-east-1:999999999999", ACCOUNT_MISMATCH)],
+)
+def test_a_cluster_arn_of_another_account_or_region_is_refused(
+    ecs: Any, ecs_cluster: str, owner: str, message: str
+) -> None:
+    arn = f"arn:aws:ecs:{owner}:cluster/{ecs_cluster}"
+    calls: list[tuple[Any, dict[str, Any]]] = [
+        (ecs.describe_clusters, {"clusters": [arn]}),
+        (ecs.list_services, {"cluster": arn}),
+        (ecs.list_tasks, {"cluster": arn}),
+        (ecs.update_cluster_settings, {"cluster": arn, "settings": []}),
+    ]
+    for call, params in calls:
+        assert ecs_error(call, **params) == {"Code": "InvalidParameterException", "Message": message}

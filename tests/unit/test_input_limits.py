@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from shim.errors import ClientException, InvalidParameterException
-from shim.translate.names import cluster_resource_id
+from shim.translate.names import cluster_name_from, cluster_resource_id, resource_name_in_cluster
 from shim.translate.placement import effective_placement
 from shim.translate.service_to_kube import validate_service_params
 from shim.translate.task_definitions import validate_registration
@@ -133,4 +133,66 @@ def test_a_task_reference_within_the_cluster_gives_its_id(value: str, task_id: s
 def test_a_task_arn_of_another_cluster_or_region_is_refused(value: str, message: str) -> None:
     with pytest.raises(InvalidParameterException) as refusal:
         cluster_resource_id(value, "prod", "us-east-1", "123456789012")
+    assert refusal.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("prod", "prod"),
+        ("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "prod"),
+    ],
+)
+def test_a_cluster_reference_of_the_callers_account_and_region_gives_its_name(value: str, name: str) -> None:
+    assert cluster_name_from(value, "us-east-1", "123456789012") == name
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("arn:aws:ecs:eu-west-1:123456789012:cluster/prod", "Invalid Region in ARN"),
+        (
+            "arn:aws:ecs:us-east-1:999999999999:cluster/prod",
+            "Invalid identifier: Identifier is for account 999999999999 in region us-east-1. "
+            "Your account is 123456789012 in region us-east-1",
+        ),
+    ],
+)
+def test_a_cluster_arn_of_another_account_or_region_is_refused(value: str, message: str) -> None:
+    with pytest.raises(InvalidParameterException) as refusal:
+        cluster_name_from(value, "us-east-1", "123456789012")
+    assert refusal.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("web", "web"),
+        ("arn:aws:ecs:us-east-1:123456789012:service/prod/web", "web"),
+        ("arn:aws:ecs:us-east-1:123456789012:service/web", "web"),
+        ("arn:aws:ecs:us-east-1:123456789012:container-instance/prod/4f2a", "4f2a"),
+    ],
+)
+def test_a_service_or_instance_reference_within_the_cluster_gives_its_name(value: str, name: str) -> None:
+    assert resource_name_in_cluster(value, "prod", "us-east-1", "123456789012") == name
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            "arn:aws:ecs:us-east-1:123456789012:service/test/web",
+            "Invalid identifier: Identifier is for cluster test. Your cluster is prod",
+        ),
+        ("arn:aws:ecs:eu-west-1:123456789012:service/prod/web", "Invalid Region in ARN"),
+        (
+            "arn:aws:ecs:us-east-1:999999999999:container-instance/prod/4f2a",
+            "Invalid identifier: Identifier is for account 999999999999 in region us-east-1. "
+            "Your account is 123456789012 in region us-east-1",
+        ),
+    ],
+)
+def test_a_service_or_instance_arn_of_another_cluster_account_or_region_is_refused(value: str, message: str) -> None:
+    with pytest.raises(InvalidParameterException) as refusal:
+        resource_name_in_cluster(value, "prod", "us-east-1", "123456789012")
     assert refusal.value.message == message
