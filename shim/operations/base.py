@@ -4,18 +4,14 @@ whether it includes tags."""
 from shim.calls import Call
 from shim.errors import InvalidParameterException
 
-NOTHING_REQUESTED = {
-    "tasks": "Tasks cannot be empty.",
-    "containerInstances": "Container instance cannot be empty.",
-}
-"""ECS's words for a Describe call whose list names nothing, by member (botocore lets it through)."""
 
-
-def requested(call: Call, member: str, limit: int, what: str) -> list[str]:
-    """The names or ARNs a Describe call asks for, at most `limit` of them, as ECS allows."""
+def requested(call: Call, member: str, limit: int, what: str, *, empty: str | None = None) -> list[str]:
+    """The names or ARNs a Describe call asks for, at most `limit` of them, as ECS allows;
+    `empty` is ECS's words when the list names nothing and ECS refuses that (botocore lets an
+    empty list through)."""
     values: list[str] = call.params[member]
-    if not values and member in NOTHING_REQUESTED:
-        raise InvalidParameterException(NOTHING_REQUESTED[member])
+    if not values and empty is not None:
+        raise InvalidParameterException(empty)
     if len(values) > limit:
         raise InvalidParameterException(f"Too many {what} requested: at most {limit}.")
     return values

@@ -88,7 +88,9 @@ def list_container_instances(store: Store, call: Call) -> Response:
 
 def describe_container_instances(store: Store, call: Call) -> Response:
     cluster_name = active_cluster(store, call)["clusterName"]
-    wanted = requested(call, "containerInstances", MAX_DESCRIBE, "container instances")
+    wanted = requested(
+        call, "containerInstances", MAX_DESCRIBE, "container instances", empty="Container instance cannot be empty."
+    )
     include_tags = includes_tags(call)
     by_id = nodes_by_instance_id(store, cluster_name)
     found, failures = [], []

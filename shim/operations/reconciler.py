@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from shim.kube.cache import KubeObject
-from shim.kube.errors import StoreError
+from shim.kube.errors import Conflict, Forbidden, NotFound, StoreError
 from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.services import ServiceObjects, apply_service_objects
@@ -30,7 +30,14 @@ from shim.translate.service_to_kube import (
     service_record_observed,
     service_record_rolled_back,
 )
-from shim.translate.task_from_pod import essential_container_exited, stopped_at, task_id_of
+from shim.translate.task_from_pod import (
+    ESSENTIAL_CONTAINER_EXITED,
+    ESSENTIAL_CONTAINER_EXITED_REASON,
+    SERVICE_SCHEDULER_INITIATED,
+    essential_container_exited,
+    stopped_at,
+    task_id_of,
+)
 from shim.translate.zone_rebalancing import STOP_REASON as REBALANCING_STOP_REASON
 from shim.translate.zone_rebalancing import RebalanceStep, may_rebalance, rebalance_step, usable_zones
 
@@ -40,8 +47,6 @@ RETENTION_SECONDS = 3600
 SWEEP_SECONDS = 300
 TASK_DEFINITION_SWEEP_SECONDS = 10
 SERVICE_CHECK_SECONDS = 2.0
-ESSENTIAL_EXITED = "Essential container in task exited"
-SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 
 
 REPEAT_LOG_SECONDS = 300.0
@@ -51,17 +56,14 @@ _last_logged: dict[str, float] = {}
 _last_logged_lock = threading.Lock()
 
 
-def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[int, ...] = ()) -> None:
-    """Run one step of a background loop, which must go on whatever happens: a store error with
-    an `expected` status is logged at debug level, any other failure with its traceback, once
-    per kind of failure in REPEAT_LOG_SECONDS (repeats at debug level)."""
+def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[type[StoreError], ...] = ()) -> None:
+    """Run one step of a background loop, which must go on whatever happens: an `expected` store
+    error is logged at debug level, any other failure with its traceback, once per kind of
+    failure in REPEAT_LOG_SECONDS (repeats at debug level)."""
     try:
         action()
-    except StoreError as error:
-        if error.status in expected:
-            log.debug("%s: %s %s", failure, error.status, error.reason)
-        else:
-            _log_failure(failure, error)
+    except expected as error:
+        log.debug("%s: %s %s", failure, error.status, error.reason)
     except Exception as error:
         _log_failure(failure, error)
 
@@ -147,8 +149,8 @@ class Reconciler:
             self.store,
             tasks,
             pod,
-            "EssentialContainerExited",
-            ESSENTIAL_EXITED,
+            ESSENTIAL_CONTAINER_EXITED,
+            ESSENTIAL_CONTAINER_EXITED_REASON,
             region=self.region,
             account=self.account,
         )
@@ -158,7 +160,7 @@ class Reconciler:
             pod, reason = self.removed.get()
             # 403, 404: its cluster's namespace is going.
             failure = f"could not record task {pod['metadata']['name']}"
-            carry_on(partial(self.record_removed_task, pod, reason), failure, expected=(403, 404))
+            carry_on(partial(self.record_removed_task, pod, reason), failure, expected=(Forbidden, NotFound))
 
     def record_removed_task(self, pod: KubeObject, reason: str) -> None:
         """Keep a STOPPED record of a service task its ReplicaSet or DaemonSet removed (a rollout,
@@ -207,7 +209,7 @@ class Reconciler:
             for stored in self.store.all_service_records():
                 # 404, 409: another writer changed or deleted the service meanwhile.
                 failure = f"could not follow service {stored.name}"
-                carry_on(partial(self.follow_service, stored), failure, expected=(404, 409))
+                carry_on(partial(self.follow_service, stored), failure, expected=(NotFound, Conflict))
 
     def follow_service(self, stored: Stored) -> None:
         record = stored.record

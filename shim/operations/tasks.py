@@ -21,7 +21,7 @@ from shim.operations.placement import cluster_nodes, place
 from shim.operations.task_definitions import find_active_task_definition
 from shim.translate import names
 from shim.translate.container_instances import PodUsage, container_instance_id, pod_usage
-from shim.translate.placement import PlacementFailure
+from shim.translate.placement import PlacementFailure, node_label_for_attribute
 from shim.translate.placement_plan import placement_request
 from shim.translate.task_from_pod import (
     TaskSummary,
@@ -42,7 +42,7 @@ from shim.translate.task_to_pod import (
 MAX_COUNT = 10
 MAX_DESCRIBE = 100
 TASK_NOT_FOUND = "The referenced task was not found."
-ZONE_LABEL = "topology.kubernetes.io/zone"
+ZONE_LABEL = node_label_for_attribute("ecs.availability-zone")
 
 
 @dataclass(frozen=True)
@@ -295,7 +295,7 @@ def keep_task_stop(
 
 def describe_tasks(store: Store, caches: TaskCaches, call: Call) -> Response:
     cluster = active_cluster(store, call)
-    wanted = requested(call, "tasks", MAX_DESCRIBE, "tasks")
+    wanted = requested(call, "tasks", MAX_DESCRIBE, "tasks", empty="Tasks cannot be empty.")
     include_tags = includes_tags(call)
     tasks = ClusterTasks.load(store, cluster["clusterName"])
     found, failures = [], []

@@ -31,11 +31,10 @@ from shim.errors import (
     UnsupportedFeatureException,
 )
 from shim.protocol.sigv4 import load_credentials, scope_region, verify_signature
-from shim.protocol.worker import REQUEST_ID_HEADER, RequestReadTimeout
+from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
 from shim.schemas.model import operation_names, target_prefix
 from shim.schemas.requests import validate_request
 
-CONTENT_TYPE = "application/x-amz-json-1.1"
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """The largest request body read (a larger one is refused unread). Far above any valid ECS input
 (a task definition is at most 64 KiB), so that a too large definition still gets ECS's own answer

@@ -21,6 +21,7 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 REQUEST_READ_SECONDS = 10.0
 REQUEST_ID_HEADER = "x-amzn-RequestId"
+CONTENT_TYPE = "application/x-amz-json-1.1"
 INTERNAL_ERROR = "An internal error occurred."
 
 
@@ -116,7 +117,7 @@ def error_response(status: int, code: str, message: str) -> bytes:
     head = (
         f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         "Connection: close\r\n"
-        "Content-Type: application/x-amz-json-1.1\r\n"
+        f"Content-Type: {CONTENT_TYPE}\r\n"
         f"{REQUEST_ID_HEADER}: {uuid.uuid4()}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )

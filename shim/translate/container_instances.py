@@ -107,10 +107,15 @@ def is_active(node: Mapping[str, Any]) -> bool:
     return not node.get("spec", {}).get("unschedulable")
 
 
+def ready_condition(node: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The node's Ready condition, if it reports one."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == "Ready"), None)
+
+
 def is_connected(node: Mapping[str, Any]) -> bool:
     """agentConnected: the node's Ready condition is True."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return (ready_condition(node) or {}).get("status") == "True"
 
 
 @dataclass(frozen=True)
@@ -498,8 +503,7 @@ def _group(pod: Mapping[str, Any]) -> str | None:
 
 def _health_status(node: Mapping[str, Any]) -> Json | None:
     """The container runtime check, from the node's Ready condition."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    ready = ready_condition(node)
     if ready is None:
         return None
     state = {"True": "OK", "False": "IMPAIRED"}.get(ready.get("status", ""), "INSUFFICIENT_DATA")

@@ -37,7 +37,6 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from shim.translate import names
@@ -60,7 +59,13 @@ from shim.translate.service_to_kube import (
     progress_deadline_seconds,
     template_deployment_id,
 )
-from shim.translate.task_from_pod import ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START, is_stopped, task_id_of
+from shim.translate.task_from_pod import (
+    ESSENTIAL_CONTAINER_EXITED,
+    TASK_FAILED_TO_START,
+    epoch_of,
+    is_stopped,
+    task_id_of,
+)
 from shim.translate.zone_rebalancing import DISABLED, rebalancing_events
 
 Json = dict[str, Any]
@@ -81,12 +86,6 @@ _TIMED_OUT_REPLICA_SET = re.compile(r'ReplicaSet "([^"]+)"')
 # Reading Kubernetes objects
 
 
-def _epoch(timestamp: str | None) -> float | None:
-    if not timestamp:
-        return None
-    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
-
-
 def _is_alive(pod: Mapping[str, Any]) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and _phase(pod) in ("Pending", "Running")
 
@@ -102,7 +101,7 @@ def _ready_condition(pod: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def _ready_since(pod: Mapping[str, Any]) -> float | None:
-    return _epoch((_ready_condition(pod) or {}).get("lastTransitionTime"))
+    return epoch_of((_ready_condition(pod) or {}).get("lastTransitionTime"))
 
 
 def _is_running(pod: Mapping[str, Any]) -> bool:
@@ -205,7 +204,7 @@ def _rollout_for(rollouts: dict[str, _Rollout], deployment_id: str, owner: Json,
     """The rollout of `deployment_id`; one the record no longer lists is rebuilt from `owner`."""
     if deployment_id not in rollouts:
         annotations = annotations_of(template.get("metadata"))
-        created = _epoch(owner["metadata"].get("creationTimestamp")) or 0.0
+        created = epoch_of(owner["metadata"].get("creationTimestamp")) or 0.0
         rollouts[deployment_id] = _Rollout(
             {
                 "id": deployment_id,
@@ -311,7 +310,7 @@ class _ServiceState:
         times = [self.primary.entry["updatedAt"]]
         times += [_ready_since(pod) for pod in self.primary.pods if _is_running(pod)]
         for condition in ((self.workload or {}).get("status") or {}).get("conditions") or []:
-            times += [_epoch(condition.get("lastUpdateTime")), _epoch(condition.get("lastTransitionTime"))]
+            times += [epoch_of(condition.get("lastUpdateTime")), epoch_of(condition.get("lastTransitionTime"))]
         return max(time for time in times if time is not None)
 
 
@@ -517,12 +516,12 @@ def _task_events(
 
 
 def _created_at(pod: Mapping[str, Any]) -> float | None:
-    return _epoch(pod["metadata"].get("creationTimestamp"))
+    return epoch_of(pod["metadata"].get("creationTimestamp"))
 
 
 def _stopped_at(pod: Mapping[str, Any]) -> float | None:
     """When the pod was asked to stop: its deletion deadline minus its grace period."""
-    deadline = _epoch(pod["metadata"].get("deletionTimestamp"))
+    deadline = epoch_of(pod["metadata"].get("deletionTimestamp"))
     if deadline is None:
         return None
     return deadline - int(pod["metadata"].get("deletionGracePeriodSeconds") or 0)

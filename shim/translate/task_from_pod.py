@@ -54,6 +54,7 @@ LIFECYCLE = (
 ESSENTIAL_CONTAINER_EXITED = "EssentialContainerExited"
 TASK_FAILED_TO_START = "TaskFailedToStart"
 ESSENTIAL_CONTAINER_EXITED_REASON = "Essential container in task exited"
+SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 TASK_FAILED_TO_START_REASON = "Task failed to start"
 FARGATE_PLATFORM_VERSION = "1.4.0"
 FARGATE_DEFAULT_EPHEMERAL_GIB = 20
@@ -107,11 +108,11 @@ class _Container:
     def started_at(self) -> float | None:
         current = self.state.get("running") or self.terminated or {}
         previous = (self.status.get("lastState") or {}).get("terminated") or {}
-        return _epoch(current.get("startedAt") or previous.get("startedAt"))
+        return epoch_of(current.get("startedAt") or previous.get("startedAt"))
 
     @property
     def finished_at(self) -> float | None:
-        return _epoch((self.terminated or {}).get("finishedAt"))
+        return epoch_of((self.terminated or {}).get("finishedAt"))
 
     @property
     def has_health_check(self) -> bool:
@@ -352,7 +353,7 @@ def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include
         "desiredStatus": "STOPPED" if status in ("STOPPING", "STOPPED") else "RUNNING",
         "containers": [_container_view(pod, c, task_arn, status, mode, attachment_id, where) for c in containers],
         "overrides": _overrides_view(annotations, containers),
-        "createdAt": _epoch(metadata.get("creationTimestamp")) or 0.0,
+        "createdAt": epoch_of(metadata.get("creationTimestamp")) or 0.0,
         "healthStatus": "UNKNOWN" if status == "STOPPED" else _task_health(pod, containers),
         "attachments": _attachments(pod, mode, attachment_id, status, where.region),
         "enableExecuteCommand": False,
@@ -558,7 +559,7 @@ def _container_health(pod: Mapping[str, Any], container: _Container) -> str:
     if container.status.get("ready"):
         return "HEALTHY"
     ready = _condition(pod, "Ready")
-    lost_at = _epoch(ready.get("lastTransitionTime")) if ready.get("status") == "False" else None
+    lost_at = epoch_of(ready.get("lastTransitionTime")) if ready.get("status") == "False" else None
     started_at = container.started_at
     if lost_at is not None and started_at is not None and lost_at > started_at:
         return "UNHEALTHY"
@@ -601,9 +602,9 @@ def _scheduling_times(pod: Mapping[str, Any], containers: Sequence[_Container], 
     scheduled = _condition(pod, "PodScheduled").get("lastTransitionTime") or pod_status.get("startTime")
     times: Json = {
         "connectivity": "DISCONNECTED" if _phase(pod) == "Unknown" else "CONNECTED",
-        "connectivityAt": _epoch(scheduled) or _epoch(pod["metadata"].get("creationTimestamp")) or 0.0,
+        "connectivityAt": epoch_of(scheduled) or epoch_of(pod["metadata"].get("creationTimestamp")) or 0.0,
     }
-    pull_started = _epoch(pod_status.get("startTime"))
+    pull_started = epoch_of(pod_status.get("startTime"))
     starts = [c.started_at for c in containers]
     essential_starts = [c.started_at for c in containers if c.essential]
     if pull_started is not None:
@@ -641,7 +642,7 @@ def _pod_stopping_at(pod: Mapping[str, Any], containers: Sequence[_Container]) -
     """When the pod began to stop: its deletion began, or its first essential container exited."""
     metadata = pod["metadata"]
     moments = [c.finished_at for c in containers if c.essential and c.finished_at is not None]
-    deletion = _epoch(metadata.get("deletionTimestamp"))
+    deletion = epoch_of(metadata.get("deletionTimestamp"))
     if deletion is not None:
         moments.append(deletion - (metadata.get("deletionGracePeriodSeconds") or 0))
     return min(moments, default=None)
@@ -649,8 +650,8 @@ def _pod_stopping_at(pod: Mapping[str, Any], containers: Sequence[_Container]) -
 
 def _last_transition(pod: Mapping[str, Any]) -> float:
     conditions = (pod.get("status") or {}).get("conditions") or []
-    moments = [m for m in (_epoch(c.get("lastTransitionTime")) for c in conditions) if m is not None]
-    return max(moments, default=None) or _epoch(pod["metadata"].get("creationTimestamp")) or 0.0
+    moments = [m for m in (epoch_of(c.get("lastTransitionTime")) for c in conditions) if m is not None]
+    return max(moments, default=None) or epoch_of(pod["metadata"].get("creationTimestamp")) or 0.0
 
 
 def _fargate_fields(pod: Mapping[str, Any]) -> Json:
@@ -688,7 +689,7 @@ def _version(metadata: Mapping[str, Any]) -> int:
     return int(resource_version) if resource_version.isdigit() else int(metadata.get("generation") or 1)
 
 
-def _epoch(text: str | None) -> float | None:
+def epoch_of(text: str | None) -> float | None:
     """Epoch seconds of an RFC 3339 timestamp (UTC when it names no offset)."""
     if not text:
         return None

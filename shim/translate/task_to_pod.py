@@ -9,7 +9,6 @@ Three steps: `apply_overrides` folds RunTask `overrides` into the task definitio
 definition into a pod template; `task_to_pod` wraps them into a bare Pod with the run's metadata.
 """
 
-import hashlib
 import ipaddress
 import json
 import re
@@ -95,7 +94,7 @@ def client_token_task_id(cluster_name: str, client_token: str, index: int) -> st
     """The id of the `index`th task of a RunTask or StartTask made with `client_token`: the same
     in every worker and server, so its Pod's name is too, and the API server, which creates one
     Pod of a name, lets exactly one caller start each of the token's tasks."""
-    return hashlib.sha256(f"{cluster_name}\n{client_token}\n{index}".encode()).hexdigest()[:32]
+    return names.short_hash(f"{cluster_name}\n{client_token}\n{index}", 32)
 
 
 def task_to_pod(task_definition: TaskDefinition, run: RunParameters, namespace: str) -> Json:

@@ -25,12 +25,11 @@ its events are derived from that history like the deployment events.
 import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from shim.translate.container_instances import is_active
+from shim.translate.container_instances import is_active, is_connected, ready_condition
 from shim.translate.placement import effective_placement, node_label_for_attribute, node_meets_required_affinity
-from shim.translate.task_from_pod import task_id_of
+from shim.translate.task_from_pod import epoch_of, task_id_of
 
 Json = dict[str, Any]
 
@@ -146,12 +145,11 @@ def usable_zones(nodes: Iterable[Json], pod_spec: Mapping[str, Any], now: float)
 
 def ready_since(node: Mapping[str, Any]) -> float | None:
     """When the node last turned Ready, or None while it is not Ready."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    ready = next((c for c in conditions if c.get("type") == "Ready" and c.get("status") == "True"), None)
-    if ready is None:
+    if not is_connected(node):
         return None
-    since = ready.get("lastTransitionTime")
-    return datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp() if since else float("-inf")
+    ready = ready_condition(node) or {}
+    since = epoch_of(ready.get("lastTransitionTime"))
+    return float("-inf") if since is None else since
 
 
 def zone_counts(running: Iterable[Json], node_zones: Mapping[str, str]) -> dict[str, int]:
