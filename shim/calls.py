@@ -11,6 +11,16 @@ Response = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who signed a call, when the server maps access keys to identities: an IAM user name as ECS
+    names it in a denial, and the Kubernetes user and groups the call is made as."""
+
+    iam_user: str
+    user: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Call:
     """One ECS API call: its operation, validated input members, and where it is made."""
 
@@ -19,6 +29,9 @@ class Call:
     region: str
     account: str
     request_id: str
+    caller: Caller | None = None
+    """None: the call is made with the server's own Kubernetes identity (no credentials file,
+    or a key mapped to no Kubernetes user)."""
 
 
 Handler = Callable[[Call], Response]

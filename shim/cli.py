@@ -1,6 +1,7 @@
 """ecs-shim's command line: `ecs-shim serve` runs the ECS API server under gunicorn."""
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
@@ -17,7 +18,10 @@ from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
 from shim.memory import QuietCollector
 from shim.protocol.worker import EcsThreadWorker
 from shim.server import create_server_app, prepare_cluster
+from shim.translate.access import team_access_manifests
 from shim.translate.rehearsal import service_manifests, task_manifests
+
+log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_SECONDS = 0.0005
 """How long a worker thread may keep the GIL while another waits for it (Python's default is
@@ -52,6 +56,8 @@ class GunicornServer(BaseApplication):
 
 
 def serve(args: argparse.Namespace) -> None:
+    if args.credentials is None and not is_loopback(args.host):
+        log.warning(OPEN_TO_THE_NETWORK, args.host)
     config = Config(
         region=args.region,
         account=args.account,
@@ -78,6 +84,28 @@ def serve(args: argparse.Namespace) -> None:
         "loglevel": "info",
     }
     GunicornServer(config, options).run()
+
+
+OPEN_TO_THE_NETWORK = """
+**********************************************************************************************
+WARNING: ecs-shim listens on %s without a credentials file: anyone who reaches this address
+can run, stop and delete anything, with this server's Kubernetes permissions. Give it
+--credentials (keys mapped to Kubernetes users: see the README's "Access keys and teams"), or
+bind to 127.0.0.1.
+**********************************************************************************************"""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def team_access(args: argparse.Namespace) -> None:
+    print(yaml.safe_dump_all(team_access_manifests(args.team, args.cluster), sort_keys=False), end="")
 
 
 def translate(args: argparse.Namespace) -> None:
@@ -126,6 +154,12 @@ def parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--region", default=DEFAULT_REGION)
     rehearse.add_argument("--account", default=DEFAULT_ACCOUNT)
     rehearse.set_defaults(action=translate)
+    access = commands.add_parser(
+        "team-access", help="print RBAC that confines a team's keys (a Kubernetes group) to its ECS clusters"
+    )
+    access.add_argument("--team", required=True, help="the Kubernetes group the team's keys map to")
+    access.add_argument("--cluster", required=True, action="append", help="an ECS cluster of the team (repeatable)")
+    access.set_defaults(action=team_access)
     return root
 
 

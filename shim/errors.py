@@ -26,6 +26,10 @@ class ClientException(EcsError):
     pass
 
 
+class AccessDeniedException(EcsError):
+    pass
+
+
 class InvalidParameterException(EcsError):
     pass
 

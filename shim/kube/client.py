@@ -13,6 +13,8 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.rest import RESTClientObject, should_bypass_proxies
 
+from shim.kube.access import impersonation_headers
+
 JSON_HEADERS = ("Content-Type: application/json", "Accept: application/json", "Expect:")
 """Every create sends and accepts JSON; `Expect:` keeps libcurl from asking for 100-continue."""
 
@@ -26,11 +28,17 @@ PROBE_SECONDS = 2.0
 
 
 class TimedRestClient(RESTClientObject):
-    """The client's HTTP layer, with a timeout on every call that does not choose its own."""
+    """The client's HTTP layer, with a timeout on every call that does not choose its own, made
+    as the caller the thread acts for (access.py)."""
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: str, headers: Any = None, *args: Any, **kwargs: Any) -> Any:
         kwargs["_request_timeout"] = kwargs.get("_request_timeout") or (CONNECT_SECONDS, REQUEST_SECONDS)
-        return super().request(*args, **kwargs)
+        impersonation = impersonation_headers()
+        if impersonation:
+            headers = urllib3.HTTPHeaderDict(headers or {})
+            for name, value in impersonation:
+                headers.add(name, value)
+        return super().request(method, url, headers, *args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,7 @@ class KubeClients:
     apps: client.AppsV1Api
     custom: client.CustomObjectsApi
     extensions: client.ApiextensionsV1Api
+    authorization: client.AuthorizationV1Api
     curl: CurlSettings
     _handles: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
@@ -93,8 +102,9 @@ class KubeClients:
         handle = self._handle()
         answer = io.BytesIO()
         credentials = [f"{s['key']}: {s['value']}" for s in self.api.configuration.auth_settings().values()]
+        impersonation = [f"{name}: {value}" for name, value in impersonation_headers()]
         handle.setopt(pycurl.URL, self.curl.base_url + path)
-        handle.setopt(pycurl.HTTPHEADER, [*JSON_HEADERS, *credentials])
+        handle.setopt(pycurl.HTTPHEADER, [*JSON_HEADERS, *credentials, *impersonation])
         handle.setopt(pycurl.POSTFIELDS, orjson.dumps(body))
         handle.setopt(pycurl.WRITEDATA, answer)
         handle.perform()
@@ -136,6 +146,7 @@ def connect(kubeconfig: str | None = None, pool_size: int = 32) -> KubeClients:
         apps=client.AppsV1Api(api),
         custom=client.CustomObjectsApi(api),
         extensions=client.ApiextensionsV1Api(api),
+        authorization=client.AuthorizationV1Api(api),
         curl=curl_settings(configuration),
     )
 

@@ -8,6 +8,7 @@ The store is the seam between the operations and Kubernetes: it hands out ECS re
 Deployments, ReplicaSets, as plain dicts), and raises its own errors (errors.py), never the
 client's."""
 
+import contextlib
 import threading
 import time
 import zlib
@@ -19,12 +20,14 @@ import orjson
 import yaml
 from kubernetes.client import ApiException
 
-from shim.kube import records
+from shim.calls import Caller
+from shim.kube import access, records
 from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
 from shim.kube.errors import Conflict, absent_if_missing, refused, requested, retrying_conflicts
 from shim.kube.records import GROUP, VERSION, Record, Stored
 from shim.translate import names
+from shim.translate.access import Permission
 from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, node_pin
 from shim.translate.task_from_pod import task_id_of
 
@@ -80,6 +83,7 @@ class Store:
     def __init__(self, kube: KubeClients) -> None:
         self.kube = kube
         self._family_locks = [threading.Lock() for _ in range(FAMILY_LOCKS)]
+        self._access_reviews = access.AccessReviews(kube.authorization)
         self._clusters = Informer("clusters", self._list_custom("clusters"))
         self._task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
             "family", lambda obj: str(records.task_definition_view(obj)["family"])
@@ -132,6 +136,17 @@ class Store:
             return self.kube.custom.list_cluster_custom_object(GROUP, VERSION, plural, **kwargs)
 
         return list_call
+
+    # Callers
+
+    def allows(self, caller: Caller, permission: Permission) -> bool:
+        """Whether Kubernetes RBAC lets `caller` make the request `permission` names."""
+        return self._access_reviews.allows(caller, permission)
+
+    @staticmethod
+    def acting_as(caller: Caller | None) -> contextlib.AbstractContextManager[None]:
+        """Every API server request made within is `caller`'s, decided by RBAC as such."""
+        return access.acting_as(caller)
 
     def install_crds(self) -> None:
         """Create or update the CRDs this server needs, where its credentials allow it (else

@@ -7,6 +7,7 @@ Rule: imports translate and kube below it, never protocol, server or cli above: 
 from shim.calls import Handler
 from shim.kube.store import Store
 from shim.operations import (
+    access,
     clusters,
     container_instances,
     service_deployments,
@@ -21,4 +22,4 @@ def build_handlers(store: Store) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {}
     for resource in (clusters, task_definitions, tasks, services, service_deployments, container_instances, tags):
         handlers.update(resource.handlers(store))
-    return handlers
+    return {operation: access.checked(store, handler) for operation, handler in handlers.items()}

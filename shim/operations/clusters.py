@@ -14,6 +14,7 @@ from shim.errors import (
 )
 from shim.kube.cache import KubeObject
 from shim.kube.store import Store
+from shim.operations.access import visible_clusters
 from shim.operations.pagination import page
 from shim.translate import names
 from shim.translate.clusters import (
@@ -121,11 +122,8 @@ def as_cluster_arn(call: Call, value: str) -> str:
 
 
 def list_clusters(store: Store, call: Call) -> Response:
-    arns = sorted(
-        names.cluster_arn(call.region, call.account, found.record["clusterName"])
-        for found in store.list_clusters()
-        if found.record["status"] == "ACTIVE"
-    )
+    active = [found.record["clusterName"] for found in store.list_clusters() if found.record["status"] == "ACTIVE"]
+    arns = sorted(names.cluster_arn(call.region, call.account, name) for name in visible_clusters(store, call, active))
     chunk, token = page(arns, str, call.params.get("maxResults"), call.params.get("nextToken"))
     return {"clusterArns": chunk, **({"nextToken": token} if token else {})}
 

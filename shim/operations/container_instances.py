@@ -36,7 +36,7 @@ def nodes_by_instance_id(store: Store, cluster_name: str) -> dict[str, KubeObjec
 def instance_id_in(call: Call, cluster_name: str, value: str) -> str:
     """The container instance id a reference gives within `cluster_name`; an ARN of another
     cluster, region or account is refused, as ECS refuses it."""
-    return names.resource_name_in_cluster(value, cluster_name, call.region, call.account)
+    return names.cluster_resource_id(value, cluster_name, call.region, call.account)
 
 
 def node_for_instance(store: Store, call: Call, cluster_name: str, value: str) -> KubeObject:

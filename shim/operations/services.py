@@ -116,7 +116,7 @@ def find_service(store: Store, cluster_name: str, value: str) -> Stored | None:
 def service_named(call: Call, cluster_name: str, value: str) -> str:
     """The service name a reference gives within `cluster_name`; an ARN of another cluster, region
     or account is refused, as ECS refuses it."""
-    return names.resource_name_in_cluster(value, cluster_name, call.region, call.account)
+    return names.cluster_resource_id(value, cluster_name, call.region, call.account)
 
 
 def save_service_change(

@@ -81,13 +81,20 @@ def task_tags(pod: dict[str, Any]) -> list[Tag]:
     return tags
 
 
+def resource_arn(call: Call) -> str:
+    """The ARN a tag call names; one of another region or account is refused, as ECS does."""
+    arn: str = call.params["resourceArn"]
+    names.check_arn_home(arn, call.region, call.account)
+    return arn
+
+
 def tag_resource(store: Store, call: Call) -> Response:
-    change_tags(store, call.params["resourceArn"], partial(tags_added, added=call.params["tags"]))
+    change_tags(store, resource_arn(call), partial(tags_added, added=call.params["tags"]))
     return {}
 
 
 def untag_resource(store: Store, call: Call) -> Response:
-    change_tags(store, call.params["resourceArn"], partial(tags_removed, keys=call.params["tagKeys"]))
+    change_tags(store, resource_arn(call), partial(tags_removed, keys=call.params["tagKeys"]))
     return {}
 
 
@@ -120,7 +127,7 @@ def current_tags(store: Store, arn: str) -> list[Tag]:
 
 
 def list_tags_for_resource(store: Store, call: Call) -> Response:
-    return {"tags": current_tags(store, call.params["resourceArn"])}
+    return {"tags": current_tags(store, resource_arn(call))}
 
 
 def handlers(store: Store) -> dict[str, Handler]:

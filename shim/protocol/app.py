@@ -21,7 +21,7 @@ import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from shim.calls import Call, Handler, Params
+from shim.calls import Call, Caller, Handler, Params
 from shim.config import Config
 from shim.errors import (
     EcsError,
@@ -30,7 +30,7 @@ from shim.errors import (
     UnknownOperationException,
     UnsupportedFeatureException,
 )
-from shim.protocol.sigv4 import load_credentials, scope_region, verify_signature
+from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
 from shim.schemas.model import operation_names, target_prefix
 from shim.schemas.requests import validate_request
@@ -87,7 +87,7 @@ class _AccessEntry:
 class _EcsApi:
     config: Config
     handlers: dict[str, Handler]
-    credentials: dict[str, str] | None
+    credentials: dict[str, AccessKey] | None
 
     def serve(self) -> Response:
         started = time.monotonic()
@@ -107,8 +107,9 @@ class _EcsApi:
         return response
 
     def _respond(self, entry: _AccessEntry) -> Any:
+        caller: Caller | None = None
         if self.credentials is not None:
-            verify_signature(request, self.credentials, datetime.datetime.now(datetime.UTC))
+            caller = verify_signature(request, self.credentials, datetime.datetime.now(datetime.UTC)).caller
         entry.operation = _operation(request.headers.get("X-Amz-Target"))
         handler = self.handlers.get(entry.operation)
         if handler is None:
@@ -123,6 +124,7 @@ class _EcsApi:
             region=scope_region(request) or self.config.region,
             account=self.config.account,
             request_id=g.request_id,
+            caller=caller,
         )
         return handler(call)
 

@@ -18,6 +18,7 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 from werkzeug import Request
 
+from shim.calls import Caller
 from shim.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
@@ -50,19 +51,41 @@ class Authorization:
     signature: str
 
 
-def load_credentials(path: str) -> dict[str, str]:
-    """Secret keys by access key id, from every section of an ~/.aws/credentials style file."""
+@dataclass(frozen=True)
+class AccessKey:
+    """An access key the server knows: its secret, and who calls signed with it are made as."""
+
+    secret: str
+    caller: Caller | None
+
+
+USER_OPTION = "kubernetes_user"
+GROUPS_OPTION = "kubernetes_groups"
+
+
+def load_credentials(path: str) -> dict[str, AccessKey]:
+    """The access keys of every section of an ~/.aws/credentials style file, by key id. A section
+    may map its key to a Kubernetes identity (`kubernetes_user`, and `kubernetes_groups`
+    separated by commas); the section's name is then the IAM user name ECS denials show."""
     parser = configparser.ConfigParser(interpolation=None)
     with open(path, encoding="utf-8") as file:
         parser.read_file(file)
-    credentials = {
-        section["aws_access_key_id"].strip(): section["aws_secret_access_key"].strip()
+    keys = {
+        section["aws_access_key_id"].strip(): AccessKey(section["aws_secret_access_key"].strip(), _caller(section))
         for section in parser.values()
         if "aws_access_key_id" in section and "aws_secret_access_key" in section
     }
-    if not credentials:
+    if not keys:
         raise ValueError(f"{path} has no section with aws_access_key_id and aws_secret_access_key")
-    return credentials
+    return keys
+
+
+def _caller(section: configparser.SectionProxy) -> Caller | None:
+    user = section.get(USER_OPTION, "").strip()
+    if not user:
+        return None
+    groups = tuple(group.strip() for group in section.get(GROUPS_OPTION, "").split(",") if group.strip())
+    return Caller(iam_user=section.name, user=user, groups=groups)
 
 
 def scope_region(request: Request) -> str | None:
@@ -76,8 +99,8 @@ def scope_region(request: Request) -> str | None:
         return None
 
 
-def verify_signature(request: Request, credentials: Mapping[str, str], now: datetime.datetime) -> None:
-    """Raise the ECS error AWS answers with unless `request` is signed by one of `credentials`."""
+def verify_signature(request: Request, credentials: Mapping[str, AccessKey], now: datetime.datetime) -> AccessKey:
+    """The key of `credentials` that signed `request`; else the ECS error AWS answers with."""
     header = request.headers.get("Authorization")
     if header is None:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
@@ -85,15 +108,16 @@ def verify_signature(request: Request, credentials: Mapping[str, str], now: date
     timestamp = _request_timestamp(request)
     _check_scope(authorization, timestamp)
     _check_clock_skew(timestamp, now)
-    secret = credentials.get(authorization.access_key)
-    if secret is None:
+    key = credentials.get(authorization.access_key)
+    if key is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     _check_payload_hash(request)
-    expected = expected_signature(request, authorization, secret, timestamp)
+    expected = expected_signature(request, authorization, key.secret, timestamp)
     absent = [name for name in authorization.signed_headers if name not in request.headers]
     if absent or not hmac.compare_digest(expected.encode(), authorization.signature.encode()):
         # AWS refuses a SignedHeaders list naming a header the request does not carry as a mismatch.
         raise InvalidSignatureException(SIGNATURE_MISMATCH)
+    return key
 
 
 def parse_authorization(header: str) -> Authorization:

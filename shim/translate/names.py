@@ -107,25 +107,19 @@ def _arn_parts(value: str) -> tuple[str, str, str] | None:
 def cluster_name_from(value: str, region: str, account: str) -> str:
     """The cluster name a cluster reference gives; an ARN of another region or account is refused,
     as ECS refuses it, rather than read as the local cluster of that name."""
-    parts = _arn_parts(value)
-    if parts is not None:
-        if parts[0] != region:
-            raise InvalidParameterException(INVALID_REGION)
-        _check_account(parts[0], parts[1], region, account)
+    check_arn_home(value, region, account)
     return resource_from_arn_or_name(value, "cluster")
 
 
-def resource_name_in_cluster(value: str, cluster_name: str, region: str, account: str) -> str:
-    """The name or id a service or container instance reference gives within `cluster_name`, as
-    `cluster_resource_id`; ECS answers an ARN of another region with its own wording."""
+def check_arn_home(value: str, region: str, account: str) -> None:
+    """Refuse an ARN of another region or account as ECS does (a plain name or id passes)."""
     parts = _arn_parts(value)
-    if parts is not None and parts[0] != region:
+    if parts is None:
+        return
+    arn_region, arn_account, _ = parts
+    if arn_region != region:
         raise InvalidParameterException(INVALID_REGION)
-    return cluster_resource_id(value, cluster_name, region, account)
-
-
-def _check_account(arn_region: str, arn_account: str, region: str, account: str) -> None:
-    if (arn_region, arn_account) != (region, account):
+    if arn_account != account:
         raise InvalidParameterException(
             f"Invalid identifier: Identifier is for account {arn_account} in region {arn_region}. "
             f"Your account is {account} in region {region}"
@@ -133,14 +127,14 @@ def _check_account(arn_region: str, arn_account: str, region: str, account: str)
 
 
 def cluster_resource_id(value: str, cluster_name: str, region: str, account: str) -> str:
-    """The id a task reference gives within `cluster_name`, as `resource_id`; an ARN naming
-    another region, account or cluster is refused, as ECS refuses it (it names no task here)."""
+    """The id or name a task, service or container instance reference gives within
+    `cluster_name`, as `resource_id`; an ARN naming another region, account or cluster is
+    refused, as ECS refuses it (it names nothing here)."""
     parts = _arn_parts(value)
     if parts is None:
         return resource_id(value)
-    arn_region, arn_account, resource = parts
-    _check_account(arn_region, arn_account, region, account)
-    pieces = resource.split("/")
+    check_arn_home(value, region, account)
+    pieces = parts[2].split("/")
     if len(pieces) == 3 and pieces[1] != cluster_name:
         raise InvalidParameterException(
             f"Invalid identifier: Identifier is for cluster {pieces[1]}. Your cluster is {cluster_name}"

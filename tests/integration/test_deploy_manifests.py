@@ -39,6 +39,9 @@ EXPECTED_GRANTS: set[Grant] = {
         for verb in CRUD
     ),
     *(("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "create", "patch")),
+    ("", "users", "impersonate"),
+    ("", "groups", "impersonate"),
+    ("authorization.k8s.io", "subjectaccessreviews", "create"),
 }
 
 
@@ -177,8 +180,8 @@ def test_ecs_service_and_probes_reach_the_servers_port() -> None:
     assert service["metadata"]["name"] == "ecs"
     assert service["spec"]["selector"].items() <= template["metadata"]["labels"].items()
     assert [(port["port"], ports[port["targetPort"]]) for port in service["spec"]["ports"]] == [(80, 8080)]
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert container[probe]["httpGet"]["path"] == "/healthz"
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        assert container[probe]["httpGet"]["path"] == path
         assert ports[container[probe]["httpGet"]["port"]] == 8080
 
 

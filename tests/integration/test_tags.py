@@ -180,3 +180,30 @@ def test_services_and_running_tasks_are_tagged_and_keep_their_tags(ecs: Any, ecs
     ecs.stop_task(cluster=ecs_cluster, task=task_arn)
     assert eventually(lambda: tags_of(ecs, task_arn) == [{"key": "job", "value": "nightly"}])
     ecs.delete_service(cluster=ecs_cluster, service="web", force=True)
+
+
+@pytest.mark.parametrize(
+    ("owner", "message"),
+    [
+        ("eu-west-1:123456789012", "Invalid Region in ARN"),
+        (
+            "us-east-1:999999999999",
+            "Invalid identifier: Identifier is for account 999999999999 in region us-east-1. "
+            "Your account is 123456789012 in region us-east-1",
+        ),
+    ],
+)
+def test_an_arn_of_another_region_or_account_is_refused_not_read_as_a_local_one(
+    ecs: Any, ecs_cluster: str, owner: str, message: str
+) -> None:
+    ecs.tag_resource(
+        resourceArn=f"arn:aws:ecs:us-east-1:123456789012:cluster/{ecs_cluster}", tags=[{"key": "team", "value": "a"}]
+    )
+    arn = f"arn:aws:ecs:{owner}:cluster/{ecs_cluster}"
+    refused = {"Code": "InvalidParameterException", "Message": message}
+    assert ecs_error(ecs.tag_resource, resourceArn=arn, tags=[{"key": "team", "value": "b"}]) == refused
+    assert ecs_error(ecs.untag_resource, resourceArn=arn, tagKeys=["team"]) == refused
+    assert ecs_error(ecs.list_tags_for_resource, resourceArn=arn) == refused
+    assert ecs.list_tags_for_resource(resourceArn=f"arn:aws:ecs:us-east-1:123456789012:cluster/{ecs_cluster}")[
+        "tags"
+    ] == [{"key": "team", "value": "a"}]

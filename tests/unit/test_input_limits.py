@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from shim.errors import ClientException, InvalidParameterException
-from shim.translate.names import cluster_name_from, cluster_resource_id, resource_name_in_cluster
+from shim.translate.names import cluster_name_from, cluster_resource_id
 from shim.translate.placement import effective_placement
 from shim.translate.service_to_kube import validate_service_params
 from shim.translate.task_definitions import validate_registration
@@ -123,9 +123,10 @@ def test_a_task_reference_within_the_cluster_gives_its_id(value: str, task_id: s
             "arn:aws:ecs:us-east-1:123456789012:task/test/4f2a",
             "Invalid identifier: Identifier is for cluster test. Your cluster is prod",
         ),
+        ("arn:aws:ecs:eu-west-1:123456789012:task/prod/4f2a", "Invalid Region in ARN"),
         (
-            "arn:aws:ecs:eu-west-1:123456789012:task/prod/4f2a",
-            "Invalid identifier: Identifier is for account 123456789012 in region eu-west-1. "
+            "arn:aws:ecs:us-east-1:999999999999:task/prod/4f2a",
+            "Invalid identifier: Identifier is for account 999999999999 in region us-east-1. "
             "Your account is 123456789012 in region us-east-1",
         ),
     ],
@@ -174,7 +175,7 @@ def test_a_cluster_arn_of_another_account_or_region_is_refused(value: str, messa
     ],
 )
 def test_a_service_or_instance_reference_within_the_cluster_gives_its_name(value: str, name: str) -> None:
-    assert resource_name_in_cluster(value, "prod", "us-east-1", "123456789012") == name
+    assert cluster_resource_id(value, "prod", "us-east-1", "123456789012") == name
 
 
 @pytest.mark.parametrize(
@@ -194,5 +195,5 @@ def test_a_service_or_instance_reference_within_the_cluster_gives_its_name(value
 )
 def test_a_service_or_instance_arn_of_another_cluster_account_or_region_is_refused(value: str, message: str) -> None:
     with pytest.raises(InvalidParameterException) as refusal:
-        resource_name_in_cluster(value, "prod", "us-east-1", "123456789012")
+        cluster_resource_id(value, "prod", "us-east-1", "123456789012")
     assert refusal.value.message == message

@@ -10,17 +10,18 @@ from hypothesis import strategies as st
 from werkzeug import Request
 from werkzeug.test import EnvironBuilder
 
+from shim.calls import Caller
 from shim.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from shim.protocol.sigv4 import load_credentials, scope_region, verify_signature
+from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
-CREDENTIALS = {ACCESS_KEY: SECRET}
+CREDENTIALS = {ACCESS_KEY: AccessKey(SECRET, caller=None)}
 TARGET = "AmazonEC2ContainerServiceV20141113.ListClusters"
 
 
@@ -198,7 +199,25 @@ def test_credentials_come_from_every_section_of_the_file(tmp_path: Path) -> None
         "[ci]\naws_access_key_id=AKIDTWO\naws_secret_access_key=secret%two\n\n"
         "[incomplete]\naws_access_key_id = AKIDTHREE\n"
     )
-    assert load_credentials(str(path)) == {"AKIDONE": "secret/one", "AKIDTWO": "secret%two"}
+    assert load_credentials(str(path)) == {
+        "AKIDONE": AccessKey("secret/one", caller=None),
+        "AKIDTWO": AccessKey("secret%two", caller=None),
+    }
+
+
+def test_a_section_maps_its_key_to_a_kubernetes_user_and_groups(tmp_path: Path) -> None:
+    path = tmp_path / "credentials"
+    path.write_text(
+        "[team-a]\naws_access_key_id = AKIDA\naws_secret_access_key = a\n"
+        "kubernetes_user = alice\nkubernetes_groups = team-a, developers ,\n"
+    )
+    assert load_credentials(str(path))["AKIDA"].caller == Caller("team-a", "alice", ("team-a", "developers"))
+
+
+def test_the_signing_key_is_told(tmp_path: Path) -> None:
+    caller = Caller("team-a", "alice")
+    key = verify_signature(received(signed()), {ACCESS_KEY: AccessKey(SECRET, caller)}, now())
+    assert key.caller == caller
 
 
 def test_credentials_file_without_keys_is_refused(tmp_path: Path) -> None:
