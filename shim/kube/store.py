@@ -28,7 +28,7 @@ from shim.kube.errors import Conflict, absent_if_missing, refused, requested, re
 from shim.kube.records import GROUP, VERSION, Record, Stored
 from shim.translate import names
 from shim.translate.access import Permission
-from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, node_pin
+from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, is_dedicated, node_pin
 from shim.translate.task_from_pod import task_id_of
 
 CRD_DIR = Path(__file__).resolve().parent / "crds"
@@ -553,7 +553,15 @@ class Store:
         return self._nodes.get(node_name) if node_name else None
 
     def nodes_serving(self, cluster_name: str) -> list[KubeObject]:
-        return self._nodes.indexed("pin", EVERY_CLUSTER) + self.nodes_pinned_to(cluster_name)
+        """The nodes of the cluster's container instances: those pinned to it, and every unpinned
+        node unless one of its pinned nodes is dedicated to it (clusters.is_dedicated)."""
+        pinned = self.nodes_pinned_to(cluster_name)
+        if any(is_dedicated(node) for node in pinned):
+            return pinned
+        return self._nodes.indexed("pin", EVERY_CLUSTER) + pinned
+
+    def has_dedicated_nodes(self, cluster_name: str) -> bool:
+        return any(is_dedicated(node) for node in self.nodes_pinned_to(cluster_name))
 
     def nodes_pinned_to(self, cluster_name: str) -> list[KubeObject]:
         return self._nodes.indexed("pin", cluster_pin(cluster_name))

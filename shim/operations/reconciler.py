@@ -34,7 +34,9 @@ from shim.translate.task_from_pod import (
     ESSENTIAL_CONTAINER_EXITED,
     ESSENTIAL_CONTAINER_EXITED_REASON,
     SERVICE_SCHEDULER_INITIATED,
+    TASK_FAILED_TO_START,
     essential_container_exited,
+    start_failure,
     stopped_at,
     task_id_of,
 )
@@ -89,7 +91,9 @@ class Reconciler:
         self.store = store
         self.region = region
         self.account = account
-        self.exited: queue.Queue[KubeObject] = queue.Queue()
+        self.exited: queue.Queue[tuple[KubeObject, str, str]] = queue.Queue()
+        """Task pods to stop, with their stopCode and stoppedReason: an essential container
+        exited, or a container cannot start."""
         self.removed: queue.Queue[tuple[KubeObject, str]] = queue.Queue()
         """Service pods their ReplicaSet or DaemonSet removed, with the stop reason to record."""
         self.terminating: dict[str, tuple[KubeObject, str]] = {}
@@ -107,8 +111,12 @@ class Reconciler:
         threading.Thread(target=self.follow_services, name="service-deployments", daemon=True).start()
 
     def on_pod_event(self, event_type: str, pod: KubeObject) -> None:
-        if event_type == "MODIFIED" and "deletionTimestamp" not in pod["metadata"] and essential_container_exited(pod):
-            self.exited.put(pod)
+        if event_type == "MODIFIED" and "deletionTimestamp" not in pod["metadata"]:
+            failure = start_failure(pod)
+            if failure is not None:
+                self.exited.put((pod, TASK_FAILED_TO_START, failure))
+            elif essential_container_exited(pod):
+                self.exited.put((pod, ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_CONTAINER_EXITED_REASON))
         self.follow_removals(event_type, pod)
 
     def follow_removals(self, event_type: str, pod: KubeObject) -> None:
@@ -137,23 +145,16 @@ class Reconciler:
 
     def stop_exited_tasks(self) -> None:
         while True:
-            pod = self.exited.get()
-            carry_on(partial(self.stop_task, pod), f"could not stop task {pod['metadata']['name']}")
+            pod, stop_code, reason = self.exited.get()
+            failure = f"could not stop task {pod['metadata']['name']}"
+            carry_on(partial(self.stop_task, pod, stop_code, reason), failure)
 
-    def stop_task(self, pod: KubeObject) -> None:
+    def stop_task(self, pod: KubeObject, stop_code: str, reason: str) -> None:
         cluster_name = self.cluster_of(pod)
         if cluster_name is None:
             return
         tasks = ClusterTasks.load(self.store, cluster_name)
-        record_task_stop(
-            self.store,
-            tasks,
-            pod,
-            ESSENTIAL_CONTAINER_EXITED,
-            ESSENTIAL_CONTAINER_EXITED_REASON,
-            region=self.region,
-            account=self.account,
-        )
+        record_task_stop(self.store, tasks, pod, stop_code, reason, region=self.region, account=self.account)
 
     def record_removed_tasks(self) -> None:
         while True:

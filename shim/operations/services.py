@@ -23,10 +23,11 @@ from shim.operations.pagination import page
 from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
 from shim.translate.container_instances import instance_facts
-from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, on_no_node
+from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, cluster_scheduling, on_no_node
 from shim.translate.service_from_kube import service_view
 from shim.translate.service_to_kube import (
     ACTIVE,
+    DAEMON,
     DESIRED_REPLICAS_ANNOTATION,
     DRAINING,
     INACTIVE,
@@ -71,7 +72,7 @@ class ServiceObjects:
     def load(cls, store: Store, stored: Stored) -> "ServiceObjects":
         namespace = str(stored.namespace)
         record = stored.record
-        kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
+        kind = "DaemonSet" if record["schedulingStrategy"] == DAEMON else "Deployment"
         selector = service_selector(record["serviceName"])
         return cls(
             stored,
@@ -143,10 +144,15 @@ def scheduling_for(
         )
         for node in store.nodes_serving(cluster_name)
     ]
-    scheduling = service_pod_scheduling(record, definition, nodes)
-    if isinstance(scheduling, PlacementFailure):
-        return PodScheduling(affinity=on_no_node())
-    return scheduling
+    placement = service_pod_scheduling(record, definition, nodes)
+    on_cluster = cluster_scheduling(
+        cluster_name,
+        dedicated=store.has_dedicated_nodes(cluster_name),
+        daemon=record["schedulingStrategy"] == DAEMON,
+    )
+    if isinstance(placement, PlacementFailure):
+        return PodScheduling(affinity=on_no_node()).and_then(on_cluster)
+    return placement.and_then(on_cluster)
 
 
 def service_manifests(store: Store, cluster_name: str, record: dict[str, Any]) -> list[KubeObject]:
@@ -320,7 +326,7 @@ def delete_service(store: Store, call: Call) -> Response:
     saved = save_service_change(store, cluster_name, service_named(call, cluster_name, params["service"]), draining)
     record = saved.record
     namespace = names.cluster_namespace(cluster_name)
-    kind = "DaemonSet" if record["schedulingStrategy"] == "DAEMON" else "Deployment"
+    kind = "DaemonSet" if record["schedulingStrategy"] == DAEMON else "Deployment"
     store.delete_object(kind, namespace, workload_name(record["serviceName"]))
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record
     for manifest in kube_services(record, definition, namespace=namespace):

@@ -21,7 +21,7 @@ from shim.operations.placement import cluster_nodes, place
 from shim.operations.task_definitions import find_active_task_definition
 from shim.translate import names
 from shim.translate.container_instances import PodUsage, container_instance_id, pod_usage
-from shim.translate.placement import PlacementFailure, node_label_for_attribute
+from shim.translate.placement import PlacementFailure, cluster_scheduling, node_label_for_attribute
 from shim.translate.placement_plan import placement_request
 from shim.translate.task_from_pod import (
     TaskSummary,
@@ -174,6 +174,7 @@ def launch(
     targets: list[KubeObject | None] = [*pinned_nodes] if pinned_nodes else [None] * count
     if isinstance(placement, PlacementFailure):
         return {"tasks": [], "failures": [failure(call, cluster_name, target, placement.reason) for target in targets]}
+    on_cluster = cluster_scheduling(cluster_name, dedicated=store.has_dedicated_nodes(cluster_name), daemon=False)
     started, failures = [], []
     for index, target in enumerate(targets):
         task_id = task_ids[index] if task_ids else uuid.uuid4().hex
@@ -196,7 +197,7 @@ def launch(
             client_token=token,
         )
         pod = task_to_pod(definition, run, namespace)
-        pod["spec"] = placement.pod_spec(pod["spec"], target)
+        pod["spec"] = on_cluster.merged_into(placement.pod_spec(pod["spec"], target))
         try:
             started.append(new_task_view(call, cluster_name, store.create_pod(namespace, pod)))
         except Conflict:  # another call with the client token started this task first

@@ -35,6 +35,16 @@ def node_pin(node: Mapping[str, Any]) -> str:
     return str((node["metadata"].get("labels") or {}).get(names.LABEL_CLUSTER, EVERY_CLUSTER))
 
 
+def is_dedicated(node: Mapping[str, Any]) -> bool:
+    """Whether a node is pinned to a cluster and tainted with its pin, so that it is that cluster's
+    alone: the cluster then runs its tasks on such nodes only (placement.cluster_scheduling)."""
+    pin = node_pin(node)
+    taints = (node.get("spec") or {}).get("taints") or []
+    return pin != EVERY_CLUSTER and any(
+        taint.get("key") == names.LABEL_CLUSTER and taint.get("value") == pin for taint in taints
+    )
+
+
 def cluster_pin(cluster_name: str) -> str:
     """The pin of the nodes that serve only this cluster."""
     return names.label_value(cluster_name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shim.errors import InvalidParameterException
-from shim.translate import cql, names
+from shim.translate import clusters, cql, names
 
 HOSTNAME_LABEL = cql.HOSTNAME_LABEL
 BINPACK_SCHEDULER_NAME = "ecs-binpack"
@@ -75,10 +75,11 @@ class PodScheduling:
     affinity: dict[str, Any] = field(default_factory=dict)
     topology_spread_constraints: list[dict[str, Any]] = field(default_factory=list)
     scheduler_name: str | None = None
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
 
     def merged_into(self, pod_spec: Mapping[str, Any]) -> dict[str, Any]:
         """`pod_spec` that also obeys this scheduling (required terms are ANDed): a new dict, with
-        new affinity and spread constraints, sharing its other members with `pod_spec`."""
+        new affinity, spread constraints and tolerations, sharing its other members with `pod_spec`."""
         spec = dict(pod_spec)
         if self.affinity:
             spec["affinity"] = _merge_affinity(spec.get("affinity", {}), self.affinity)
@@ -87,7 +88,38 @@ class PodScheduling:
             spec["topologySpreadConstraints"] = [*existing, *copy.deepcopy(self.topology_spread_constraints)]
         if self.scheduler_name is not None:
             spec["schedulerName"] = self.scheduler_name
+        if self.tolerations:
+            spec["tolerations"] = [*spec.get("tolerations", []), *copy.deepcopy(self.tolerations)]
         return spec
+
+    def and_then(self, other: "PodScheduling") -> "PodScheduling":
+        """Both schedulings at once (`other`'s scheduler wins)."""
+        merged = other.merged_into(self.merged_into({}))
+        return PodScheduling(
+            affinity=merged.get("affinity", {}),
+            topology_spread_constraints=merged.get("topologySpreadConstraints", []),
+            scheduler_name=merged.get("schedulerName"),
+            tolerations=merged.get("tolerations", []),
+        )
+
+
+def cluster_scheduling(cluster_name: str, *, dedicated: bool, daemon: bool) -> PodScheduling:
+    """Where the tasks of a cluster may run whatever their placement. A node pinned to a cluster
+    (label ecs.shim.io/cluster) may be tainted with the pin (NoSchedule) to keep other clusters'
+    pods off it, DaemonSets included; every task tolerates its own cluster's pin. A cluster with
+    such a node of its own is `dedicated`: its tasks run on its pinned nodes only. A DAEMON
+    service's tasks run on every node that serves its cluster: the unpinned ones and its own."""
+    pin = clusters.cluster_pin(cluster_name)
+    toleration = {"key": names.LABEL_CLUSTER, "operator": "Equal", "value": pin, "effect": "NoSchedule"}
+    pinned_here = _selector(names.LABEL_CLUSTER, "In", [pin])
+    if dedicated:
+        affinity = required_node_affinity([{"matchExpressions": [pinned_here]}])
+    elif daemon:
+        unpinned = _selector(names.LABEL_CLUSTER, "DoesNotExist")
+        affinity = required_node_affinity([{"matchExpressions": [unpinned]}, {"matchExpressions": [pinned_here]}])
+    else:
+        affinity = {}
+    return PodScheduling(affinity=affinity, tolerations=[toleration])
 
 
 def validate_constraints(constraints: Sequence[Mapping[str, Any]]) -> None:

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shim.translate import names
-from shim.translate.placement import PlacementFailure
+from shim.translate.placement import PlacementFailure, cluster_scheduling
 from shim.translate.service_to_kube import (
+    DAEMON,
     kube_services,
     new_deployment_id,
     service_pod_scheduling,
@@ -52,6 +53,7 @@ def task_manifests(register_input: Mapping[str, Any], *, cluster_name: str, regi
     definition = registered_view(register_input, region=region, account=account)
     run = RunParameters(cluster_name=cluster_name, task_id=EXAMPLE_TASK_ID)
     pod = task_to_pod(definition, run, names.cluster_namespace(cluster_name))
+    pod["spec"] = cluster_scheduling(cluster_name, dedicated=False, daemon=False).merged_into(pod["spec"])
     return [namespace_manifest(cluster_name), pod]
 
 
@@ -75,12 +77,9 @@ def service_manifests(
         deployment_id=new_deployment_id(),
         task_definition=definition,
     )
-    scheduling = service_pod_scheduling(record, definition, nodes=[])
+    placement = service_pod_scheduling(record, definition, nodes=[])
+    on_cluster = cluster_scheduling(cluster_name, dedicated=False, daemon=record["schedulingStrategy"] == DAEMON)
+    scheduling = on_cluster if isinstance(placement, PlacementFailure) else placement.and_then(on_cluster)
     namespace = names.cluster_namespace(cluster_name)
-    workload = workload_manifest(
-        record,
-        definition,
-        namespace=namespace,
-        scheduling=None if isinstance(scheduling, PlacementFailure) else scheduling,
-    )
+    workload = workload_manifest(record, definition, namespace=namespace, scheduling=scheduling)
     return [namespace_manifest(cluster_name), workload, *kube_services(record, definition, namespace=namespace)]

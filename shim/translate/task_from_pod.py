@@ -182,6 +182,19 @@ def stop_reason(pod: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def start_failure(pod: Mapping[str, Any]) -> str | None:
+    """Why a container of a pod not yet stopped cannot start (its image cannot be pulled, or its
+    container cannot be created), as ECS words it: ECS stops such a task, stopCode
+    TaskFailedToStart, rather than leave it PENDING."""
+    if is_stopped(pod) or "deletionTimestamp" in pod["metadata"]:
+        return None
+    for container in _containers(pod):
+        waiting = container.state.get("waiting") or {}
+        if waiting.get("reason") in (*_PULL_ERRORS, *_START_ERRORS):
+            return _container_reason(container)
+    return None
+
+
 @dataclass(frozen=True)
 class TaskSummary:
     """What ListTasks filters on, read without building the whole task view."""

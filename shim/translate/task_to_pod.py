@@ -71,6 +71,12 @@ _INIT_CONDITIONS = ("COMPLETE", "SUCCESS")
 _SIDECAR_CONDITIONS = ("START", "HEALTHY")
 
 
+IMAGE_PULL_POLICY = "IfNotPresent"
+"""An image already on the node is used as it is, as the ECS agent does with
+ECS_IMAGE_PULL_BEHAVIOR=prefer-cached: a node without a registry (the local cluster's real node)
+runs its preloaded images, tags like `latest` included, where `Always` would fail to pull them."""
+
+
 @dataclass(frozen=True)
 class RunParameters:
     """What RunTask / StartTask add to a task definition for one task."""
@@ -436,7 +442,11 @@ class _Task:
         return not self.windows
 
     def container(self, container: Mapping[str, Any], role: str, liveness_probes: bool) -> Json:
-        kube: Json = {"name": kube_name(container["name"]), "image": container["image"]}
+        kube: Json = {
+            "name": kube_name(container["name"]),
+            "image": container["image"],
+            "imagePullPolicy": IMAGE_PULL_POLICY,
+        }
         if container.get("entryPoint"):
             kube["command"] = list(container["entryPoint"])
         if container.get("command"):

@@ -428,11 +428,14 @@ def cluster(ecs: Any, kube: KubeClients) -> Iterator[str]:
 @pytest.fixture
 def add_node(ecs: Any, kube: KubeClients, cluster: str) -> Iterator[Callable[..., str]]:
     """Adds a fake node shaped like an existing one of an instance type (and zone, when given),
-    with extra `labels`, pinned to the test's cluster so no other cluster lists it; afterwards the
-    cluster's services are deleted before the node is."""
+    with extra `labels`, pinned to the test's cluster so no other cluster lists it (and, `dedicated`,
+    tainted with the pin, so that the cluster runs on such nodes only); afterwards the cluster's
+    services are deleted before the node is."""
     added: list[str] = []
 
-    def add(instance_type: str, zone: str | None = None, labels: Mapping[str, str] | None = None) -> str:
+    def add(
+        instance_type: str, zone: str | None = None, labels: Mapping[str, str] | None = None, dedicated: bool = False
+    ) -> str:
         model = next(
             n
             for n in nodes(kube)
@@ -450,7 +453,14 @@ def add_node(ecs: Any, kube: KubeClients, cluster: str) -> Iterator[Callable[...
             "apiVersion": "v1",
             "kind": "Node",
             "metadata": {"name": name, "labels": labels, "annotations": {"kwok.x-k8s.io/node": "fake"}},
-            "spec": {"providerID": f"aws:///{labels[ZONE]}/{name}"},
+            "spec": {
+                "providerID": f"aws:///{labels[ZONE]}/{name}",
+                **(
+                    {"taints": [{"key": LABEL_CLUSTER, "value": label_value(cluster), "effect": "NoSchedule"}]}
+                    if dedicated
+                    else {}
+                ),
+            },
             "status": {key: model["status"][key] for key in ("allocatable", "capacity", "nodeInfo")},
         }
         kube_json(kube.core.create_node, node)

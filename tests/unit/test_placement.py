@@ -6,6 +6,7 @@ import pytest
 
 from shim.errors import InvalidParameterException
 from shim.translate import names
+from shim.translate.clusters import is_dedicated
 from shim.translate.cql import InstanceFacts
 from shim.translate.placement import (
     BINPACK_SCHEDULER_NAME,
@@ -14,6 +15,7 @@ from shim.translate.placement import (
     CandidateNode,
     PlacementFailure,
     PodScheduling,
+    cluster_scheduling,
     effective_placement,
     node_label_for_attribute,
     node_label_value_for_attribute,
@@ -429,3 +431,47 @@ def test_a_pod_placed_nowhere_stays_off_every_node_whatever_else_it_allows() -> 
     nowhere = PodScheduling(affinity=on_no_node()).merged_into(spec)
     assert node_meets_required_affinity(spec, "n1", {HOSTNAME: "n1"})
     assert not node_meets_required_affinity(nowhere, "n1", {HOSTNAME: "n1"})
+
+
+def test_every_task_tolerates_its_own_clusters_pin_and_no_other() -> None:
+    scheduling = cluster_scheduling("prod", dedicated=False, daemon=False)
+    assert scheduling.tolerations == [
+        {"key": "ecs.shim.io/cluster", "operator": "Equal", "value": "prod", "effect": "NoSchedule"}
+    ]
+    assert scheduling.affinity == {}
+
+
+def test_a_dedicated_cluster_runs_on_its_pinned_nodes_only() -> None:
+    spec = cluster_scheduling("prod", dedicated=True, daemon=True).merged_into({})
+    assert node_meets_required_affinity(spec, "n", {"ecs.shim.io/cluster": "prod"})
+    assert not node_meets_required_affinity(spec, "n", {})
+    assert not node_meets_required_affinity(spec, "n", {"ecs.shim.io/cluster": "dev"})
+
+
+def test_a_daemon_runs_on_unpinned_nodes_and_its_own_never_on_another_clusters() -> None:
+    spec = cluster_scheduling("prod", dedicated=False, daemon=True).merged_into({})
+    assert node_meets_required_affinity(spec, "n", {})
+    assert node_meets_required_affinity(spec, "n", {"ecs.shim.io/cluster": "prod"})
+    assert not node_meets_required_affinity(spec, "n", {"ecs.shim.io/cluster": "dev"})
+
+
+def test_scheduling_combined_keeps_both_sides() -> None:
+    placement = PodScheduling(affinity=on_nodes(["a", "b"]), scheduler_name="binpack")
+    spec = placement.and_then(cluster_scheduling("prod", dedicated=True, daemon=False)).merged_into({})
+    assert spec["schedulerName"] == "binpack"
+    assert node_meets_required_affinity(spec, "a", {"kubernetes.io/hostname": "a", "ecs.shim.io/cluster": "prod"})
+    assert not node_meets_required_affinity(spec, "a", {"kubernetes.io/hostname": "a"})
+    assert not node_meets_required_affinity(spec, "c", {"kubernetes.io/hostname": "c", "ecs.shim.io/cluster": "prod"})
+    assert len(spec["tolerations"]) == 1
+
+
+def test_only_a_node_tainted_with_its_own_pin_is_dedicated() -> None:
+    def node(labels: dict[str, str], taints: list[dict[str, str]]) -> dict[str, Any]:
+        return {"metadata": {"labels": labels}, "spec": {"taints": taints}}
+
+    pin = {"ecs.shim.io/cluster": "real"}
+    taint = {"key": "ecs.shim.io/cluster", "value": "real", "effect": "NoSchedule"}
+    assert is_dedicated(node(pin, [taint]))
+    assert not is_dedicated(node(pin, []))
+    assert not is_dedicated(node({}, [taint]))
+    assert not is_dedicated(node(pin, [{**taint, "value": "other"}]))

@@ -14,6 +14,7 @@ from shim.translate.task_from_pod import (
     essential_container_exited,
     is_stopped,
     last_status,
+    start_failure,
     stop_reason,
     stopped_at,
     stopped_task_record,
@@ -449,6 +450,26 @@ def test_image_that_cannot_be_pulled_is_the_container_reason() -> None:
     message = 'failed to pull image "registry.example/app:1": not found'
     pod = task_pod(statuses={"app": waiting("ErrImagePull", message)})
     assert only(view(pod)["containers"])["reason"] == f"CannotPullContainerError: {message}"
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("ErrImagePull", "CannotPullContainerError"),
+        ("ImagePullBackOff", "CannotPullContainerError"),
+        ("CreateContainerConfigError", "CannotStartContainerError"),
+    ],
+)
+def test_a_container_that_cannot_start_fails_the_task_to_start(reason: str, words: str) -> None:
+    task = definition(container("app"), container("sidecar", essential=False))
+    pod = task_pod(task, statuses={"app": running(5), "sidecar": waiting(reason, "no such image")})
+    assert start_failure(pod) == f"{words}: no such image"
+
+
+def test_a_container_still_being_created_is_no_failure_nor_is_a_pod_going_away() -> None:
+    assert start_failure(task_pod(statuses={"app": waiting("ContainerCreating")})) is None
+    failing = task_pod(statuses={"app": waiting("ErrImagePull", "not found")})
+    assert start_failure(deleted(failing, 20)) is None
 
 
 def test_lifecycle_never_goes_back() -> None:
