@@ -21,6 +21,9 @@ from shim.translate.access import Permission
 DECISION_SECONDS = 5.0
 """How long an RBAC decision is reused: a Role changed takes at most this long to apply."""
 
+MAX_DECISIONS = 10_000
+"""Decisions remembered at most: past it they are forgotten at once (callers and clusters are few)."""
+
 _acting_as: ContextVar[Caller | None] = ContextVar("acting_as", default=None)
 
 
@@ -59,7 +62,7 @@ class AccessReviews:
             return decision[0]
         allowed = self._review(caller, permission)
         with self._lock:
-            if len(self._decisions) > 10_000:
+            if len(self._decisions) >= MAX_DECISIONS:
                 self._decisions.clear()
             self._decisions[key] = (allowed, now + DECISION_SECONDS)
         return allowed

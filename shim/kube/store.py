@@ -556,7 +556,7 @@ class Store:
         """The nodes of the cluster's container instances: those pinned to it, and every unpinned
         node unless one of its pinned nodes is dedicated to it (clusters.is_dedicated)."""
         pinned = self.nodes_pinned_to(cluster_name)
-        if any(is_dedicated(node) for node in pinned):
+        if self.has_dedicated_nodes(cluster_name):
             return pinned
         return self._nodes.indexed("pin", EVERY_CLUSTER) + pinned
 
