@@ -1,4 +1,4 @@
-"""What every ECS operation handler receives and returns: the contract between the protocol layer,
+"""What every operation handler (ECS, CloudWatch Logs) receives and returns: the contract between the protocol layer,
 which makes a `Call` of each request, and the handlers, which answer it. It imports no layer, so
 both can."""
 
@@ -22,7 +22,7 @@ class Caller:
 
 @dataclass(frozen=True)
 class Call:
-    """One ECS API call: its operation, validated input members, and where it is made."""
+    """One API call: its operation, validated input members, and where it is made."""
 
     operation: str
     params: Params
@@ -32,6 +32,8 @@ class Call:
     caller: Caller | None = None
     """None: the call is made with the server's own Kubernetes identity (no credentials file,
     or a key mapped to no Kubernetes user)."""
+    service: str = "ecs"
+    """The AWS service the call is to, by its SigV4 signing name: `ecs` or `logs`."""
 
 
 Handler = Callable[[Call], Response]

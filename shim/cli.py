@@ -19,6 +19,7 @@ from shim.memory import QuietCollector
 from shim.protocol.worker import EcsThreadWorker
 from shim.server import create_server_app, prepare_cluster
 from shim.translate.access import team_access_manifests
+from shim.translate.logs import log_destinations
 from shim.translate.rehearsal import service_manifests, task_manifests
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,8 @@ def translate(args: argparse.Namespace) -> None:
         manifests = service_manifests(register_input, service_input, **where)
     else:
         manifests = task_manifests(register_input, **where)
+    for destination in log_destinations(register_input):
+        print(f"# {destination}")
     print(yaml.safe_dump_all(manifests, sort_keys=False), end="")
 
 

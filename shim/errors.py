@@ -1,4 +1,5 @@
-"""Errors as ECS sends them: the class name is the wire code (`__type`), the status its HTTP status.
+"""Errors as ECS and CloudWatch Logs send them: the class name is the wire code (`__type`), the
+status its HTTP status.
 
 Every layer raises these; only the protocol layer turns them into responses.
 """
@@ -100,3 +101,15 @@ class IncompleteSignatureException(EcsError):
 
 class MissingAuthenticationTokenException(EcsError):
     status = 403
+
+
+class InvalidOperationException(EcsError):
+    """CloudWatch Logs' answer to an operation it does not perform (here: one not served yet)."""
+
+
+class ResourceNotFoundException(EcsError):
+    """CloudWatch Logs: no such log group or log stream."""
+
+
+class ResourceAlreadyExistsException(EcsError):
+    """CloudWatch Logs: the log group or log stream exists already."""

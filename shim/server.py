@@ -9,11 +9,15 @@ from flask import Flask
 from shim.config import Config
 from shim.kube.client import api_server_problem, connect
 from shim.kube.errors import Conflict, Forbidden
+from shim.kube.logs import LogStore
 from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
+from shim.operations.logs import build_log_handlers
+from shim.operations.logs.collector import LogCollector
 from shim.operations.reconciler import Reconciler
 from shim.protocol.app import create_app
+from shim.schemas.model import LOGS
 from shim.translate.clusters import DEFAULT_CLUSTER
 
 log = logging.getLogger(__name__)
@@ -35,8 +39,15 @@ def prepare_cluster(config: Config) -> None:
 
 def create_server_app(config: Config) -> Flask:
     store = Store(connect(config.kubeconfig)).start()
+    log_store = LogStore(store.kube)
     Reconciler(store, config.region, config.account).start()
-    return create_app(config, build_handlers(store), ready=partial(readiness_problem, store))
+    LogCollector(store, log_store).start()
+    return create_app(
+        config,
+        build_handlers(store),
+        ready=partial(readiness_problem, store),
+        other_services={LOGS: build_log_handlers(log_store)},
+    )
 
 
 def readiness_problem(store: Store) -> str | None:

@@ -1,10 +1,11 @@
-"""The ECS API over HTTP: AWS JSON 1.1 on `POST /`, one handler per operation.
+"""The ECS API, and the CloudWatch Logs API beside it, over HTTP: AWS JSON 1.1 on `POST /`, one
+handler per operation of each service.
 
-A request goes: request id, SigV4 check, X-Amz-Target -> operation, JSON body, validation
-against botocore's model, handler. Every failure becomes the JSON error envelope boto3 reads
-(`{"__type": code, "message": ...}`) with the error's HTTP status; anything that is not an
-ECS error is logged with its traceback here and reaches the client only as a ServerException
-naming the request id.
+A request goes: request id, X-Amz-Target -> service and operation, SigV4 check (scoped to that
+service's signing name), JSON body, validation against botocore's model of the service, handler.
+Every failure becomes the JSON error envelope boto3 reads (`{"__type": code, "message": ...}`)
+with the error's HTTP status; anything that is not an API error is logged with its traceback
+here and reaches the client only as a ServerException naming the request id.
 """
 
 import datetime
@@ -25,6 +26,7 @@ from shim.calls import Call, Caller, Handler, Params
 from shim.config import Config
 from shim.errors import (
     EcsError,
+    InvalidOperationException,
     SerializationException,
     ServerException,
     UnknownOperationException,
@@ -32,7 +34,7 @@ from shim.errors import (
 )
 from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
-from shim.schemas.model import operation_names, target_prefix
+from shim.schemas.model import ECS, LOGS, operation_names, service_of_target_prefix, target_prefix
 from shim.schemas.requests import validate_request
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -52,15 +54,24 @@ class RequestTimeoutException(EcsError):
     status = 408
 
 
+SERVICE_NAMES = {ECS: "Amazon ECS", LOGS: "Amazon CloudWatch Logs"}
+
+
 def create_app(
-    config: Config, handlers: Mapping[str, Handler], ready: Callable[[], str | None] = lambda: None
+    config: Config,
+    handlers: Mapping[str, Handler],
+    ready: Callable[[], str | None] = lambda: None,
+    other_services: Mapping[str, Mapping[str, Handler]] | None = None,
 ) -> Flask:
-    """The ECS API app; `ready()` says why the server cannot serve now (None: it can), for /readyz."""
-    not_ecs = sorted(set(handlers) - operation_names())
-    if not_ecs:
-        raise ValueError(f"handlers for operations ECS does not have: {', '.join(not_ecs)}")
+    """The API app: ECS `handlers`, and `other_services`' handlers by service name (`logs`) on the
+    same endpoint; `ready()` says why the server cannot serve now (None: it can), for /readyz."""
+    services = {ECS: dict(handlers), **{name: dict(table) for name, table in (other_services or {}).items()}}
+    for service, table in services.items():
+        unknown = sorted(set(table) - operation_names(service))
+        if unknown:
+            raise ValueError(f"handlers for operations {service} does not have: {', '.join(unknown)}")
     credentials = load_credentials(config.credentials_file) if config.credentials_file else None
-    api = _EcsApi(config, dict(handlers), credentials)
+    api = _EcsApi(config, services, credentials)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.before_request(_assign_request_id)
@@ -81,12 +92,21 @@ def encode_json(document: Any) -> bytes:
 class _AccessEntry:
     operation: str | None = None
     cluster: str | None = None
+    service: str = ECS
+
+    @property
+    def logged_operation(self) -> str | None:
+        """The operation as the access log names it: ECS's bare, another service's as `logs:Name`."""
+        if self.operation is None or self.service == ECS:
+            return self.operation
+        return f"{self.service}:{self.operation}"
 
 
 @dataclass(frozen=True)
 class _EcsApi:
     config: Config
-    handlers: dict[str, Handler]
+    services: dict[str, dict[str, Handler]]
+    """Each service's handlers by operation, by service name."""
     credentials: dict[str, AccessKey] | None
 
     def serve(self) -> Response:
@@ -101,23 +121,26 @@ class _EcsApi:
         except EcsError as error:
             response = _error_response(error)
         except Exception:
-            log.exception("request %s (%s) failed", g.request_id, entry.operation)
+            log.exception("request %s (%s) failed", g.request_id, entry.logged_operation)
             response = _error_response(ServerException(f"An internal error occurred (request id {g.request_id})."))
         _log_access(entry, response.status_code, started)
         return response
 
     def _respond(self, entry: _AccessEntry) -> Any:
+        target = request.headers.get("X-Amz-Target")
+        entry.service = _service(target)
         caller: Caller | None = None
         if self.credentials is not None:
-            caller = verify_signature(request, self.credentials, datetime.datetime.now(datetime.UTC)).caller
-        entry.operation = _operation(request.headers.get("X-Amz-Target"))
-        handler = self.handlers.get(entry.operation)
+            now = datetime.datetime.now(datetime.UTC)
+            caller = verify_signature(request, self.credentials, now, entry.service).caller
+        entry.operation = _operation(target, entry.service)
+        handler = self.services.get(entry.service, {}).get(entry.operation)
         if handler is None:
-            raise UnsupportedFeatureException(f"The operation {entry.operation} is not supported by ecs-shim yet.")
+            raise _unserved(entry.service, entry.operation)
         body = _json_body(request.get_data())
         cluster = body.get("cluster")
-        entry.cluster = cluster if isinstance(cluster, str) else None
-        params: Params = validate_request(entry.operation, body)
+        entry.cluster = cluster if isinstance(cluster, str) and entry.service == ECS else None
+        params: Params = validate_request(entry.operation, body, entry.service)
         call = Call(
             operation=entry.operation,
             params=params,
@@ -125,17 +148,32 @@ class _EcsApi:
             account=self.config.account,
             request_id=g.request_id,
             caller=caller,
+            service=entry.service,
         )
         return handler(call)
 
 
-def _operation(target: str | None) -> str:
+def _service(target: str | None) -> str:
+    """The service `target` addresses; ECS when it names none the server speaks (the request
+    then fails as an unknown ECS operation, after the signature check, as it always has)."""
+    if target is None:
+        return ECS
+    return service_of_target_prefix(target.partition(".")[0]) or ECS
+
+
+def _operation(target: str | None, service: str) -> str:
     if target is None:
         raise UnknownOperationException(f"Missing X-Amz-Target header: expected '{target_prefix()}.<Operation>'.")
     prefix, _, operation = target.partition(".")
-    if prefix != target_prefix() or operation not in operation_names():
-        raise UnknownOperationException(f"'{target}' is not an Amazon ECS operation.")
+    if prefix != target_prefix(service) or operation not in operation_names(service):
+        raise UnknownOperationException(f"'{target}' is not an {SERVICE_NAMES[service]} operation.")
     return operation
+
+
+def _unserved(service: str, operation: str) -> EcsError:
+    """The answer to an operation of the model that has no handler, in the service's own terms."""
+    message = f"The operation {operation} is not supported by ecs-shim yet."
+    return UnsupportedFeatureException(message) if service == ECS else InvalidOperationException(message)
 
 
 def _too_large() -> RequestEntityTooLargeException:
@@ -177,7 +215,7 @@ def _error_response(error: EcsError) -> Response:
 
 def _log_access(entry: _AccessEntry, status: int, started: float) -> None:
     record = {
-        "operation": entry.operation,
+        "operation": entry.logged_operation,
         "cluster": entry.cluster,
         "status": status,
         "duration_ms": round((time.monotonic() - started) * 1000, 3),

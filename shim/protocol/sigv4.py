@@ -1,4 +1,5 @@
-"""AWS Signature Version 4 checks for requests to the ECS API.
+"""AWS Signature Version 4 checks for requests to the services served (ECS, CloudWatch Logs): the
+credential scope must name the service the request's X-Amz-Target belongs to.
 
 The expected signature is computed by botocore's own signer over the request as received
 (method, path, query, the headers the client says it signed, body, X-Amz-Date), so the
@@ -28,6 +29,7 @@ from shim.errors import (
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "ecs"
+"""The signing name when the request names no service the server speaks."""
 TERMINATOR = "aws4_request"
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=15)
 _PARAMETERS = ("Credential", "Signature", "SignedHeaders")
@@ -99,14 +101,17 @@ def scope_region(request: Request) -> str | None:
         return None
 
 
-def verify_signature(request: Request, credentials: Mapping[str, AccessKey], now: datetime.datetime) -> AccessKey:
-    """The key of `credentials` that signed `request`; else the ECS error AWS answers with."""
+def verify_signature(
+    request: Request, credentials: Mapping[str, AccessKey], now: datetime.datetime, service: str = SERVICE
+) -> AccessKey:
+    """The key of `credentials` that signed `request` for `service` (its SigV4 signing name);
+    else the error AWS answers with."""
     header = request.headers.get("Authorization")
     if header is None:
         raise MissingAuthenticationTokenException("Missing Authentication Token")
     authorization = parse_authorization(header)
     timestamp = _request_timestamp(request)
-    _check_scope(authorization, timestamp)
+    _check_scope(authorization, timestamp, service)
     _check_clock_skew(timestamp, now)
     key = credentials.get(authorization.access_key)
     if key is None:
@@ -150,7 +155,10 @@ def expected_signature(
 ) -> str:
     """The signature botocore computes for `request` as received, with `secret`."""
     signer = _ReceivedRequestSigner(
-        Credentials(authorization.access_key, secret), authorization.region, authorization.signed_headers
+        Credentials(authorization.access_key, secret),
+        authorization.service,
+        authorization.region,
+        authorization.signed_headers,
     )
     url = f"{request.scheme}://{request.host}{request.path}"
     if request.query_string:
@@ -167,8 +175,8 @@ def expected_signature(
 class _ReceivedRequestSigner(SigV4Auth):
     """botocore's SigV4 signer, told which headers the client signed instead of choosing them."""
 
-    def __init__(self, credentials: Credentials, region: str, signed_headers: tuple[str, ...]) -> None:
-        super().__init__(credentials, SERVICE, region)
+    def __init__(self, credentials: Credentials, service: str, region: str, signed_headers: tuple[str, ...]) -> None:
+        super().__init__(credentials, service, region)
         self.signed_header_names = signed_headers
 
     def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
@@ -191,9 +199,9 @@ def _request_timestamp(request: Request) -> datetime.datetime:
         ) from None
 
 
-def _check_scope(authorization: Authorization, timestamp: datetime.datetime) -> None:
-    if authorization.service != SERVICE:
-        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+def _check_scope(authorization: Authorization, timestamp: datetime.datetime, service: str) -> None:
+    if authorization.service != service:
+        raise InvalidSignatureException(f"Credential should be scoped to correct service: '{service}'. ")
     if authorization.terminator != TERMINATOR:
         raise InvalidSignatureException(
             f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{authorization.terminator}'."

@@ -1,4 +1,5 @@
-"""Request validation: every ECS operation's input, checked against botocore's ECS model.
+"""Request validation: every operation's input, checked against botocore's model of its service
+(ECS, or CloudWatch Logs, which share AWS's JSON 1.1 conventions).
 
 The marshmallow schemas are generated from botocore's input shapes at first use instead of
 being written by hand: the model already describes all 88 operations' members, types, required
@@ -34,7 +35,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from shim.calls import Params
 from shim.errors import InvalidParameterException, SerializationException
-from shim.schemas.model import ecs_model, input_shape
+from shim.schemas.model import ECS, input_shape, service_model
 
 WRONG_TYPE = "wrong JSON type"
 MUST_NOT_BE_NULL = "Member must not be null"
@@ -54,12 +55,12 @@ _TYPE_NAMES = {
 }
 
 
-def validate_request(operation: str, body: Mapping[str, Any]) -> Params:
-    """The validated input members of `operation`: unknown members dropped, nulls dropped."""
+def validate_request(operation: str, body: Mapping[str, Any], service: str = ECS) -> Params:
+    """The validated input members of `service`'s `operation`: unknown members dropped, nulls dropped."""
     try:
-        params: Params = _operation_schema(operation).load(body)
+        params: Params = _operation_schema(service, operation).load(body)
     except ValidationError as error:
-        raise _ecs_error(list(_problems(error.messages, input_shape(operation), body, ""))) from None
+        raise _ecs_error(list(_problems(error.messages, input_shape(operation, service), body, ""))) from None
     return params
 
 
@@ -112,18 +113,18 @@ class _Timestamp(fields.Field):
 
 
 @functools.cache
-def _operation_schema(operation: str) -> Schema:
-    return _structure_schema(input_shape(operation).name)
+def _operation_schema(service: str, operation: str) -> Schema:
+    return _structure_schema(service, input_shape(operation, service).name)
 
 
 @functools.cache
-def _structure_schema(shape_name: str) -> Schema:
-    shape = ecs_model().shape_for(shape_name)
-    members = {name: _field(member, name in shape.required_members) for name, member in shape.members.items()}
+def _structure_schema(service: str, shape_name: str) -> Schema:
+    shape = service_model(service).shape_for(shape_name)
+    members = {name: _field(service, member, name in shape.required_members) for name, member in shape.members.items()}
     return _Structure.from_dict(members, name=shape_name)()
 
 
-def _field(shape: Shape, required: bool) -> fields.Field:
+def _field(service: str, shape: Shape, required: bool) -> fields.Field:
     options: dict[str, Any] = {
         "required": required,
         "validate": _constraints(shape),
@@ -133,11 +134,13 @@ def _field(shape: Shape, required: bool) -> fields.Field:
         case "structure" if shape.is_document_type:
             return fields.Raw(**options)
         case "structure":
-            return fields.Nested(functools.partial(_structure_schema, shape.name), **options)
+            return fields.Nested(functools.partial(_structure_schema, service, shape.name), **options)
         case "list":
-            return fields.List(_field(shape.member, False), **options)
+            return fields.List(_field(service, shape.member, False), **options)
         case "map":
-            return fields.Dict(keys=_field(shape.key, False), values=_field(shape.value, False), **options)
+            return fields.Dict(
+                keys=_field(service, shape.key, False), values=_field(service, shape.value, False), **options
+            )
         case "string":
             return fields.String(**options)
         case "integer" | "long":
@@ -148,7 +151,7 @@ def _field(shape: Shape, required: bool) -> fields.Field:
             return _Boolean(**options)
         case "timestamp":
             return _Timestamp(**options)
-    raise TypeError(f"ECS shape {shape.name} has type {shape.type_name}, which requests cannot carry")
+    raise TypeError(f"{service} shape {shape.name} has type {shape.type_name}, which requests cannot carry")
 
 
 def _constraints(shape: Shape) -> list[Callable[[Any], None]]:
@@ -198,8 +201,11 @@ def _problems(errors: Any, shape: Shape, value: Any, path: str) -> Iterator[_Pro
             yield from _problems(nested, shape.members[key], value.get(key), _join(path, key))
         elif shape.type_name == "list":
             yield from _problems(nested, shape.member, value[key], f"{path}.{key + 1}.member")
-        else:
-            yield from _problems(nested["value"], shape.value, value[key], f"{path}.{key}")
+        else:  # a map: its key's problems, its value's, or both
+            if "key" in nested:
+                yield from _problems(nested["key"], shape.key, key, f"{path}.{key}")
+            if "value" in nested:
+                yield from _problems(nested["value"], shape.value, value[key], f"{path}.{key}")
 
 
 def _join(path: str, member: str) -> str:

@@ -9,19 +9,23 @@ from typing import Any
 
 from botocore.model import Shape
 
-from shim.schemas.model import output_shape
+from shim.schemas.model import ECS, output_shape
 
 _EPOCH_SECONDS_LIMIT = 100_000_000_000
 """Year 5138 in epoch seconds: larger timestamps are almost surely milliseconds."""
 
 
-def output_problems(operation: str, response: dict[str, Any]) -> list[str]:
-    """Every way `response`, the decoded JSON body as sent on the wire, breaks the output shape.
+def output_problems(operation: str, response: dict[str, Any], service: str = ECS) -> list[str]:
+    """Every way `response`, the decoded JSON body as sent on the wire, breaks the output shape
+    of `service`'s `operation` (an operation without one answers an empty object).
 
     Checked recursively: required members present, no unknown members, JSON types right,
     enum values legal, timestamps as epoch-seconds numbers, no nulls (AWS omits absent members).
     """
-    return list(_problems(output_shape(operation), response, "$"))
+    shape = output_shape(operation, service)
+    if shape is None:
+        return [] if response == {} else [f"$: {operation} has no output, got {response!r}"]
+    return list(_problems(shape, response, "$"))
 
 
 def _problems(shape: Shape, value: Any, path: str) -> Iterator[str]:

@@ -38,6 +38,12 @@ EXPECTED_GRANTS: set[Grant] = {
         for resource in ("clusters", "taskdefinitions", "tasks", "services")
         for verb in CRUD
     ),
+    *(
+        ("ecs.shim.io", resource, verb)
+        for resource in ("loggroups", "logstreams")
+        for verb in (*CRUD, "deletecollection")
+    ),
+    ("", "pods/log", "get"),
     *(("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "create", "patch")),
     ("", "users", "impersonate"),
     ("", "groups", "impersonate"),

@@ -1,0 +1,143 @@
+"""One endpoint, two AWS services: X-Amz-Target's prefix picks ECS or CloudWatch Logs, each with
+its own handlers, botocore model and SigV4 signing name; errors, request ids and the access log
+are shared."""
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from shim.calls import Call, Handler, Response
+from shim.config import Config
+from shim.errors import InvalidParameterException
+from shim.protocol.app import create_app
+from shim.schemas.requests import validate_request
+from shim.schemas.responses import output_problems
+
+ACCESS_KEY = "AKIDSHIMTEST"
+SECRET = "shim/secret+key"
+ECS_PREFIX = "AmazonEC2ContainerServiceV20141113"
+LOGS_PREFIX = "Logs_20140328"
+
+
+def list_clusters(call: Call) -> Response:
+    return {"clusterArns": [], "nextToken": call.service}
+
+
+def describe_log_groups(call: Call) -> Response:
+    return {"logGroups": [{"logGroupName": call.params.get("logGroupNamePrefix", "/"), "creationTime": 0}]}
+
+
+LOGS_HANDLERS: dict[str, Handler] = {"DescribeLogGroups": describe_log_groups}
+
+
+def app(credentials_file: str | None = None) -> FlaskClient:
+    config = Config(region="us-east-1", account="111122223333", credentials_file=credentials_file)
+    return create_app(config, {"ListClusters": list_clusters}, other_services={"logs": LOGS_HANDLERS}).test_client()
+
+
+@pytest.fixture
+def credentials_file(tmp_path: Path) -> str:
+    path = tmp_path / "credentials"
+    path.write_text(f"[shim]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET}\n")
+    return str(path)
+
+
+def post(client: FlaskClient, target: str, body: dict[str, Any], signing_name: str | None = None) -> TestResponse:
+    data = json.dumps(body).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    if signing_name is not None:
+        request = AWSRequest(method="POST", url="http://localhost/", data=data, headers=headers)
+        SigV4Auth(Credentials(ACCESS_KEY, SECRET), signing_name, "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+    return client.post("/", data=data, headers=headers)
+
+
+def error_of(response: TestResponse) -> tuple[int, str, str]:
+    body = response.get_json(force=True)
+    return response.status_code, body["__type"], body["message"]
+
+
+def test_target_prefix_picks_the_service() -> None:
+    client = app()
+    logs = post(client, f"{LOGS_PREFIX}.DescribeLogGroups", {"logGroupNamePrefix": "/ecs/"})
+    assert logs.status_code == 200
+    assert logs.get_json(force=True) == {"logGroups": [{"logGroupName": "/ecs/", "creationTime": 0}]}
+    assert output_problems("DescribeLogGroups", logs.get_json(force=True), "logs") == []
+    ecs = post(client, f"{ECS_PREFIX}.ListClusters", {})
+    assert ecs.get_json(force=True)["nextToken"] == "ecs"
+    assert logs.headers["x-amzn-RequestId"] != ecs.headers["x-amzn-RequestId"]
+
+
+def test_requests_are_validated_against_the_services_own_model() -> None:
+    status, code, message = error_of(post(app(), f"{LOGS_PREFIX}.DescribeLogGroups", {"limit": 51}))
+    assert (status, code) == (400, "InvalidParameterException")
+    assert message == (
+        "1 validation error detected: Value '51' at 'limit' failed to satisfy constraint: "
+        "Member must have value less than or equal to 50"
+    )
+
+
+def test_unserved_logs_operation_is_an_invalid_operation() -> None:
+    assert error_of(post(app(), f"{LOGS_PREFIX}.PutMetricFilter", {})) == (
+        400,
+        "InvalidOperationException",
+        "The operation PutMetricFilter is not supported by ecs-shim yet.",
+    )
+
+
+def test_unknown_logs_operation_names_the_service() -> None:
+    assert error_of(post(app(), f"{LOGS_PREFIX}.LaunchRocket", {})) == (
+        400,
+        "UnknownOperationException",
+        f"'{LOGS_PREFIX}.LaunchRocket' is not an Amazon CloudWatch Logs operation.",
+    )
+
+
+def test_handlers_for_operations_the_model_lacks_are_refused() -> None:
+    with pytest.raises(ValueError, match="logs does not have: ListClusters"):
+        create_app(Config(), {}, other_services={"logs": {"ListClusters": list_clusters}})
+
+
+def test_logs_call_signed_for_logs_is_accepted(credentials_file: str) -> None:
+    response = post(app(credentials_file), f"{LOGS_PREFIX}.DescribeLogGroups", {}, signing_name="logs")
+    assert response.status_code == 200
+
+
+def test_logs_call_signed_for_ecs_is_refused(credentials_file: str) -> None:
+    assert error_of(post(app(credentials_file), f"{LOGS_PREFIX}.DescribeLogGroups", {}, signing_name="ecs")) == (
+        403,
+        "InvalidSignatureException",
+        "Credential should be scoped to correct service: 'logs'. ",
+    )
+
+
+def test_ecs_call_signed_for_logs_is_refused(credentials_file: str) -> None:
+    assert error_of(post(app(credentials_file), f"{ECS_PREFIX}.ListClusters", {}, signing_name="logs")) == (
+        403,
+        "InvalidSignatureException",
+        "Credential should be scoped to correct service: 'ecs'. ",
+    )
+
+
+def test_access_log_names_the_logs_operation(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="shim.access")
+    post(app(), f"{LOGS_PREFIX}.DescribeLogGroups", {})
+    lines = [json.loads(record.getMessage()) for record in caplog.records if record.name == "shim.access"]
+    assert [(line["operation"], line["status"]) for line in lines] == [("logs:DescribeLogGroups", 200)]
+
+
+def test_a_map_key_breaking_its_constraint_is_an_invalid_parameter() -> None:
+    with pytest.raises(InvalidParameterException) as raised:
+        validate_request("CreateLogGroup", {"logGroupName": "/ecs/web", "tags": {"": "empty key"}}, "logs")
+    assert raised.value.message == (
+        "1 validation error detected: Value '' at 'tags.' failed to satisfy constraint: "
+        "Member must have length greater than or equal to 1"
+    )
