@@ -1,6 +1,7 @@
 """The local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok, run as plain processes on loopback ports, with fake nodes from
-cluster/nodes.yaml. Used by cluster/up, cluster/down and cluster/status.
+cluster/nodes.yaml and, when run as root, one real node (cluster/real_node.py). Used by
+cluster/up, cluster/down and cluster/status.
 
 Everything it starts is recorded in .cluster/ (pids, ports, logs, certificates, kubeconfig),
 so `down` stops exactly those processes.
@@ -28,9 +29,14 @@ from typing import Any
 import yaml
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # the sibling modules, however this file is loaded
+import images  # noqa: E402
+import real_node  # noqa: E402
+
 ROOT = HERE.parent
 STATE = Path(os.environ.get("ECS_SHIM_CLUSTER_DIR", ROOT / ".cluster")).resolve()
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+ALL_COMPONENTS = COMPONENTS + real_node.COMPONENTS
 SERVICE_CIDR = "10.96.0.0/16"
 
 
@@ -44,9 +50,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def build_binaries() -> Path:
-    result = subprocess.run([str(HERE / "build")], check=True, stdout=subprocess.PIPE, text=True)
+def build_binaries(with_real_node: bool) -> Path:
+    environment = {**os.environ, real_node.ENABLED: "1" if with_real_node else "0"}
+    result = subprocess.run([str(HERE / "build")], check=True, stdout=subprocess.PIPE, text=True, env=environment)
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def containerd_dir(bin_dir: Path) -> Path:
+    """Where cluster/build puts containerd: beside the control plane's folder."""
+    return bin_dir.parent / f"containerd-{images.versions()['CONTAINERD_VERSION']}"
+
+
+def images_cache(bin_dir: Path) -> Path:
+    return bin_dir.parent.parent / "images"
 
 
 def openssl(*args: str) -> None:
@@ -80,6 +96,10 @@ def make_certificates(pki: Path) -> None:
     client_extensions = pki / "client.ext"
     client_extensions.write_text("extendedKeyUsage=clientAuth\n")
     issue_certificate(pki, "admin", "/O=system:masters/CN=ecs-shim-admin", client_extensions)
+    # The API server's identity towards kubelets (logs, exec, port-forward).
+    issue_certificate(
+        pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client_extensions
+    )
     openssl("genrsa", "-out", str(pki / "service-account.key"), "2048")
     openssl("rsa", "-in", str(pki / "service-account.key"), "-pubout", "-out", str(pki / "service-account.pub"))
 
@@ -116,7 +136,8 @@ def issue_certificate(pki: Path, name: str, subject: str, extensions: Path) -> N
     )
 
 
-def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
+def write_kubeconfig(path: Path, server: str, pki: Path, user: str = "admin") -> None:
+    """A kubeconfig that signs in with pki/<user>.crt."""
     config = {
         "apiVersion": "v1",
         "kind": "Config",
@@ -126,7 +147,7 @@ def write_kubeconfig(path: Path, server: str, pki: Path) -> None:
         "users": [
             {
                 "name": "ecs-shim-admin",
-                "user": {"client-certificate": str(pki / "admin.crt"), "client-key": str(pki / "admin.key")},
+                "user": {"client-certificate": str(pki / f"{user}.crt"), "client-key": str(pki / f"{user}.key")},
             }
         ],
         "contexts": [{"name": "ecs-shim-local", "context": {"cluster": "ecs-shim-local", "user": "ecs-shim-admin"}}],
@@ -167,7 +188,11 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
             "--advertise-address=127.0.0.1",
             f"--secure-port={ports['kube-apiserver']}",
             "--endpoint-reconciler-type=none",
-            "--authorization-mode=RBAC",
+            "--authorization-mode=Node,RBAC",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",
             "--allow-privileged=true",
             f"--client-ca-file={pki / 'ca.crt'}",
             f"--tls-cert-file={pki / 'serving.crt'}",
@@ -215,12 +240,17 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
     }
 
 
-def start(name: str, command: list[str]) -> None:
+def start(name: str, command: list[str], environment: dict[str, str] | None = None) -> None:
     logs = STATE / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / f"{name}.log", "ab") as output:
         process = subprocess.Popen(
-            command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env=environment,
         )
     (STATE / "pids").mkdir(exist_ok=True)
     (STATE / "pids" / f"{name}.pid").write_text(f"{process.pid}\n{command[0]}\n")
@@ -228,7 +258,7 @@ def start(name: str, command: list[str]) -> None:
 
 def recorded_processes() -> Iterator[tuple[str, int]]:
     """(component, pid) of each recorded process that still runs the binary it was started as."""
-    for name in reversed(COMPONENTS):
+    for name in reversed(ALL_COMPONENTS):
         record = STATE / "pids" / f"{name}.pid"
         if not record.exists():
             continue
@@ -243,6 +273,12 @@ def recorded_processes() -> Iterator[tuple[str, int]]:
 
 def started_components() -> set[str]:
     return {record.stem for record in (STATE / "pids").glob("*.pid")}
+
+
+def recorded_binary(name: str) -> Path | None:
+    """The binary a component was started from, as recorded (whether or not it still runs)."""
+    record = STATE / "pids" / f"{name}.pid"
+    return Path(record.read_text().split("\n")[1]) if record.exists() else None
 
 
 def https_get(url: str, timeout: float = 2.0) -> int:
@@ -278,7 +314,7 @@ def api_server_url() -> str:
 
 def is_up() -> bool:
     running = {name for name, _ in recorded_processes()}
-    if running != set(COMPONENTS):
+    if not running >= set(COMPONENTS) | started_components():
         return False
     try:
         return https_get(f"{api_server_url()}/readyz") == 200
@@ -340,14 +376,14 @@ def create_nodes(bin_dir: Path, count: int | None) -> int:
     return len(manifests)
 
 
-def ready_node_count(bin_dir: Path) -> int:
+def ready_nodes(bin_dir: Path) -> set[str]:
     nodes = json.loads(kubectl(bin_dir, "get", "nodes", "-o", "json"))["items"]
-    return sum(
-        1
+    return {
+        node["metadata"]["name"]
         for node in nodes
         for condition in node.get("status", {}).get("conditions", [])
         if condition["type"] == "Ready" and condition["status"] == "True"
-    )
+    }
 
 
 def apply_crds(bin_dir: Path) -> None:
@@ -357,11 +393,23 @@ def apply_crds(bin_dir: Path) -> None:
         kubectl(bin_dir, "wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
 
 
-def up(node_count: int | None) -> None:
+def up(node_count: int | None, with_real_node: bool) -> None:
     started = time.monotonic()
-    bin_dir = build_binaries()
+    with_real_node = real_node.wanted(with_real_node)
+    holder = real_node.holder()
+    if with_real_node and holder not in (None, STATE):
+        log(f"the host's real node belongs to the cluster in {holder}: starting without it")
+        with_real_node = False
+    bin_dir = build_binaries(with_real_node)
+    layout = real_node.Layout(STATE / "real-node")
     if is_up():
         log(f"already running at {api_server_url()}")
+        if with_real_node and "kubelet" not in started_components():
+            if (STATE / "pki" / "apiserver-kubelet-client.crt").exists():
+                start_runtime(bin_dir, layout)
+                start_kubelet(bin_dir, layout)
+            else:
+                log("this control plane predates the real node (cluster/down, then cluster/up adds it)")
     else:
         down(quiet=True)
         STATE.mkdir(parents=True, exist_ok=True)
@@ -370,6 +418,8 @@ def up(node_count: int | None) -> None:
         ports = {name: free_port() for name in (*COMPONENTS, "etcd-peer")}
         (STATE / "ports.json").write_text(json.dumps(ports))
         write_kubeconfig(STATE / "kubeconfig", api_server_url(), STATE / "pki")
+        if with_real_node:
+            start_runtime(bin_dir, layout)
         commands = component_commands(bin_dir, ports)
         for name in COMPONENTS:
             log(f"starting {name}")
@@ -382,27 +432,93 @@ def up(node_count: int | None) -> None:
                 )
             if name == "kube-apiserver":
                 wait_for("kube-apiserver /readyz", lambda: https_get(f"{api_server_url()}/readyz") == 200, 120)
+                if with_real_node:
+                    start_kubelet(bin_dir, layout)
     apply_crds(bin_dir)
     wanted = create_nodes(bin_dir, node_count)
-    log(f"waiting for {wanted} nodes to be Ready")
-    wait_for("nodes Ready", lambda: ready_node_count(bin_dir) >= wanted, 60 + wanted / 10)
+    real = {real_node.NAME} if "kubelet" in started_components() else set()
+    log(f"waiting for {wanted + len(real)} nodes to be Ready" + (f" (real node {real_node.NAME})" if real else ""))
+    wait_for(
+        "nodes Ready",
+        lambda: len((ready := ready_nodes(bin_dir)) - real) >= wanted and real <= ready,
+        60 + wanted / 10,
+    )
     log(f"up in {time.monotonic() - started:.1f} s; KUBECONFIG={STATE / 'kubeconfig'}")
 
 
+def start_runtime(bin_dir: Path, layout: real_node.Layout) -> None:
+    """The real node's containerd, with the images imported (no registry needed)."""
+    log("starting containerd (real node)")
+    real_node.save_host(layout)
+    ports = {name: free_port() for name in real_node.PORTS}
+    (layout.root / "ports.json").write_text(json.dumps(ports))
+    pki = STATE / "pki"
+
+    def issue(name: str, subject: str, extensions: str) -> None:
+        (pki / f"{name}.ext").write_text(extensions)
+        issue_certificate(pki, name, subject, pki / f"{name}.ext")
+
+    def kubeconfig(path: Path, user: str) -> None:
+        write_kubeconfig(path, api_server_url(), pki, user)
+
+    real_node.certificates(issue, real_node.node_ip())
+    real_node.write_configs(layout, pki, ports, kubeconfig)
+    containerd = containerd_dir(bin_dir)
+    commands = real_node.commands(layout, bin_dir, containerd, ports)
+    start("containerd", commands["containerd"], real_node.environment(containerd))
+    wait_for("containerd", lambda: real_node.serving(layout, containerd), 30)
+    real_node.import_images(layout, containerd, images.build(images_cache(bin_dir)))
+
+
+def start_kubelet(bin_dir: Path, layout: real_node.Layout) -> None:
+    """The real node's kubelet and kube-proxy, once the API server serves."""
+    log(f"starting kubelet and kube-proxy (real node {real_node.NAME})")
+    ports = json.loads((layout.root / "ports.json").read_text())
+    commands = real_node.commands(layout, bin_dir, containerd_dir(bin_dir), ports)
+    for name in ("kubelet", "kube-proxy"):
+        start(name, commands[name])
+
+
 def down(quiet: bool = False) -> None:
+    layout = real_node.Layout(STATE / "real-node")
+    api_server = recorded_binary("kube-apiserver")
+    running = dict(recorded_processes())
+    if layout.root.exists() and {"kubelet", "kube-apiserver"} <= running.keys() and api_server:
+        if not quiet:
+            log(f"deleting the pods of the real node {real_node.NAME}")
+        real_node.drain(lambda *args: kubectl(api_server.parent, *args))
+    stopped = []
     for name, pid in recorded_processes():
         if not quiet:
             log(f"stopping {name} (pid {pid})")
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        while alive(pid) and time.monotonic() < deadline:
             reap(pid)
-            time.sleep(0.1)
-        if Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+        if alive(pid):
             os.kill(pid, signal.SIGKILL)
+        stopped.append(pid)
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in stopped) and time.monotonic() < deadline:
+        time.sleep(0.05)  # until their parent has reaped them all
+    kube_proxy = recorded_binary("kube-proxy")
+    if layout.root.exists():
+        if not quiet:
+            log("putting the host back as the real node found it")
+        real_node.clean_host(layout, kube_proxy)
     shutil.rmtree(STATE, ignore_errors=True)
     if not quiet:
         log("down")
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs: an exited one stays a zombie until its parent (often init,
+    which may take a second) reaps it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def reap(pid: int) -> None:
@@ -412,12 +528,20 @@ def reap(pid: int) -> None:
 
 def status() -> int:
     running = dict(recorded_processes())
-    for name in COMPONENTS:
+    started = started_components()
+    for name in (*COMPONENTS, *(name for name in real_node.COMPONENTS if name in started)):
         print(f"{name:24} {'running, pid ' + str(running[name]) if name in running else 'not running'}")
     if not is_up():
         print("cluster: not ready")
         return 1
     print(f"kube-apiserver           {api_server_url()} ready")
+    if "kubelet" in started:
+        binary = recorded_binary("kube-apiserver")
+        ready = binary is not None and real_node.NAME in ready_nodes(binary.parent)
+        readiness = "Ready" if ready else "not Ready"
+        print(f"real node                {real_node.NAME} {readiness} (ECS cluster {real_node.CLUSTER})")
+    else:
+        print("real node                none")
     print(f"KUBECONFIG={STATE / 'kubeconfig'}")
     return 0
 
@@ -432,11 +556,17 @@ def main() -> int:
         default=int(os.environ["ECS_SHIM_NODES"]) if os.environ.get("ECS_SHIM_NODES") else None,
         help="number of fake nodes (default: the fleet in cluster/nodes.yaml)",
     )
-    commands.add_parser("down", help="stop what `up` started and remove its state")
+    up_parser.add_argument(
+        "--no-real-node",
+        dest="real_node",
+        action="store_false",
+        help=f"no real node (as {real_node.ENABLED}=0); it needs root, and one host holds one",
+    )
+    commands.add_parser("down", help="stop what `up` started, remove its state and put the host back")
     commands.add_parser("status", help="say what runs")
     args = parser.parse_args()
     if args.command == "up":
-        up(args.nodes)
+        up(args.nodes, args.real_node)
         return 0
     if args.command == "down":
         down()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(shutil.which("go") is None, reason="the local co
 
 
 def cluster(command: str, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ECS_SHIM_CLUSTER_DIR": str(state)}
+    env = {**os.environ, "ECS_SHIM_CLUSTER_DIR": str(state), "ECS_SHIM_REAL_NODE": "0"}
     return subprocess.run(
         [str(ROOT / "cluster" / command), *args], env=env, capture_output=True, text=True, timeout=600
     )

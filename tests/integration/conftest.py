@@ -323,8 +323,14 @@ def landed_on(kube: KubeClients, cluster_name: str, task_arns: list[str], timeou
 
 
 def node_labels(kube: KubeClients) -> dict[str, dict[str, str]]:
+    """The labels of the nodes pinned to no cluster, by name: the container instances of a new
+    cluster (the local cluster's real node is pinned to the cluster `real`)."""
     nodes = raw_json(kube.core.list_node)["items"]
-    return {node["metadata"]["name"]: node["metadata"].get("labels", {}) for node in nodes}
+    return {
+        node["metadata"]["name"]: node["metadata"].get("labels", {})
+        for node in nodes
+        if LABEL_CLUSTER not in node["metadata"].get("labels", {})
+    }
 
 
 def stop_every_task(ecs: Any, kube: KubeClients, cluster_name: str) -> None:

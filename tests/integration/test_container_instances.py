@@ -86,6 +86,7 @@ def test_one_container_instance_per_node_with_attributes_from_its_labels(
     ecs: Any, kube: KubeClients, ecs_cluster: str
 ) -> None:
     nodes = {node["metadata"]["name"]: node for node in raw_json(kube.core.list_node)["items"]}
+    nodes = {name: node for name, node in nodes.items() if name in node_labels(kube)}
 
     instances = all_instances(ecs, ecs_cluster)
 
