@@ -4,7 +4,6 @@ profile on node images whose kubeadm speaks v1beta3 (Kubernetes before 1.36) as 
 Docker, which kind needs from there on, is not used."""
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 import yaml
 
 from shim.translate.placement import BINPACK_SCHEDULER_NAME
-from tests.integration.test_go_sdk import go_environment
+from tests.go_programs import build_go_program
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND_CHECK = ROOT / "tests" / "clients" / "kind"
@@ -25,19 +24,7 @@ list of name/value pairs for the second."""
 
 @pytest.fixture(scope="module")
 def kind_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    assert go is not None, "`go` is not in PATH: make test needs Go 1.26 (it builds the local cluster too)"
-    binary = tmp_path_factory.mktemp("kind") / "kindcheck"
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), "."],
-        cwd=KIND_CHECK,
-        env=go_environment(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert build.returncode == 0, f"go build in {KIND_CHECK} failed:\n{build.stdout}{build.stderr}"
-    return binary
+    return build_go_program(KIND_CHECK, tmp_path_factory.mktemp("kind") / "kindcheck")
 
 
 def judged(kind_check: Path, config: Path, version: str) -> subprocess.CompletedProcess[str]:
@@ -80,7 +67,9 @@ def test_every_worker_carries_the_labels_ecs_placement_reads(kind_check: Path) -
     zones = set()
     for worker in workers:
         registration = documents(worker)["JoinConfiguration"]["nodeRegistration"]
-        labels = dict(pair.split("=") for pair in extra_args(registration, "kubeletExtraArgs")["node-labels"].split(","))
+        labels = dict(
+            pair.split("=") for pair in extra_args(registration, "kubeletExtraArgs")["node-labels"].split(",")
+        )
         assert labels == worker["labels"]
         assert labels["topology.kubernetes.io/region"] == "us-east-1"
         assert labels["node.kubernetes.io/instance-type"] in ("m5.large", "c5.xlarge")
