@@ -34,6 +34,9 @@ class Call:
     or a key mapped to no Kubernetes user)."""
     service: str = "ecs"
     """The AWS service the call is to, by its SigV4 signing name: `ecs` or `logs`."""
+    stream_base: str | None = None
+    """Where the client reached the server, as a WebSocket URL base (`ws://host:port`, `wss://`
+    behind TLS): ExecuteCommand's session stream is there."""
 
 
 Handler = Callable[[Call], Response]

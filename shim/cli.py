@@ -106,7 +106,10 @@ def is_loopback(host: str) -> bool:
 
 
 def team_access(args: argparse.Namespace) -> None:
-    print(yaml.safe_dump_all(team_access_manifests(args.team, args.cluster), sort_keys=False), end="")
+    print(
+        yaml.safe_dump_all(team_access_manifests(args.team, args.cluster, args.execute_command), sort_keys=False),
+        end="",
+    )
 
 
 def translate(args: argparse.Namespace) -> None:
@@ -162,6 +165,11 @@ def parser() -> argparse.ArgumentParser:
     )
     access.add_argument("--team", required=True, help="the Kubernetes group the team's keys map to")
     access.add_argument("--cluster", required=True, action="append", help="an ECS cluster of the team (repeatable)")
+    access.add_argument(
+        "--execute-command",
+        action="store_true",
+        help="also let the team open ECS Exec sessions (aws ecs execute-command) in its tasks",
+    )
     access.set_defaults(action=team_access)
     return root
 

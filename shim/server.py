@@ -13,6 +13,7 @@ from shim.kube.logs import LogStore
 from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
+from shim.operations.execute_command import open_session
 from shim.operations.logs import build_log_handlers
 from shim.operations.logs.collector import LogCollector
 from shim.operations.reconciler import Reconciler
@@ -47,6 +48,7 @@ def create_server_app(config: Config) -> Flask:
         build_handlers(store),
         ready=partial(readiness_problem, store),
         other_services={LOGS: build_log_handlers(log_store)},
+        open_session=partial(open_session, store),
     )
 
 

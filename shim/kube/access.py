@@ -75,7 +75,8 @@ class AccessReviews:
                 resource_attributes=client.V1ResourceAttributes(
                     verb=permission.verb,
                     group=permission.group,
-                    resource=permission.resource,
+                    resource=permission.resource.partition("/")[0],
+                    subresource=permission.resource.partition("/")[2] or None,
                     namespace=permission.namespace,
                     name=permission.name,
                 ),

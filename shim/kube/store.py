@@ -25,6 +25,7 @@ from shim.kube import access, records
 from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
 from shim.kube.errors import Conflict, absent_if_missing, refused, requested, retrying_conflicts
+from shim.kube.exec import ExecKeys, PodCommand
 from shim.kube.records import GROUP, VERSION, Record, Stored
 from shim.translate import names
 from shim.translate.access import Permission
@@ -84,6 +85,7 @@ class Store:
         self.kube = kube
         self._family_locks = [threading.Lock() for _ in range(FAMILY_LOCKS)]
         self._access_reviews = access.AccessReviews(kube.authorization)
+        self._exec_keys = ExecKeys(kube)
         self._clusters = Informer("clusters", self._list_custom("clusters"))
         self._task_definitions = Informer("taskdefinitions", self._list_custom("taskdefinitions")).add_index(
             "family", lambda obj: str(records.task_definition_view(obj)["family"])
@@ -387,6 +389,14 @@ class Store:
         found = self._pods.indexed("task", f"{namespace}/{task_id}")
         return found[0] if found else None
 
+    def exec_signing_key(self, namespace: str) -> bytes:
+        """The key that signs the exec sessions of the ECS cluster in `namespace` (see kube/exec.py)."""
+        return self._exec_keys.key(namespace)
+
+    def run_in_pod(self, namespace: str, pod: str, container: str, command: list[str]) -> PodCommand:
+        """`command` running with a terminal in the pod's container; ExecFailed if it cannot run."""
+        return PodCommand(self.kube, namespace, pod, container, command)
+
     def add_pod_listener(self, listener: PodListener) -> None:
         """Have `listener` told of every change to a task's Pod this process sees."""
         self._pods.add_listener(listener)
@@ -416,6 +426,18 @@ class Store:
             saved = requested(
                 self.kube.custom.create_namespaced_custom_object, GROUP, VERSION, namespace, "tasks", body
             )
+        except Conflict:
+            return
+        self._task_records.observe(cast(KubeObject, saved))
+
+    def update_task_record(self, stored: Stored, record: Record) -> None:
+        """Replace a stopped task's record; a Conflict means another server updated it first
+        (from the same pod), and is let be."""
+        body = records.task_body(cast(str, stored.namespace), stored.name, stored.labels, record)
+        body["metadata"]["resourceVersion"] = stored.resource_version
+        call = self.kube.custom.replace_namespaced_custom_object
+        try:
+            saved = requested(call, GROUP, VERSION, stored.namespace, "tasks", stored.name, body)
         except Conflict:
             return
         self._task_records.observe(cast(KubeObject, saved))

@@ -10,6 +10,7 @@ from shim.operations import (
     access,
     clusters,
     container_instances,
+    execute_command,
     service_deployments,
     services,
     tags,
@@ -20,6 +21,16 @@ from shim.operations import (
 
 def build_handlers(store: Store) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {}
-    for resource in (clusters, task_definitions, tasks, services, service_deployments, container_instances, tags):
+    resources = (
+        clusters,
+        task_definitions,
+        tasks,
+        services,
+        service_deployments,
+        container_instances,
+        tags,
+        execute_command,
+    )
+    for resource in resources:
         handlers.update(resource.handlers(store))
     return {operation: access.checked(store, handler) for operation, handler in handlers.items()}

@@ -3,7 +3,8 @@ number may run). A task whose essential container exited is stopped as a whole; 
 its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
 are forgotten after ECS's retention of about an hour; deleted task definition revisions go once
 nothing uses them; a service's deployments are followed (COMPLETED, FAILED, rolled back by the
-circuit breaker), rebalanced across zones, and a drained service becomes INACTIVE."""
+circuit breaker), rebalanced across zones, and a drained service becomes INACTIVE. A stopped
+task's record gets the exit codes its other containers ended with once its pod is gone."""
 
 import logging
 import queue
@@ -39,6 +40,7 @@ from shim.translate.task_from_pod import (
     start_failure,
     stopped_at,
     task_id_of,
+    with_final_exits,
 )
 from shim.translate.zone_rebalancing import STOP_REASON as REBALANCING_STOP_REASON
 from shim.translate.zone_rebalancing import RebalanceStep, may_rebalance, rebalance_step, usable_zones
@@ -96,6 +98,8 @@ class Reconciler:
         exited, or a container cannot start."""
         self.removed: queue.Queue[tuple[KubeObject, str]] = queue.Queue()
         """Service pods their ReplicaSet or DaemonSet removed, with the stop reason to record."""
+        self.final_exits: queue.Queue[KubeObject] = queue.Queue()
+        """Task pods as last seen before they went: how their containers ended."""
         self.terminating: dict[str, tuple[KubeObject, str]] = {}
         """Service pods being deleted, by namespace/name, as last seen, with their stop reason."""
         self.terminating_lock = threading.Lock()
@@ -104,6 +108,7 @@ class Reconciler:
         self.store.add_pod_listener(self.on_pod_event)
         threading.Thread(target=self.stop_exited_tasks, name="exited-tasks", daemon=True).start()
         threading.Thread(target=self.record_removed_tasks, name="removed-service-tasks", daemon=True).start()
+        threading.Thread(target=self.record_final_exits, name="final-exits", daemon=True).start()
         threading.Thread(target=self.forget_old_tasks, name="task-retention", daemon=True).start()
         threading.Thread(
             target=self.forget_deleted_task_definitions, name="task-definition-removal", daemon=True
@@ -117,7 +122,21 @@ class Reconciler:
                 self.exited.put((pod, TASK_FAILED_TO_START, failure))
             elif essential_container_exited(pod):
                 self.exited.put((pod, ESSENTIAL_CONTAINER_EXITED, ESSENTIAL_CONTAINER_EXITED_REASON))
+        if event_type == "DELETED":
+            self.final_exits.put(pod)
         self.follow_removals(event_type, pod)
+
+    def record_final_exits(self) -> None:
+        """Add to stopped tasks' records how their other containers ended (see with_final_exits)."""
+        while True:
+            pod = self.final_exits.get()
+            carry_on(partial(self.record_final_exit, pod), f"could not record how {pod['metadata']['name']} ended")
+
+    def record_final_exit(self, pod: KubeObject) -> None:
+        stored = self.store.task_record(pod["metadata"]["namespace"], task_id_of(pod))
+        updated = with_final_exits(stored.record, pod) if stored is not None else None
+        if stored is not None and updated is not None:
+            self.store.update_task_record(stored, updated)
 
     def follow_removals(self, event_type: str, pod: KubeObject) -> None:
         """Queue the service pods that went for `record_removed_tasks`: those deleted, and those

@@ -195,6 +195,7 @@ def launch(
             tags=tuple(params.get("tags", [])),
             reference_id=params.get("referenceId"),
             client_token=token,
+            enable_execute_command=bool(params.get("enableExecuteCommand")),
         )
         pod = task_to_pod(definition, run, namespace)
         pod["spec"] = on_cluster.merged_into(placement.pod_spec(pod["spec"], target))

@@ -32,10 +32,12 @@ from shim.errors import (
     UnknownOperationException,
     UnsupportedFeatureException,
 )
+from shim.protocol.exec import exec_session
 from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
 from shim.schemas.model import ECS, LOGS, operation_names, service_of_target_prefix, target_prefix
 from shim.schemas.requests import validate_request
+from shim.sessions import SessionOpener
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """The largest request body read (a larger one is refused unread). Far above any valid ECS input
@@ -62,9 +64,11 @@ def create_app(
     handlers: Mapping[str, Handler],
     ready: Callable[[], str | None] = lambda: None,
     other_services: Mapping[str, Mapping[str, Handler]] | None = None,
+    open_session: SessionOpener | None = None,
 ) -> Flask:
     """The API app: ECS `handlers`, and `other_services`' handlers by service name (`logs`) on the
-    same endpoint; `ready()` says why the server cannot serve now (None: it can), for /readyz."""
+    same endpoint; `ready()` says why the server cannot serve now (None: it can), for /readyz;
+    `open_session` runs the command of an ECS Exec session, whose WebSocket is `/exec/<id>`."""
     services = {ECS: dict(handlers), **{name: dict(table) for name, table in (other_services or {}).items()}}
     for service, table in services.items():
         unknown = sorted(set(table) - operation_names(service))
@@ -79,6 +83,9 @@ def create_app(
     app.add_url_rule("/", "ecs_api", api.serve, methods=["POST"])
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", partial(_readyz, ready), methods=["GET"])
+    if open_session is not None:
+        view = partial(exec_session, open_session)
+        app.add_url_rule("/exec/<session_id>", "exec", view, methods=["GET"], websocket=True)
     app.register_error_handler(HTTPException, _http_error)
     return app
 
@@ -149,8 +156,15 @@ class _EcsApi:
             request_id=g.request_id,
             caller=caller,
             service=entry.service,
+            stream_base=_stream_base(),
         )
         return handler(call)
+
+
+def _stream_base() -> str:
+    """The WebSocket URL base of the server as the client reached it."""
+    scheme = "wss" if request.headers.get("X-Forwarded-Proto", request.scheme) == "https" else "ws"
+    return f"{scheme}://{request.host}"
 
 
 def _service(target: str | None) -> str:

@@ -54,6 +54,12 @@ class DeadlineSocket:
         finally:
             self._sock.settimeout(timeout)
 
+    def unbounded(self) -> socket.socket:
+        """The socket itself, its reads without a deadline: for a connection that outlives its
+        request (an ECS Exec session's WebSocket)."""
+        self._sock.settimeout(None)
+        return self._sock
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 

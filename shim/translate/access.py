@@ -10,6 +10,7 @@ cluster. Each ECS action stands for the Kubernetes request it mostly is:
 | container instance     | the cluster's `clusters.ecs.shim.io`   | (reads get, writes update) |
 | task definition        | `taskdefinitions.ecs.shim.io`          | cluster-wide               |
 | task                   | `pods`                                 | the cluster's Namespace    |
+| ECS Exec (ExecuteCommand) | `pods/exec` (create)                | the cluster's Namespace    |
 | service, its deployments and revisions | `services.ecs.shim.io` | the cluster's Namespace    |
 
 The calls themselves are then made as the caller (impersonation), so RBAC also decides every
@@ -23,12 +24,13 @@ from shim.translate import names
 from shim.translate.clusters import DEFAULT_CLUSTER
 
 ECS_GROUP = names.PREFIX
-CLUSTER, TASK_DEFINITION, TASK, SERVICE, CONTAINER_INSTANCE = (
+CLUSTER, TASK_DEFINITION, TASK, SERVICE, CONTAINER_INSTANCE, EXEC = (
     "cluster",
     "task-definition",
     "task",
     "service",
     "container-instance",
+    "exec",
 )
 
 
@@ -40,6 +42,7 @@ class Permission:
     verb: str
     group: str
     resource: str
+    """The resource, with its subresource after a slash (`pods/exec`), as RBAC rules name it."""
     namespace: str | None
     name: str | None
     ecs_resource: str
@@ -60,6 +63,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "RunTask": ("create", TASK),
     "StartTask": ("create", TASK),
     "StopTask": ("delete", TASK),
+    "ExecuteCommand": ("create", EXEC),
     "DescribeTasks": ("get", TASK),
     "ListTasks": ("list", TASK),
     "CreateService": ("create", SERVICE),
@@ -89,6 +93,7 @@ KUBERNETES_RESOURCES = {
     CONTAINER_INSTANCE: (ECS_GROUP, "clusters"),
     TASK_DEFINITION: (ECS_GROUP, "taskdefinitions"),
     TASK: ("", "pods"),
+    EXEC: ("", "pods/exec"),
     SERVICE: (ECS_GROUP, "services"),
 }
 ARN_CLUSTER_RESOURCES = ("service-deployment", "service-revision", "service", "task", "container-instance")
@@ -188,12 +193,16 @@ server writes for it, as it (see the server's own ClusterRole in manifests/deplo
 TEAM_ROLE = "ecs-shim-team"
 """The ClusterRole of `NAMESPACED_GRANTS`, bound per Namespace by each team's RoleBindings."""
 
+EXEC_ROLE = "ecs-shim-team-exec"
+"""The ClusterRole that lets a team open ECS Exec sessions (`pods/exec`), bound per Namespace only
+for teams given it: a shell in a task is more than running the task."""
 
-def team_access_manifests(team: str, cluster_names: list[str]) -> list[dict[str, Any]]:
+
+def team_access_manifests(team: str, cluster_names: list[str], execute_command: bool = False) -> list[dict[str, Any]]:
     """RBAC that confines the Kubernetes group `team` to the ECS clusters `cluster_names`: run and
     see tasks and services there, see and update those clusters, register task definitions
-    (account-wide in ECS, so shared by every team). Keys map to the group in the server's
-    credentials file (`kubernetes_groups`)."""
+    (account-wide in ECS, so shared by every team), and with `execute_command` open ECS Exec
+    sessions there. Keys map to the group in the server's credentials file (`kubernetes_groups`)."""
     subject = {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": team}
     team_role = f"ecs-shim-team-{team}"
     cluster_role: dict[str, Any] = {
@@ -214,23 +223,27 @@ def team_access_manifests(team: str, cluster_names: list[str]) -> list[dict[str,
             },
         ],
     }
+    namespaced_roles = {team_role: TEAM_ROLE, **({f"{team_role}-exec": EXEC_ROLE} if execute_command else {})}
     return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": TEAM_ROLE},
-            "rules": [
-                {"apiGroups": groups, "resources": resources, "verbs": verbs}
-                for groups, resources, verbs in NAMESPACED_GRANTS
-            ],
-        },
+        role(TEAM_ROLE, NAMESPACED_GRANTS),
+        *([role(EXEC_ROLE, [([""], ["pods/exec"], ["create"])])] if execute_command else []),
         cluster_role,
         binding("ClusterRoleBinding", team_role, None, team_role, subject),
         *(
-            binding("RoleBinding", team_role, names.cluster_namespace(name), TEAM_ROLE, subject)
-            for name in cluster_names
+            binding("RoleBinding", name, names.cluster_namespace(cluster), granted, subject)
+            for cluster in cluster_names
+            for name, granted in namespaced_roles.items()
         ),
     ]
+
+
+def role(name: str, grants: list[tuple[list[str], list[str], list[str]]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [{"apiGroups": groups, "resources": resources, "verbs": verbs} for groups, resources, verbs in grants],
+    }
 
 
 def binding(kind: str, name: str, namespace: str | None, role: str, subject: dict[str, str]) -> dict[str, Any]:

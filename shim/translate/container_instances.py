@@ -102,6 +102,14 @@ def ec2_instance_id(node: Mapping[str, Any]) -> str:
     return match["instance"] if match else name
 
 
+SIMULATED_NODE = ("kwok.x-k8s.io/node", "fake")
+"""The annotation of a node kwok simulates: its containers run no process and print nothing."""
+
+
+def is_simulated(node: Mapping[str, Any]) -> bool:
+    return (node["metadata"].get("annotations") or {}).get(SIMULATED_NODE[0]) == SIMULATED_NODE[1]
+
+
 def is_active(node: Mapping[str, Any]) -> bool:
     """ACTIVE unless cordoned (DRAINING)."""
     return not node.get("spec", {}).get("unschedulable")

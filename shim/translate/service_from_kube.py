@@ -14,8 +14,8 @@ deployment's tasks stopped since it started (or was restored) because they faile
 task records (`stopped_tasks`, the STOPPED task views) with stopCode EssentialContainerExited or
 TaskFailedToStart. Those records matter because a crashing service pod is stopped and replaced by
 its ReplicaSet, taking its own restart count with it.
-rolloutState: COMPLETED when the PRIMARY runs all its desired tasks on the current template and no
-other deployment has any; FAILED when the circuit breaker is on and the PRIMARY's failedTasks
+rolloutState: COMPLETED when the PRIMARY runs all its desired tasks on the current template, each
+for STEADY_SECONDS, and no other deployment has any; FAILED when the circuit breaker is on and the PRIMARY's failedTasks
 reaches ECS's threshold (half the desired count, between 3 and 200), or Kubernetes reports
 ProgressDeadlineExceeded for the PRIMARY's ReplicaSet (a DaemonSet: the deadline passed since the
 deployment started without completing), or the record says it failed. A COMPLETED or FAILED state,
@@ -72,6 +72,10 @@ Json = dict[str, Any]
 
 MAX_EVENTS = 100
 EVENT_SETTLE_SECONDS = 2.0
+STEADY_SECONDS = 2.0
+"""How long a deployment's tasks must have been running before it is COMPLETED: a task whose
+container crashes right after it starts is RUNNING for a moment, and would otherwise complete a
+deployment the circuit breaker must fail."""
 """Age of a second before the tasks started or stopped in it are told as one event."""
 STEADY_STATE = "has reached a steady state."
 CIRCUIT_BREAKER_THRESHOLD_BOUNDS = (3, 200)
@@ -140,6 +144,12 @@ class _Rollout:
     @property
     def running(self) -> int:
         return sum(1 for pod in self.pods if _is_running(pod))
+
+    def steady(self, now: float | None) -> int:
+        """The running tasks that have been running STEADY_SECONDS by `now` (all, without one)."""
+        if now is None:
+            return self.running
+        return sum(1 for pod in self.pods if _is_running(pod) and (_ready_since(pod) or now) <= now - STEADY_SECONDS)
 
     @property
     def pending(self) -> int:
@@ -277,7 +287,7 @@ class _ServiceState:
     def complete(self) -> bool:
         return (
             self.workload_current
-            and self.primary.running >= self.desired
+            and self.primary.steady(self.now) >= self.desired
             and not any(rollout.has_tasks for rollout in self.others)
         )
 
@@ -364,7 +374,7 @@ def service_view(
         "createdBy": record["createdBy"],
         "enableECSManagedTags": record["enableECSManagedTags"],
         "propagateTags": record["propagateTags"],
-        "enableExecuteCommand": False,
+        "enableExecuteCommand": bool(record.get("enableExecuteCommand")),
         "availabilityZoneRebalancing": record.get("availabilityZoneRebalancing") or DISABLED,
     }
     for key in ("networkConfiguration", "healthCheckGracePeriodSeconds", "roleArn"):

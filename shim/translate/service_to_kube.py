@@ -120,7 +120,13 @@ TEMPLATE_FIELDS = (
 )
 """Settings that shape a deployment's tasks: changing one starts a new deployment."""
 
-_UPDATABLE_FIELDS = (*TEMPLATE_FIELDS, "desiredCount", "enableECSManagedTags", "propagateTags")
+_UPDATABLE_FIELDS = (
+    *TEMPLATE_FIELDS,
+    "desiredCount",
+    "enableECSManagedTags",
+    "propagateTags",
+    "enableExecuteCommand",
+)
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
 _DNS_1035_LABEL = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?")
 _APP_PROTOCOLS = {"http": "http", "http2": "kubernetes.io/h2c", "grpc": "kubernetes.io/h2c"}
@@ -322,6 +328,7 @@ def service_record(
         "tags": copy.deepcopy(list(params.get("tags") or [])),
         "propagateTags": params.get("propagateTags") or "NONE",
         "enableECSManagedTags": bool(params.get("enableECSManagedTags")),
+        "enableExecuteCommand": bool(params.get("enableExecuteCommand")),
         "availabilityZoneRebalancing": rebalancing_setting(params, None),
         "status": ACTIVE,
         "createdAt": created_at,
@@ -450,6 +457,10 @@ def _new_deployment(record: Mapping[str, Any], deployment_id: str, now: float) -
     tags = _propagated_tags(record)
     if tags:
         deployment["tags"] = tags
+    if record.get("enableExecuteCommand"):
+        # Fixed when the deployment starts, as tags are: ECS applies a change to existing tasks
+        # only with forceNewDeployment.
+        deployment["enableExecuteCommand"] = True
     return deployment
 
 
@@ -634,6 +645,8 @@ def pod_template(
     }
     if primary.get("tags"):
         annotations[names.ANNOTATION_TAGS] = json.dumps(primary["tags"], separators=(",", ":"), sort_keys=True)
+    if primary.get("enableExecuteCommand"):
+        annotations[names.ANNOTATION_EXECUTE_COMMAND] = "true"
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
 
 

@@ -58,6 +58,7 @@ SERVICE_SCHEDULER_INITIATED = "ServiceSchedulerInitiated"
 TASK_FAILED_TO_START_REASON = "Task failed to start"
 FARGATE_PLATFORM_VERSION = "1.4.0"
 FARGATE_DEFAULT_EPHEMERAL_GIB = 20
+EXECUTE_COMMAND_AGENT = "ExecuteCommandAgent"
 
 _FINISHED_PHASES = ("Succeeded", "Failed")
 _NODE_SHUTDOWN_REASONS = ("Terminated", "Shutdown", "NodeShutdown")
@@ -282,14 +283,15 @@ def task_view(
     network_mode: str | None = None,
 ) -> Json:
     """The ECS `Task` of a pod, or of its stopped-task record (which wins: STOPPED is final; while
-    the pod is still going, its lastStatus shows how far it got, as ECS shows RUNNING or STOPPING
-    after StopTask).
+    the pod is still going, its lastStatus and its containers' exits show how far it got, as ECS
+    shows RUNNING or STOPPING after StopTask).
 
     `network_mode` is the task definition's; when None it is read from the pod: host networking
     -> host, FARGATE -> awsvpc, else bridge (ECS's default).
     """
     if record is not None:
-        view: Json = copy.deepcopy(dict(record["task"]))
+        final = with_final_exits(record, pod) if pod is not None else None
+        view: Json = copy.deepcopy(dict((final or record)["task"]))
         if not include_tags:
             view.pop("tags", None)
         status = last_status(pod) if pod is not None else "STOPPED"
@@ -335,6 +337,32 @@ def stopped_task_record(
     return record
 
 
+def with_final_exits(record: Mapping[str, Any], pod: Mapping[str, Any]) -> Json | None:
+    """The stopped-task record with the exit codes (and reasons) its containers ended with, and
+    when the last one ended, read from the pod as it was last seen before it went: the record is
+    written as the stop begins, while the other containers still run until SIGTERM or SIGKILL
+    (after stopTimeout) ends them. None when the pod adds nothing."""
+    final = {container.name: container for container in _containers(pod)}
+    updated: Json = copy.deepcopy(dict(record))
+    changed = False
+    for view in updated["task"]["containers"]:
+        container = final.get(view["name"])
+        terminated = container.terminated if container is not None else None
+        if container is None or terminated is None or not terminated.get("startedAt") or "exitCode" in view:
+            continue  # a container that never started has no exit code on ECS
+        view["exitCode"] = terminated["exitCode"]
+        reason = _container_reason(container)
+        if reason:
+            view["reason"] = reason
+        changed = True
+    finishes = [container.finished_at for container in final.values() if container.finished_at is not None]
+    task = updated["task"]
+    if finishes and len(finishes) == len(final) and max(finishes) > (task.get("stoppedAt") or 0.0):
+        task["stoppedAt"] = task["executionStoppedAt"] = max(finishes)
+        changed = True
+    return updated if changed else None
+
+
 def stopped_at(pod_or_record: Mapping[str, Any]) -> float | None:
     """When a task stopped, from its stopped-task record or its finished pod; None while it runs."""
     if "task" in pod_or_record:
@@ -369,7 +397,7 @@ def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include
         "createdAt": epoch_of(metadata.get("creationTimestamp")) or 0.0,
         "healthStatus": "UNKNOWN" if status == "STOPPED" else _task_health(pod, containers),
         "attachments": _attachments(pod, mode, attachment_id, status, where.region),
-        "enableExecuteCommand": False,
+        "enableExecuteCommand": executes_commands(pod),
         "version": _version(metadata) + (1 if stop else 0),
     }
     optional = {
@@ -455,7 +483,23 @@ def _container_view(
         "imageDigest": _image_digest(container.status.get("imageID") or ""),
     }
     view.update({key: value for key, value in optional.items() if value})
+    if executes_commands(pod):
+        view["managedAgents"] = [_execute_command_agent(container, view["lastStatus"])]
     return view
+
+
+def executes_commands(pod: Mapping[str, Any]) -> bool:
+    """Whether the task was run with `enableExecuteCommand` (RunTask, StartTask, its service)."""
+    return (pod["metadata"].get("annotations") or {}).get(names.ANNOTATION_EXECUTE_COMMAND) == "true"
+
+
+def _execute_command_agent(container: _Container, container_status: str) -> Json:
+    """The ECS Exec agent of a container, as ECS shows it: it runs while its container runs, the
+    kubelet's exec taking the SSM agent's place (no process of its own, so it starts with it)."""
+    agent: Json = {"name": EXECUTE_COMMAND_AGENT, "lastStatus": container_status}
+    if container_status != "PENDING" and container.started_at is not None:
+        agent["lastStartedAt"] = container.started_at
+    return agent
 
 
 def _container_status(container: _Container, task_status: str) -> str:

@@ -90,6 +90,7 @@ class RunParameters:
     tags: Sequence[Mapping[str, str]] = ()
     reference_id: str | None = None
     client_token: str | None = None
+    enable_execute_command: bool = False
 
 
 def pod_name(task_id: str) -> str:
@@ -384,6 +385,7 @@ def _run_annotations(run: RunParameters, group: str) -> dict[str, str]:
         names.ANNOTATION_CLIENT_TOKEN: run.client_token,
         names.ANNOTATION_TAGS: _json([dict(tag) for tag in run.tags]) if run.tags else None,
         names.ANNOTATION_OVERRIDES: _json(dict(run.overrides)) if run.overrides else None,
+        names.ANNOTATION_EXECUTE_COMMAND: "true" if run.enable_execute_command else None,
     }
     annotations.update({key: value for key, value in optional.items() if value})
     return annotations

@@ -44,6 +44,10 @@ EXPECTED_GRANTS: set[Grant] = {
         for verb in (*CRUD, "deletecollection")
     ),
     ("", "pods/log", "get"),
+    ("", "pods/exec", "create"),
+    ("", "pods/exec", "get"),
+    ("", "secrets", "get"),
+    ("", "secrets", "create"),
     *(("apiextensions.k8s.io", "customresourcedefinitions", verb) for verb in ("get", "create", "patch")),
     ("", "users", "impersonate"),
     ("", "groups", "impersonate"),

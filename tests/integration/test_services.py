@@ -6,6 +6,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -45,7 +46,15 @@ def describe(ecs: Any, cluster: str, service: str) -> dict[str, Any]:
 
 
 def wait_stable(ecs: Any, cluster: str, *services: str) -> None:
+    """The services_stable waiter, then each service's deployment COMPLETED: as on ECS, a deployment
+    completes a moment after its tasks are steady (they must stay running: STEADY_SECONDS)."""
     ecs.get_waiter("services_stable").wait(cluster=cluster, services=list(services), WaiterConfig=FAST_WAITER)
+    for service in services:
+        eventually(partial(completed, ecs, cluster, service))
+
+
+def completed(ecs: Any, cluster: str, service: str) -> bool:
+    return bool(describe(ecs, cluster, service)["deployments"][0]["rolloutState"] == "COMPLETED")
 
 
 def watch_deployments(

@@ -23,6 +23,7 @@ from tests.integration.conftest import (
     FAST_WAITER,
     ShimServer,
     ecs_client,
+    eventually,
     model_checked,
     unique_name,
 )
@@ -238,6 +239,46 @@ def test_calls_are_made_as_the_team_so_rbac_decides_every_object_written(tenancy
         rbac.delete_namespaced_role("services-only", team_b.namespace)
         binding.metadata.resource_version = None
         rbac.create_namespaced_role_binding(team_b.namespace, binding)
+
+
+def test_only_a_team_given_execute_command_opens_sessions_in_its_tasks(tenancy: Tenancy, kube: KubeClients) -> None:
+    team_a = tenancy.teams["a"]
+    ecs = tenancy.clients["a"]
+    family = unique_name("tenancy-exec")
+    ecs.register_task_definition(**busybox(family))
+    (task,) = ecs.run_task(cluster=team_a.cluster, taskDefinition=family, enableExecuteCommand=True)["tasks"]
+    ecs.get_waiter("tasks_running").wait(cluster=team_a.cluster, tasks=[task["taskArn"]], WaiterConfig=FAST_WAITER)
+    session = {"cluster": team_a.cluster, "task": task["taskArn"], "interactive": True, "command": "sh"}
+
+    assert denial(ecs, "execute_command", **session) == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{team_a.name} is not authorized to perform: "
+        f"ecs:ExecuteCommand on resource: {team_a.cluster_arn()}"
+    )
+
+    rbac = client.RbacAuthorizationV1Api(kube.api)
+    granted = team_access_manifests(team_a.name, [team_a.cluster], execute_command=True)
+    exec_manifests = [m for m in granted if m not in team_access_manifests(team_a.name, [team_a.cluster])]
+    for manifest in exec_manifests:
+        apply_rbac(rbac, manifest)
+    try:
+        answer = eventually(lambda: _session_or_none(ecs, session), timeout=15)
+        assert answer["session"]["sessionId"].startswith("ecs-execute-command-")
+    finally:
+        for manifest in exec_manifests:
+            if manifest["kind"] == "RoleBinding":
+                rbac.delete_namespaced_role_binding(manifest["metadata"]["name"], manifest["metadata"]["namespace"])
+        ecs.stop_task(cluster=team_a.cluster, task=task["taskArn"])
+
+
+def _session_or_none(ecs: Any, params: dict[str, Any]) -> dict[str, Any] | None:
+    """ExecuteCommand's answer, or None while RBAC still refuses (decisions are kept 5 s)."""
+    try:
+        answer: dict[str, Any] = ecs.execute_command(**params)
+    except ecs.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] != "AccessDeniedException":
+            raise
+        return None
+    return answer
 
 
 def test_keys_mapped_to_no_kubernetes_user_act_as_the_server(tenancy: Tenancy) -> None:

@@ -1,10 +1,19 @@
 """ECS actions as the Kubernetes permissions RBAC is asked about (shim/translate/access.py)."""
 
+from typing import Any
+
 import pytest
 
 from shim.errors import InvalidParameterException
 from shim.translate import names
-from shim.translate.access import Permission, cluster_permission, denial_message, permissions_for
+from shim.translate.access import (
+    EXEC_ROLE,
+    Permission,
+    cluster_permission,
+    denial_message,
+    permissions_for,
+    team_access_manifests,
+)
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 PROD_ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/prod"
@@ -21,6 +30,31 @@ def test_a_task_action_is_a_pod_request_in_the_clusters_namespace() -> None:
     ]
     assert permissions("StopTask", cluster=PROD_ARN, task="abc")[0].verb == "delete"
     assert permissions("ListTasks")[0].namespace == names.cluster_namespace("default")
+
+
+def test_execute_command_is_a_pod_exec_request_in_the_clusters_namespace() -> None:
+    assert permissions("ExecuteCommand", cluster="prod", task="abc", interactive=True, command="sh") == [
+        Permission("create", "", "pods/exec", PROD_NAMESPACE, None, PROD_ARN)
+    ]
+
+
+def test_only_teams_given_execute_command_may_open_sessions() -> None:
+    plain = team_access_manifests("team-a", ["prod", "dev"])
+    with_exec = team_access_manifests("team-a", ["prod", "dev"], execute_command=True)
+
+    def exec_bindings(manifests: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return [
+            (m["metadata"]["namespace"], m["roleRef"]["name"])
+            for m in manifests
+            if m["kind"] == "RoleBinding" and m["roleRef"]["name"] == EXEC_ROLE
+        ]
+
+    assert exec_bindings(plain) == []
+    assert all("pods/exec" not in str(m) for m in plain)
+    assert exec_bindings(with_exec) == [(PROD_NAMESPACE, EXEC_ROLE), (names.cluster_namespace("dev"), EXEC_ROLE)]
+    [exec_role] = [m for m in with_exec if m["metadata"]["name"] == EXEC_ROLE]
+    assert exec_role["rules"] == [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}]
+    assert [m for m in with_exec if m not in plain and m["kind"] != "RoleBinding"] == [exec_role]
 
 
 def test_a_service_action_is_a_service_record_request_in_the_clusters_namespace() -> None:

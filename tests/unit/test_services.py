@@ -20,6 +20,7 @@ from shim.schemas.responses import output_problems
 from shim.translate import names
 from shim.translate.placement import PodScheduling
 from shim.translate.service_from_kube import (
+    STEADY_SECONDS,
     circuit_breaker_threshold,
     is_stable,
     rollback_target,
@@ -852,6 +853,20 @@ def test_new_service_shows_one_primary_deployment_in_progress() -> None:
         "REPLICA",
     )
     assert "tags" not in shown and not is_stable(shown)
+
+
+def test_a_deployment_completes_only_once_its_tasks_have_run_a_moment() -> None:
+    """A task whose container crashes as it starts is RUNNING for an instant: that alone must not
+    complete the deployment (the circuit breaker would never see its failures)."""
+    record = create()
+    owner, current, pods = steady(record)
+    ready_at = T0 + 3  # pod(): Ready two seconds after its creation
+
+    just_ready = view(record, owner, [current], pods, now=ready_at + STEADY_SECONDS / 2)["deployments"][0]
+    settled = view(record, owner, [current], pods, now=ready_at + STEADY_SECONDS)["deployments"][0]
+
+    assert (just_ready["runningCount"], just_ready["rolloutState"]) == (3, "IN_PROGRESS")
+    assert settled["rolloutState"] == "COMPLETED"
 
 
 def test_steady_service_has_one_completed_deployment_and_is_stable() -> None:

@@ -29,6 +29,7 @@ from shim.kube.records import Record
 from shim.kube.store import Store
 from shim.operations.reconciler import carry_on
 from shim.translate import logs, names
+from shim.translate.container_instances import is_simulated
 from shim.translate.task_definitions import parse_task_definition_ref
 from shim.translate.task_from_pod import task_id_of
 from shim.translate.task_to_pod import kube_name
@@ -36,8 +37,6 @@ from shim.translate.task_to_pod import kube_name
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
-SIMULATED_NODE = ("kwok.x-k8s.io/node", "fake")
-"""The annotation of a node kwok simulates: its containers print nothing."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class LogCollector:
         if node is None:
             return
         statuses = {status["name"]: status for status in pod.get("status", {}).get("containerStatuses") or []}
-        simulated = (node["metadata"].get("annotations") or {}).get(SIMULATED_NODE[0]) == SIMULATED_NODE[1]
+        simulated = is_simulated(node)
         for name, awslogs in containers:
             status = statuses.get(kube_name(name))
             if status is None or "waiting" in (status.get("state") or {}):

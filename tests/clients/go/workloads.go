@@ -130,7 +130,7 @@ func (s *scenario) service() {
 	s.expect("ListServices by pages", sorted(s.listServices()), sorted(s.serviceArns))
 	s.waitStable(s.serviceArns)
 
-	stable := s.describeService("web")
+	stable := s.settled("web")
 	s.expect("stable service counts (running, pending, desired)", []int32{stable.RunningCount, stable.PendingCount, stable.DesiredCount}, []int32{2, 0, 2})
 	s.checkSettled(stable, str(first.Id), s.taskDefinitionArn(1))
 	s.expectTrue("stable service has events", len(stable.Events) > 0)
@@ -154,7 +154,7 @@ func (s *scenario) service() {
 	s.expect("replaced deployment id, status", []string{str(replaced.Id), str(replaced.Status)}, []string{str(first.Id), "ACTIVE"})
 	s.expectTrue("the new deployment has a new id", str(primary.Id) != str(first.Id))
 	s.waitStable(s.serviceArns[:1])
-	s.checkSettled(s.describeService("web"), str(primary.Id), s.taskDefinitionArn(2))
+	s.checkSettled(s.settled("web"), str(primary.Id), s.taskDefinitionArn(2))
 
 	scaled, err := s.ecs.UpdateService(s.ctx, &ecs.UpdateServiceInput{Cluster: &s.cluster, Service: aws.String("web"), DesiredCount: aws.Int32(0)})
 	s.must("UpdateService to desiredCount 0", err)
@@ -200,6 +200,21 @@ func (s *scenario) createService(name string, desired int32) *types.Service {
 	s.expectTrue("deployment id is ecs-svc/...", strings.HasPrefix(str(deployment.Id), "ecs-svc/"), ": ", str(deployment.Id))
 	s.timestamp("deployment createdAt", deployment.CreatedAt, s.started)
 	return service
+}
+
+// settled describes the service until its one deployment is COMPLETED (or 30 s have passed): as on
+// ECS, a deployment completes a moment after ServicesStable lets it go, once its tasks have stayed
+// running.
+func (s *scenario) settled(name string) types.Service {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		service := s.describeService(name)
+		done := len(service.Deployments) == 1 && service.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
+		if done || time.Now().After(deadline) {
+			return service
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // checkSettled checks a service that ServicesStable let go: one COMPLETED deployment, whose tasks
