@@ -456,7 +456,11 @@ def up(node_count: int | None, with_real_node: bool) -> None:
 
 
 def start_registry(bin_dir: Path) -> None:
-    """The image registry behind the ECR API, on its fixed address (cluster/registry.py)."""
+    """The image registry behind the ECR API, on its fixed address (cluster/registry.py), unless
+    another cluster's registry has that address."""
+    if registry.port_taken():
+        log(f"{registry.address()} is taken (another cluster's image registry?): starting without a registry")
+        return
     log(f"starting the image registry on {registry.address()}")
     pki = STATE / "pki"
 

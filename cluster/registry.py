@@ -10,7 +10,8 @@ long as the cluster: `cluster/down` removes them with the rest of <state>.
 
 The registry listens on 127.0.0.1:5000 (ECS_SHIM_REGISTRY_PORT names another port), an address
 the real node's containerd (on the host's network) reaches and trusts through a hosts.toml naming
-the cluster's CA; images are named `127.0.0.1:5000/<repository>:<tag>`.
+the cluster's CA; images are named `127.0.0.1:5000/<repository>:<tag>`. One cluster per host has
+it: a cluster started while that address is taken has no registry (and its server no ECR).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import ctypes
 import json
 import os
 import secrets
+import socket
 import ssl
 import urllib.request
 from collections.abc import Callable
@@ -36,6 +38,14 @@ PORT_VARIABLE = "ECS_SHIM_REGISTRY_PORT"
 def address() -> str:
     """host:port of the registry, fixed per host so that image names stay valid across restarts."""
     return f"127.0.0.1:{int(os.environ.get(PORT_VARIABLE, DEFAULT_PORT))}"
+
+
+def port_taken() -> bool:
+    """Whether something (another local cluster's registry: there is one per host) listens on
+    the registry's address already."""
+    host, port = address().split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) == 0
 
 
 def bcrypt(password: str) -> str:

@@ -458,4 +458,4 @@ def test_a_task_on_the_real_node_runs_an_image_pushed_to_ecr(
 
     missing = run_to_the_end(ecs, family, f"{uri}:no-such-tag")
     assert missing["stopCode"] == "TaskFailedToStart", missing
-    assert missing["containers"][0]["reason"].startswith("CannotPullContainerError"), missing
+    assert missing["stoppedReason"].startswith("CannotPullContainerError"), missing

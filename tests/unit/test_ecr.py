@@ -5,6 +5,7 @@ and the files cluster/registry.py writes for the registry and the real node's co
 import base64
 import datetime
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,13 @@ def test_the_registry_files_cluster_up_writes(tmp_path: Path) -> None:
     basic = base64.b64encode(f"AWS:{shim['password']}".encode()).decode()
     assert f'server = "https://{registry.address()}"' in hosts
     assert f'Authorization = "Basic {basic}"' in hosts and f'ca = "{shim["ca"]}"' in hosts
+
+
+def test_a_registry_address_in_use_is_seen_as_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = cluster_module("registry")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        monkeypatch.setenv("ECS_SHIM_REGISTRY_PORT", str(listener.getsockname()[1]))
+        assert registry.port_taken()
+    assert not registry.port_taken()

@@ -118,12 +118,8 @@ def apply_lifecycle_policy(
     ]
     expired = set(expired_images(parse_lifecycle_policy(policy), as_seen, datetime.datetime.now(datetime.UTC)))
     for digest in expired:
-        delete_image(registry, repository, digest)
+        registry.delete(repository, digest)
     return [image for image in images if image.digest not in expired]
-
-
-def delete_image(registry: Registry, repository: str, digest: str) -> None:
-    registry.delete(repository, digest)
 
 
 def image_ids(image: StoredImage) -> list[dict[str, str]]:
@@ -276,7 +272,7 @@ def batch_delete_image(store: RepositoryStore, registry: Registry, call: Call) -
             images = [_untagged(other, image_id["imageTag"]) for other in images]
             deleted.append({"imageDigest": image.digest, "imageTag": image_id["imageTag"]})
         else:
-            delete_image(registry, name, image.digest)
+            registry.delete(name, image.digest)
             gone.add(image.digest)
             deleted += image_ids(image)
     if gone:

@@ -3,6 +3,7 @@ images), PutImageTagMutability, TagResource, UntagResource, ListTagsForResource 
 policy (PutLifecyclePolicy, which applies it at once, GetLifecyclePolicy, DeleteLifecyclePolicy)."""
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,7 +18,7 @@ from shim.errors import (
 from shim.kube.ecr import RepositoryStore
 from shim.kube.errors import Conflict
 from shim.kube.records import Record
-from shim.operations.ecr.images import current_images, delete_image
+from shim.operations.ecr.images import current_images
 from shim.operations.pagination import page
 from shim.registry import Registry
 from shim.translate.ecr import (
@@ -67,7 +68,7 @@ def repository(store: RepositoryStore, call: Call) -> Record:
     return found
 
 
-def changed(store: RepositoryStore, call: Call, name: str, change: Any) -> Record:
+def changed(store: RepositoryStore, call: Call, name: str, change: Callable[[Record], None]) -> Record:
     updated = store.update(name, change)
     if updated is None:
         raise not_found(name, call)
@@ -158,7 +159,7 @@ def delete_repository(store: RepositoryStore, registry: Registry, call: Call) ->
             "it still contains images"
         )
     for image in held:
-        delete_image(registry, name, image.digest)
+        registry.delete(name, image.digest)
     if not store.delete(name):
         raise not_found(name, call)
     return {"repository": repository_view(record, registry, call)}
