@@ -291,6 +291,53 @@ def test_pushed_images_are_described_fetched_retagged_and_deleted(
     assert crane.run("digest", f"{uri}:stable").returncode != 0
 
 
+def test_batch_get_image_reports_each_missing_image(ecr: Any, crane: Crane, repository: dict[str, Any]) -> None:
+    name, uri = repository["repositoryName"], repository["repositoryUri"]
+    digest = crane.push_script(f"{uri}:v1", "echo one")
+    other_digest = "sha256:" + "0" * 64
+    answer = ecr.batch_get_image(
+        repositoryName=name,
+        imageIds=[
+            {"imageDigest": digest},
+            {"imageTag": "v1", "imageDigest": other_digest},
+            {"imageTag": "v9"},
+        ],
+    )
+    assert [image["imageId"] for image in answer["images"]] == [{"imageDigest": digest}]
+    assert [(failure["imageId"], failure["failureCode"]) for failure in answer["failures"]] == [
+        ({"imageTag": "v1", "imageDigest": other_digest}, "ImageTagDoesNotMatchDigest"),
+        ({"imageTag": "v9"}, "ImageNotFound"),
+    ]
+    refused = ecr.batch_delete_image(repositoryName=name, imageIds=[{"imageDigest": other_digest}])
+    assert [failure["failureCode"] for failure in refused["failures"]] == ["ImageNotFound"]
+
+
+def test_repositories_and_images_are_paged(ecr: Any, crane: Crane) -> None:
+    prefix = unique_name("paged")
+    names = [f"{prefix}/{index}" for index in range(3)]
+    uri, *_ = [ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"] for name in names]
+    try:
+        seen: list[str] = []
+        token: dict[str, str] = {}
+        while True:
+            page = ecr.describe_repositories(maxResults=2, **token)
+            assert len(page["repositories"]) <= 2
+            seen += [repository["repositoryName"] for repository in page["repositories"]]
+            if "nextToken" not in page:
+                break
+            token = {"nextToken": page["nextToken"]}
+        assert [name for name in seen if name.startswith(prefix)] == names and len(seen) == len(set(seen))
+        for tag in ("a", "b", "c"):
+            crane.push_script(f"{uri}:{tag}", f"echo {tag}")
+        first = ecr.list_images(repositoryName=names[0], maxResults=2)
+        rest = ecr.list_images(repositoryName=names[0], maxResults=2, nextToken=first["nextToken"])
+        tags = [image["imageTag"] for image in first["imageIds"] + rest["imageIds"]]
+        assert sorted(tags) == ["a", "b", "c"] and "nextToken" not in rest
+    finally:
+        for name in names:
+            ecr.delete_repository(repositoryName=name, force=True)
+
+
 def test_a_new_push_of_a_tag_leaves_the_old_image_untagged(ecr: Any, crane: Crane, repository: dict[str, Any]) -> None:
     name, uri = repository["repositoryName"], repository["repositoryUri"]
     first = crane.push_script(f"{uri}:latest", "echo first")
