@@ -38,6 +38,10 @@ class RepositoryStore:
         listed = requested(self.kube.custom.list_cluster_custom_object, GROUP, VERSION, REPOSITORIES)
         return [cast(Record, item["spec"]) for item in cast(dict[str, Any], listed)["items"]]
 
+    def check_readable(self) -> None:
+        """Raise Forbidden unless the caller (Store.acting_as) may list repositories."""
+        requested(self.kube.custom.list_cluster_custom_object, GROUP, VERSION, REPOSITORIES, limit=1)
+
     def create(self, record: Record) -> Record:
         """Store a new repository (`Conflict`: it exists)."""
         name = repository_object_name(record["repositoryName"])

@@ -32,7 +32,7 @@ import pytest
 from shim.kube.client import KubeClients
 from shim.schemas.responses import output_problems
 from shim.translate.names import LABEL_CLUSTER
-from tests.integration.conftest import FAST_WAITER, ShimServer, kube_json, registry_file, unique_name
+from tests.integration.conftest import FAST_WAITER, ShimServer, kube_json, registry_args, registry_file, unique_name
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -447,6 +447,40 @@ def test_the_aws_cli_logs_in_and_lists(shim: ShimServer, ecr: Any, crane: Crane,
         assert missing.returncode != 0 and "RepositoryNotFoundException" in missing.stderr
     finally:
         ecr.delete_repository(repositoryName=name, force=True)
+
+
+def test_a_key_kubernetes_lets_read_no_repository_gets_no_token(tmp_path: Path) -> None:
+    """With a credentials file, a key mapped to a Kubernetes user is refused what RBAC refuses
+    that user, GetAuthorizationToken included (it hands out the registry's password)."""
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[admin]\naws_access_key_id = AKIDECRADMIN\naws_secret_access_key = admin\n\n"
+        "[nobody]\naws_access_key_id = AKIDECRNOBODY\naws_secret_access_key = nobody\n"
+        f"kubernetes_user = {unique_name('nobody')}\n"
+    )
+    server = ShimServer("--credentials", str(credentials), *registry_args()).start()
+    try:
+        admin, nobody = (
+            boto3.client(
+                "ecr",
+                endpoint_url=server.url,
+                region_name=REGION,
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+                config=botocore.config.Config(retries={"max_attempts": 0}),
+            )
+            for key, secret in (("AKIDECRADMIN", "admin"), ("AKIDECRNOBODY", "nobody"))
+        )
+        assert admin.get_authorization_token()["authorizationData"]
+        for call, params in (
+            (nobody.get_authorization_token, {}),
+            (nobody.create_repository, {"repositoryName": unique_name("denied")}),
+            (nobody.describe_repositories, {}),
+        ):
+            error = ecr_error(call, **params)
+            assert error["Code"] == "AccessDeniedException" and "is not authorized to perform: ecr:" in error["Message"]
+    finally:
+        server.stop()
 
 
 REAL = "real"

@@ -26,15 +26,17 @@ def build_ecr_handlers(store: RepositoryStore, registry: Registry) -> dict[str, 
     handlers: dict[str, Handler] = {
         **repositories.handlers(store, registry),
         **images.handlers(store, registry),
-        "GetAuthorizationToken": partial(get_authorization_token, registry),
+        "GetAuthorizationToken": partial(get_authorization_token, store, registry),
     }
     return {operation: _as_caller(handler) for operation, handler in handlers.items()}
 
 
-def get_authorization_token(registry: Registry, call: Call) -> Response:
-    """The registry's `AWS` credentials as `docker login` takes them (base64 `AWS:<password>`).
-    The password is the registry's own and lasts as long as the registry: `expiresAt` says 12
-    hours, as ECR's tokens do, so that clients refresh it as they would on AWS."""
+def get_authorization_token(store: RepositoryStore, registry: Registry, call: Call) -> Response:
+    """The registry's `AWS` credentials as `docker login` takes them (base64 `AWS:<password>`),
+    for a caller Kubernetes lets read repositories. The password is the registry's own and lasts
+    as long as the registry: `expiresAt` says 12 hours, as ECR's tokens do, so that clients
+    refresh it as they would on AWS."""
+    store.check_readable()
     expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=AUTHORIZATION_HOURS)
     data = {"authorizationToken": registry.authorization, "expiresAt": expires, "proxyEndpoint": registry.endpoint}
     count = max(1, len(call.params.get("registryIds") or []))
