@@ -27,12 +27,28 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.session
 import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shim.kube.client import KubeClients
 from shim.schemas.responses import output_problems
 from shim.translate.names import LABEL_CLUSTER
-from tests.integration.conftest import FAST_WAITER, ShimServer, kube_json, registry_args, registry_file, unique_name
+from tests.integration.conftest import (
+    FAST_WAITER,
+    JSON_1_1,
+    ShimServer,
+    WireResponse,
+    kube_json,
+    registry_args,
+    registry_file,
+    unique_name,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -481,6 +497,94 @@ def test_a_key_kubernetes_lets_read_no_repository_gets_no_token(tmp_path: Path) 
             assert error["Code"] == "AccessDeniedException" and "is not authorized to perform: ecr:" in error["Message"]
     finally:
         server.stop()
+
+
+SERVED = (
+    "CreateRepository",
+    "DescribeRepositories",
+    "DeleteRepository",
+    "GetAuthorizationToken",
+    "ListImages",
+    "DescribeImages",
+    "BatchGetImage",
+    "BatchDeleteImage",
+    "PutImage",
+    "PutImageTagMutability",
+    "TagResource",
+    "UntagResource",
+    "ListTagsForResource",
+    "PutLifecyclePolicy",
+    "GetLifecyclePolicy",
+    "DeleteLifecyclePolicy",
+)
+ECR_MODEL = botocore.session.get_session().get_service_model("ecr")
+
+
+def shape_values(shape: Any, repository: dict[str, Any], member: str = "", depth: int = 0) -> st.SearchStrategy[Any]:
+    """JSON values for an `ecr` model shape: mostly of its type, sometimes not; repositories are
+    the test's own (or names beside it), so nothing another test made is touched."""
+    name, arn = repository["repositoryName"], repository["repositoryArn"]
+    if member == "repositoryName":
+        return st.one_of(st.just(name), st.text(max_size=4).map(lambda suffix: f"{name}-{suffix}"), st.integers())
+    if member == "resourceArn":
+        return st.one_of(st.just(arn), st.text(max_size=4).map(lambda suffix: f"{arn}-{suffix}"))
+    kind = shape.type_name
+    if kind == "structure":
+        if depth > 3:
+            return st.just({})
+        members = {key: shape_values(child, repository, key, depth + 1) for key, child in shape.members.items()}
+        return st.fixed_dictionaries({}, optional=members)
+    if kind == "list":
+        return st.lists(shape_values(shape.member, repository, member, depth + 1), max_size=3)
+    if kind == "map":
+        return st.dictionaries(
+            st.text(max_size=5), shape_values(shape.value, repository, member, depth + 1), max_size=2
+        )
+    enum = shape.metadata.get("enum")
+    scalars: dict[str, st.SearchStrategy[Any]] = {
+        "string": st.one_of(st.sampled_from(enum), st.text(max_size=5)) if enum else st.text(max_size=12),
+        "integer": st.integers(-2, 1_200),
+        "boolean": st.booleans(),
+    }
+    return st.one_of(scalars.get(kind, st.none()), st.none(), st.booleans(), st.text(max_size=3))
+
+
+@pytest.mark.parametrize("operation", SERVED)
+def test_any_input_gets_an_ecr_answer_never_a_server_fault(
+    shim: ShimServer, ecr: Any, crane: Crane, operation: str
+) -> None:
+    repository = ecr.create_repository(repositoryName=unique_name("fuzz"))["repository"]
+    crane.push_script(f"{repository['repositoryUri']}:v1", "echo fuzz")
+
+    @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(shape_values(ECR_MODEL.operation_model(operation).input_shape, repository))
+    def answered(body: dict[str, Any]) -> None:
+        response = ecr_wire(shim.url, operation, body)
+        assert response.status < 500, (body, response.body)
+        if response.status == 200:
+            assert output_problems(operation, response.body, "ecr") == [], (body, response.body)
+        else:
+            assert set(response.body) == {"__type", "message"}, response.body
+
+    try:
+        answered()
+    finally:
+        prefix = repository["repositoryName"]
+        for found in ecr.describe_repositories()["repositories"]:
+            if found["repositoryName"].startswith(prefix):
+                ecr.delete_repository(repositoryName=found["repositoryName"], force=True)
+
+
+def ecr_wire(url: str, operation: str, body: dict[str, Any]) -> WireResponse:
+    request = AWSRequest(
+        method="POST",
+        url=f"{url}/",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": JSON_1_1, "X-Amz-Target": f"AmazonEC2ContainerRegistry_V20150921.{operation}"},
+    )
+    SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "ecr", REGION).add_auth(request)
+    response = requests.post(request.url, data=request.body, headers=dict(request.headers.items()), timeout=30)
+    return WireResponse(response.status_code, response.headers, json.loads(response.content or b"null"))
 
 
 REAL = "real"
