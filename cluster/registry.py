@@ -126,7 +126,8 @@ def serving(state: Path) -> bool:
 def containerd_hosts(folder: Path, state: Path) -> None:
     """containerd's hosts.toml for the registry (its `config_path` is `folder`): pull and resolve
     there over TLS, trusting the cluster's CA, with the registry's credentials (the node's own,
-    as an EKS node pulls from ECR with its instance role)."""
+    as an EKS node pulls from ECR with its instance role); none without a registry."""
+    folder.mkdir(parents=True, exist_ok=True)
     config = shim_config(state)
     if config is None:
         return
