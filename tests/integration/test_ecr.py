@@ -9,9 +9,11 @@ The tests skip when the cluster has no registry (cluster/up starts one) or crane
 
 import base64
 import contextlib
+import importlib.util
 import io
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -39,6 +41,7 @@ from hypothesis import strategies as st
 from shim.kube.client import KubeClients
 from shim.schemas.responses import output_problems
 from shim.translate.names import LABEL_CLUSTER
+from tests.go_programs import build_go_program
 from tests.integration.conftest import (
     FAST_WAITER,
     JSON_1_1,
@@ -497,6 +500,47 @@ def test_a_key_kubernetes_lets_read_no_repository_gets_no_token(tmp_path: Path) 
             assert error["Code"] == "AccessDeniedException" and "is not authorized to perform: ecr:" in error["Message"]
     finally:
         server.stop()
+
+
+def cluster_registry_module() -> Any:
+    """cluster/registry.py, which writes the real node's hosts.toml for the registry."""
+    spec = importlib.util.spec_from_file_location("registry", ROOT / "cluster" / "registry.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_real_nodes_containerd_pulls_with_the_hosts_toml_it_is_given(
+    crane: Crane, repository: dict[str, Any], tmp_path: Path
+) -> None:
+    """containerd's own resolver (tests/clients/containerd, at the real node's containerd
+    version), configured from the hosts folder cluster/registry.py writes for the real node,
+    resolves and fetches pushed images by tag and by digest, finds no missing tag, and is refused
+    with credentials that are not the registry's; this holds without a real node."""
+    module = ROOT / "tests" / "clients" / "containerd"
+    pinned = re.search(r"containerd/containerd/v2 (v\S+)", (module / "go.mod").read_text())
+    versions = (ROOT / "cluster" / "versions.env").read_text()
+    assert pinned and f"CONTAINERD_VERSION={pinned.group(1)}\n" in versions
+    pullcheck = build_go_program(module, tmp_path / "pullcheck")
+    uri = repository["repositoryUri"]
+    digest = crane.push_script(f"{uri}:v1", "echo pulled")
+    hosts = tmp_path / "certs.d"
+    cluster_registry_module().containerd_hosts(hosts, registry_file().parent.parent)  # type: ignore[union-attr]
+
+    def pull(reference: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(pullcheck), str(hosts), reference], capture_output=True, text=True, timeout=60)
+
+    for reference in (f"{uri}:v1", f"{uri}@{digest}"):
+        done = pull(reference)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["digest"] == digest
+    missing = pull(f"{uri}:missing")
+    assert missing.returncode == 1 and "not found" in missing.stderr, missing.stderr
+    [toml] = hosts.glob("*/hosts.toml")
+    toml.write_text(re.sub(r"Basic [^\"]+", "Basic " + base64.b64encode(b"AWS:wrong").decode(), toml.read_text()))
+    refused = pull(f"{uri}:v1")
+    assert refused.returncode == 1 and "401 Unauthorized" in refused.stderr, refused.stderr
 
 
 SERVED = (
