@@ -474,7 +474,7 @@ def start_registry(bin_dir: Path) -> None:
 
 
 def start_runtime(bin_dir: Path, layout: real_node.Layout) -> None:
-    """The real node's containerd, with the images imported (no registry needed)."""
+    """The real node's containerd, with the preloaded images imported."""
     log("starting containerd (real node)")
     real_node.save_host(layout)
     ports = {name: free_port() for name in real_node.PORTS}
