@@ -26,7 +26,7 @@ lint: venv
 	$(VENV)/bin/ruff format --check shim tests cluster bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache --no-logo
-	@unformatted=$$(gofmt -l tests/clients/go tests/clients/kind tests/clients/session-manager-plugin) && [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
+	@unformatted=$$(gofmt -l tests/clients/go tests/clients/kind tests/clients/session-manager-plugin tests/clients/containerd) && [ -z "$$unformatted" ] || { echo "gofmt: $$unformatted"; exit 1; }
 
 unit: venv
 	$(VENV)/bin/pytest tests/unit -q

@@ -1,7 +1,7 @@
 """The local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok, run as plain processes on loopback ports, with fake nodes from
-cluster/nodes.yaml and, when run as root, one real node (cluster/real_node.py). Used by
-cluster/up, cluster/down and cluster/status.
+cluster/nodes.yaml, an image registry behind the ECR API (cluster/registry.py) and, when run as
+root, one real node (cluster/real_node.py). Used by cluster/up, cluster/down and cluster/status.
 
 Everything it starts is recorded in .cluster/ (pids, ports, logs, certificates, kubeconfig),
 so `down` stops exactly those processes.
@@ -32,11 +32,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling modules, however this file is loaded
 import images  # noqa: E402
 import real_node  # noqa: E402
+import registry  # noqa: E402
 
 ROOT = HERE.parent
 STATE = Path(os.environ.get("ECS_SHIM_CLUSTER_DIR", ROOT / ".cluster")).resolve()
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-ALL_COMPONENTS = COMPONENTS + real_node.COMPONENTS
+ALL_COMPONENTS = (*COMPONENTS, registry.NAME, *real_node.COMPONENTS)
 SERVICE_CIDR = "10.96.0.0/16"
 
 
@@ -59,6 +60,11 @@ def build_binaries(with_real_node: bool) -> Path:
 def containerd_dir(bin_dir: Path) -> Path:
     """Where cluster/build puts containerd: beside the control plane's folder."""
     return bin_dir.parent / f"containerd-{images.versions()['CONTAINERD_VERSION']}"
+
+
+def registry_dir(bin_dir: Path) -> Path:
+    """Where cluster/build puts the registry: beside the control plane's folder."""
+    return bin_dir.parent / f"registry-{images.versions()['REGISTRY_VERSION']}"
 
 
 def images_cache(bin_dir: Path) -> Path:
@@ -404,6 +410,8 @@ def up(node_count: int | None, with_real_node: bool) -> None:
     layout = real_node.Layout(STATE / "real-node")
     if is_up():
         log(f"already running at {api_server_url()}")
+        if registry.NAME not in started_components():
+            start_registry(bin_dir)
         if with_real_node and "kubelet" not in started_components():
             if (STATE / "pki" / "apiserver-kubelet-client.crt").exists():
                 start_runtime(bin_dir, layout)
@@ -418,6 +426,7 @@ def up(node_count: int | None, with_real_node: bool) -> None:
         ports = {name: free_port() for name in (*COMPONENTS, "etcd-peer")}
         (STATE / "ports.json").write_text(json.dumps(ports))
         write_kubeconfig(STATE / "kubeconfig", api_server_url(), STATE / "pki")
+        start_registry(bin_dir)
         if with_real_node:
             start_runtime(bin_dir, layout)
         commands = component_commands(bin_dir, ports)
@@ -446,8 +455,26 @@ def up(node_count: int | None, with_real_node: bool) -> None:
     log(f"up in {time.monotonic() - started:.1f} s; KUBECONFIG={STATE / 'kubeconfig'}")
 
 
+def start_registry(bin_dir: Path) -> None:
+    """The image registry behind the ECR API, on its fixed address (cluster/registry.py), unless
+    another cluster's registry has that address."""
+    if registry.port_taken():
+        log(f"{registry.address()} is taken (another cluster's image registry?): starting without a registry")
+        return
+    log(f"starting the image registry on {registry.address()}")
+    pki = STATE / "pki"
+
+    def issue(name: str, subject: str, extensions: str) -> None:
+        (pki / f"{name}.ext").write_text(extensions)
+        issue_certificate(pki, name, subject, pki / f"{name}.ext")
+
+    registry.prepare(STATE, issue)
+    start(registry.NAME, registry.command(registry_dir(bin_dir), STATE), registry.environment())
+    wait_for("the image registry", lambda: registry.serving(STATE), 30)
+
+
 def start_runtime(bin_dir: Path, layout: real_node.Layout) -> None:
-    """The real node's containerd, with the images imported (no registry needed)."""
+    """The real node's containerd, with the preloaded images imported."""
     log("starting containerd (real node)")
     real_node.save_host(layout)
     ports = {name: free_port() for name in real_node.PORTS}
@@ -529,12 +556,16 @@ def reap(pid: int) -> None:
 def status() -> int:
     running = dict(recorded_processes())
     started = started_components()
-    for name in (*COMPONENTS, *(name for name in real_node.COMPONENTS if name in started)):
+    optional = (registry.NAME, *real_node.COMPONENTS)
+    for name in (*COMPONENTS, *(name for name in optional if name in started)):
         print(f"{name:24} {'running, pid ' + str(running[name]) if name in running else 'not running'}")
     if not is_up():
         print("cluster: not ready")
         return 1
     print(f"kube-apiserver           {api_server_url()} ready")
+    if registry.NAME in running:
+        shim_config = STATE / registry.NAME / "shim.json"
+        print(f"image registry           https://{registry.address()} (ecs-shim serve --registry {shim_config})")
     if "kubelet" in started:
         binary = recorded_binary("kube-apiserver")
         ready = binary is not None and real_node.NAME in ready_nodes(binary.parent)

@@ -46,6 +46,7 @@ BINARIES = (
     "kube-controller-manager",
     "kube-scheduler",
     "kwok",
+    "registry",
     "kubelet",
     "kube-proxy",
     "containerd",

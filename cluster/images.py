@@ -1,5 +1,5 @@
-"""The real node's images, built on this machine because the local cluster has no registry:
-docker-archive tars (the format `docker save` writes and `ctr images import` reads).
+"""The real node's preloaded images, built on this machine (there is no internet to pull them
+from): docker-archive tars (the format `docker save` writes and `ctr images import` reads).
 
 - busybox: Debian's static busybox with a link per applet (sh, sleep, nc, httpd, cat, env...),
   /etc/passwd and /etc/group as in Docker Hub's busybox (root, www-data, nobody...), and /tmp.

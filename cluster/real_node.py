@@ -30,6 +30,7 @@ from typing import Any
 
 import host_state
 import images
+import registry
 import yaml
 
 CLUSTER = "real"
@@ -75,6 +76,11 @@ class Layout:
     @property
     def cni(self) -> Path:
         return self.root / "cni"
+
+    @property
+    def registry_hosts(self) -> Path:
+        """containerd's registry hosts folder (`config_path`): the local registry's hosts.toml."""
+        return self.containerd / "certs.d"
 
     @property
     def saved_host(self) -> Path:
@@ -141,6 +147,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 
 [plugins.'io.containerd.internal.v1.opt']
   path = "{layout.containerd / "opt"}"
+
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = "{layout.registry_hosts}"
 
 [plugins.'io.containerd.cri.v1.images'.pinned_images]
   sandbox = "{images.PAUSE_TAG}"
@@ -221,13 +230,15 @@ def kubelet_config(layout: Layout, pki: Path, ports: dict[str, int]) -> dict[str
 
 
 def write_configs(layout: Layout, pki: Path, ports: dict[str, int], kubeconfig: Callable[[Path, str], None]) -> None:
-    """containerd's, the kubelet's and the CNI configuration, and the node's and kube-proxy's
-    kubeconfigs (`kubeconfig(path, user)` writes one for a certificate in pki/)."""
+    """containerd's (with the local registry's hosts.toml), the kubelet's and the CNI
+    configuration, and the node's and kube-proxy's kubeconfigs (`kubeconfig(path, user)` writes
+    one for a certificate in pki/)."""
     (layout.cni / "net.d").mkdir(parents=True, exist_ok=True)
     (layout.containerd).mkdir(parents=True, exist_ok=True)
     (layout.containerd / "config.toml").write_text(containerd_config(layout))
     (layout.cni / "net.d" / "10-ecs-shim.conflist").write_text(json.dumps(cni_config(layout), indent=1))
     (layout.root / "kubelet.yaml").write_text(yaml.safe_dump(kubelet_config(layout, pki, ports)))
+    registry.containerd_hosts(layout.registry_hosts, layout.root.parent)
     kubeconfig(layout.root / "node.kubeconfig", "node")
     kubeconfig(layout.root / "kube-proxy.kubeconfig", "kube-proxy")
 

@@ -64,6 +64,7 @@ def serve(args: argparse.Namespace) -> None:
         account=args.account,
         kubeconfig=args.kubeconfig,
         credentials_file=args.credentials,
+        registry_file=args.registry,
     )
     prepare_cluster(config)
     options = {
@@ -142,6 +143,13 @@ def parser() -> argparse.ArgumentParser:
         "--credentials",
         default=os.environ.get("ECS_SHIM_CREDENTIALS"),
         help="an AWS credentials file; when given, every request must be SigV4-signed by one of its keys",
+    )
+    run.add_argument(
+        "--registry",
+        metavar="FILE",
+        default=os.environ.get("ECS_SHIM_REGISTRY"),
+        help="the image registry behind the ECR API (JSON: endpoint, ca, username, password; the local cluster's "
+        "is .cluster/registry/shim.json); without it ECR is not served",
     )
     run.add_argument("--workers", type=int, default=int(os.environ.get("ECS_SHIM_WORKERS", "2")))
     run.add_argument("--threads", type=int, default=int(os.environ.get("ECS_SHIM_THREADS", "8")))

@@ -12,3 +12,6 @@ class Config:
     account: str = DEFAULT_ACCOUNT
     kubeconfig: str | None = None
     credentials_file: str | None = None
+    registry_file: str | None = None
+    """The image registry behind the ECR API (`--registry`: its endpoint, CA and credentials, as
+    cluster/up writes them); None: ECR is not served."""

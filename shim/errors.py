@@ -1,4 +1,4 @@
-"""Errors as ECS and CloudWatch Logs send them: the class name is the wire code (`__type`), the
+"""Errors as ECS, CloudWatch Logs and ECR send them: the class name is the wire code (`__type`), the
 status its HTTP status.
 
 Every layer raises these; only the protocol layer turns them into responses.
@@ -113,3 +113,39 @@ class ResourceNotFoundException(EcsError):
 
 class ResourceAlreadyExistsException(EcsError):
     """CloudWatch Logs: the log group or log stream exists already."""
+
+
+class RepositoryNotFoundException(EcsError):
+    """ECR: no such repository in the registry."""
+
+
+class RepositoryAlreadyExistsException(EcsError):
+    """ECR: the repository exists already."""
+
+
+class RepositoryNotEmptyException(EcsError):
+    """ECR: DeleteRepository without `force` on a repository that holds images."""
+
+
+class ImageNotFoundException(EcsError):
+    """ECR: an image named by tag or digest is not in the repository."""
+
+
+class ImageTagAlreadyExistsException(EcsError):
+    """ECR: a tag of an IMMUTABLE repository would move to another image."""
+
+
+class ImageAlreadyExistsException(EcsError):
+    """ECR: PutImage of a manifest the tag already names."""
+
+
+class ImageDigestDoesNotMatchException(EcsError):
+    """ECR: PutImage's imageDigest is not the digest of its manifest."""
+
+
+class InvalidTagParameterException(EcsError):
+    """ECR: a resource tag key or value breaks its constraints."""
+
+
+class LifecyclePolicyNotFoundException(EcsError):
+    """ECR: the repository has no lifecycle policy."""

@@ -8,17 +8,20 @@ from flask import Flask
 
 from shim.config import Config
 from shim.kube.client import api_server_problem, connect
+from shim.kube.ecr import RepositoryStore
 from shim.kube.errors import Conflict, Forbidden
 from shim.kube.logs import LogStore
 from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
+from shim.operations.ecr import build_ecr_handlers
 from shim.operations.execute_command import open_session
 from shim.operations.logs import build_log_handlers
 from shim.operations.logs.collector import LogCollector
 from shim.operations.reconciler import Reconciler
 from shim.protocol.app import create_app
-from shim.schemas.model import LOGS
+from shim.registry import Registry
+from shim.schemas.model import ECR, LOGS
 from shim.translate.clusters import DEFAULT_CLUSTER
 
 log = logging.getLogger(__name__)
@@ -43,11 +46,15 @@ def create_server_app(config: Config) -> Flask:
     log_store = LogStore(store.kube)
     Reconciler(store, config.region, config.account).start()
     LogCollector(store, log_store).start()
+    other_services = {LOGS: build_log_handlers(log_store)}
+    if config.registry_file:
+        registry = Registry.from_file(config.registry_file)
+        other_services[ECR] = build_ecr_handlers(RepositoryStore(store.kube), registry)
     return create_app(
         config,
         build_handlers(store),
         ready=partial(readiness_problem, store),
-        other_services={LOGS: build_log_handlers(log_store)},
+        other_services=other_services,
         open_session=partial(open_session, store),
     )
 

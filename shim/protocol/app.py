@@ -35,7 +35,7 @@ from shim.errors import (
 from shim.protocol.exec import exec_session
 from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
-from shim.schemas.model import ECS, LOGS, operation_names, service_of_target_prefix, target_prefix
+from shim.schemas.model import ECR, ECS, LOGS, operation_names, service_of_target_prefix, target_prefix
 from shim.schemas.requests import validate_request
 from shim.sessions import SessionOpener
 
@@ -56,7 +56,7 @@ class RequestTimeoutException(EcsError):
     status = 408
 
 
-SERVICE_NAMES = {ECS: "Amazon ECS", LOGS: "Amazon CloudWatch Logs"}
+SERVICE_NAMES = {ECS: "Amazon ECS", LOGS: "Amazon CloudWatch Logs", ECR: "Amazon ECR"}
 
 
 def create_app(
@@ -141,7 +141,12 @@ class _EcsApi:
             now = datetime.datetime.now(datetime.UTC)
             caller = verify_signature(request, self.credentials, now, entry.service).caller
         entry.operation = _operation(target, entry.service)
-        handler = self.services.get(entry.service, {}).get(entry.operation)
+        if entry.service not in self.services:
+            raise InvalidOperationException(
+                f"This server does not serve {SERVICE_NAMES[entry.service]}"
+                + (" (ecs-shim serve --registry FILE serves it)." if entry.service == ECR else ".")
+            )
+        handler = self.services[entry.service].get(entry.operation)
         if handler is None:
             raise _unserved(entry.service, entry.operation)
         body = _json_body(request.get_data())

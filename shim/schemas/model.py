@@ -1,5 +1,5 @@
 """botocore's service models, loaded once: the specification of every operation's shapes, for
-each AWS service the server speaks (`ecs`, and `logs` for CloudWatch Logs)."""
+each AWS service the server speaks (`ecs`, `logs` for CloudWatch Logs, `ecr` for ECR)."""
 
 import functools
 
@@ -8,7 +8,8 @@ from botocore.model import OperationModel, ServiceModel, StructureShape
 
 ECS = "ecs"
 LOGS = "logs"
-SERVICES = (ECS, LOGS)
+ECR = "ecr"
+SERVICES = (ECS, LOGS, ECR)
 """The services served on one endpoint, by their SigV4 signing names."""
 
 

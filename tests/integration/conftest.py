@@ -119,9 +119,21 @@ class ShimServer:
         self.start()
 
 
+def registry_file() -> Path | None:
+    """The image registry's file for `ecs-shim serve --registry` (cluster/up writes it beside
+    the kubeconfig, in registry/shim.json); None when the cluster has no registry."""
+    path = Path(os.environ.get("KUBECONFIG", ".")).resolve().parent / "registry" / "shim.json"
+    return path if path.exists() else None
+
+
+def registry_args() -> tuple[str, ...]:
+    path = registry_file()
+    return ("--registry", str(path)) if path else ()
+
+
 @pytest.fixture(scope="session")
 def shim(kube: KubeClients) -> Iterator[ShimServer]:
-    server = ShimServer().start()
+    server = ShimServer(*registry_args()).start()
     yield server
     server.stop()
 

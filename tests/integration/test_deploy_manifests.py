@@ -35,7 +35,7 @@ EXPECTED_GRANTS: set[Grant] = {
     *(("apps", "replicasets", verb) for verb in ("get", "list", "watch", "patch")),
     *(
         ("ecs.shim.io", resource, verb)
-        for resource in ("clusters", "taskdefinitions", "tasks", "services")
+        for resource in ("clusters", "taskdefinitions", "tasks", "services", "repositories")
         for verb in CRUD
     ),
     *(

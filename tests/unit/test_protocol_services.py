@@ -141,3 +141,43 @@ def test_a_map_key_breaking_its_constraint_is_an_invalid_parameter() -> None:
         "1 validation error detected: Value '' at 'tags.' failed to satisfy constraint: "
         "Member must have length greater than or equal to 1"
     )
+
+
+ECR_PREFIX = "AmazonEC2ContainerRegistry_V20150921"
+
+
+def get_authorization_token(call: Call) -> Response:
+    return {"authorizationData": [{"authorizationToken": "QVdTOnB3", "proxyEndpoint": call.service}]}
+
+
+def ecr_app(credentials_file: str | None = None) -> FlaskClient:
+    config = Config(region="us-east-1", account="111122223333", credentials_file=credentials_file)
+    services = {"ecr": {"GetAuthorizationToken": get_authorization_token}}
+    return create_app(config, {"ListClusters": list_clusters}, other_services=services).test_client()
+
+
+def test_ecr_target_prefix_picks_ecr_and_its_model(credentials_file: str) -> None:
+    response = post(ecr_app(credentials_file), f"{ECR_PREFIX}.GetAuthorizationToken", {}, signing_name="ecr")
+    body = response.get_json(force=True)
+    assert response.status_code == 200 and body["authorizationData"][0]["proxyEndpoint"] == "ecr"
+    assert output_problems("GetAuthorizationToken", body, "ecr") == []
+    assert error_of(post(ecr_app(), f"{ECR_PREFIX}.GetAuthorizationToken", {"registryIds": []}))[:2] == (
+        400,
+        "InvalidParameterException",
+    )
+
+
+def test_ecr_call_signed_for_ecs_is_refused(credentials_file: str) -> None:
+    assert error_of(post(ecr_app(credentials_file), f"{ECR_PREFIX}.GetAuthorizationToken", {}, signing_name="ecs")) == (
+        403,
+        "InvalidSignatureException",
+        "Credential should be scoped to correct service: 'ecr'. ",
+    )
+
+
+def test_ecr_on_a_server_without_a_registry_is_an_invalid_operation() -> None:
+    assert error_of(post(app(), f"{ECR_PREFIX}.CreateRepository", {"repositoryName": "web"})) == (
+        400,
+        "InvalidOperationException",
+        "This server does not serve Amazon ECR (ecs-shim serve --registry FILE serves it).",
+    )
