@@ -257,11 +257,10 @@ class Store:
         return [records.task_definition(obj) for obj in self._task_definitions.items() if not is_removed(obj)]
 
     def family_revisions(self, family: str) -> list[Stored]:
-        return [
-            records.task_definition(obj)
-            for obj in self._task_definitions.indexed("family", family)
-            if not is_removed(obj)
-        ]
+        """The family's revisions; read from the API server when this process has seen none (a
+        revision another worker or server registered a moment ago is not in its cache yet)."""
+        found = self._task_definitions.indexed("family", family) or self._listed_family(family)
+        return [records.task_definition(obj) for obj in found if not is_removed(obj)]
 
     def create_task_definition(self, family: str, build: Callable[[int], Record], tags: list[dict[str, str]]) -> Stored:
         """Store the next revision of `family`: `build(revision)` makes its TaskDefinition view.
@@ -300,14 +299,18 @@ class Store:
 
     def _highest_revision(self, family: str) -> int:
         """The family's highest revision (tombstones included) as the API server has it now."""
+        return max(map(revision_of, self._listed_family(family)), default=0)
+
+    def _listed_family(self, family: str) -> list[KubeObject]:
+        """The family's revisions (tombstones included) as the API server has them now."""
         selector = f"{names.LABEL_FAMILY}={names.label_value(family)}"
         listed = requested(self._list_custom("taskdefinitions"), label_selector=selector, _preload_content=False)
-        revisions = [
-            revision_of(obj)
-            for obj in orjson.loads(listed.data)["items"]
-            if records.task_definition_view(obj)["family"] == family
+        found = [
+            obj for obj in orjson.loads(listed.data)["items"] if records.task_definition_view(obj)["family"] == family
         ]
-        return max(revisions, default=0)
+        for obj in found:
+            self._task_definitions.observe(obj)
+        return found
 
     def update_task_definition(self, found: Stored, change: Callable[[Record], Record]) -> Stored:
         """Replace the revision's view with `change(view)`, the view as the API server has it now."""

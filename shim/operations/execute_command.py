@@ -15,6 +15,7 @@ from shim.errors import InvalidParameterException
 from shim.kube.exec import ExecFailed
 from shim.kube.store import Store
 from shim.operations.clusters import active_cluster
+from shim.operations.tasks import new_task_view
 from shim.sessions import CommandStream, SessionRefused
 from shim.translate import names
 from shim.translate.container_instances import is_simulated
@@ -30,7 +31,7 @@ from shim.translate.execute_command import (
     token_cluster,
     verified_session,
 )
-from shim.translate.task_from_pod import executes_commands, is_stopped, task_view
+from shim.translate.task_from_pod import executes_commands, is_stopped
 from shim.translate.task_to_pod import kube_name, pod_name
 
 TASK_NOT_FOUND = "The referenced task was not found."
@@ -55,15 +56,7 @@ def execute_command(store: Store, call: Call) -> Response:
         raise InvalidParameterException(TASK_NOT_FOUND)
     if pod is None or is_stopped(pod) or not executes_commands(pod):
         raise InvalidParameterException(NOT_ENABLED)
-    view = task_view(
-        pod,
-        None,
-        region=call.region,
-        account=call.account,
-        cluster_name=cluster_name,
-        container_instance_id=None,
-        availability_zone=None,
-    )
+    view = new_task_view(call, cluster_name, pod)
     if view["desiredStatus"] == "STOPPED":  # stopping: its agents are going with it
         raise InvalidParameterException(NOT_ENABLED)
     containers = {container["name"]: container for container in view["containers"]}

@@ -52,6 +52,7 @@ FUZZED = (
     "DescribeServices",
     "DescribeTaskDefinition",
     "DescribeTasks",
+    "ExecuteCommand",
     "ListAttributes",
     "ListClusters",
     "ListContainerInstances",

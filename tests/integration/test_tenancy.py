@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 from kubernetes import client
@@ -279,6 +280,25 @@ def _session_or_none(ecs: Any, params: dict[str, Any]) -> dict[str, Any] | None:
             raise
         return None
     return answer
+
+
+def test_a_team_reads_its_task_logs_account_wide_as_in_aws(tenancy: Tenancy) -> None:
+    """Log groups are account-wide, as task definitions are: team-access lets every team use them."""
+    key, secret = tenancy.teams["a"].key
+    logs = boto3.client(
+        "logs",
+        endpoint_url=tenancy.server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+    )
+    group = f"/ecs/{unique_name('tenancy')}"
+
+    logs.create_log_group(logGroupName=group)
+
+    shown = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert [g["logGroupName"] for g in shown] == [group]
+    logs.delete_log_group(logGroupName=group)
 
 
 def test_keys_mapped_to_no_kubernetes_user_act_as_the_server(tenancy: Tenancy) -> None:
