@@ -15,6 +15,7 @@ from shim.operations import (
     services,
     tags,
     task_definitions,
+    task_protection,
     tasks,
 )
 
@@ -30,6 +31,7 @@ def build_handlers(store: Store) -> dict[str, Handler]:
         container_instances,
         tags,
         execute_command,
+        task_protection,
     )
     for resource in resources:
         handlers.update(resource.handlers(store))

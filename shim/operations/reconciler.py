@@ -1,10 +1,11 @@
 """The reconciler: what ECS does on its own, done by every server process (idempotently, so any
 number may run). A task whose essential container exited is stopped as a whole; a service task
 its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
-are forgotten after ECS's retention of about an hour; deleted task definition revisions go once
-nothing uses them; a service's deployments are followed (COMPLETED, FAILED, rolled back by the
-circuit breaker), rebalanced across zones, and a drained service becomes INACTIVE. A stopped
-task's record gets the exit codes its other containers ended with once its pod is gone."""
+are forgotten after ECS's retention of about an hour, and expired scale-in protection is lifted;
+deleted task definition revisions go once nothing uses them; a service's deployments are
+followed (COMPLETED, FAILED, rolled back by the circuit breaker), rebalanced across zones, and a
+drained service becomes INACTIVE. A stopped task's record gets the exit codes its other
+containers ended with once its pod is gone."""
 
 import logging
 import queue
@@ -42,6 +43,7 @@ from shim.translate.task_from_pod import (
     task_id_of,
     with_final_exits,
 )
+from shim.translate.task_protection import protected_until, protection_patch
 from shim.translate.zone_rebalancing import STOP_REASON as REBALANCING_STOP_REASON
 from shim.translate.zone_rebalancing import RebalanceStep, may_rebalance, rebalance_step, usable_zones
 
@@ -211,8 +213,12 @@ class Reconciler:
             if (stopped_at(stopped.record) or time.time()) < before:
                 self.store.delete_task_record(stopped)
         for pod in self.store.all_pods():
+            metadata = pod["metadata"]
             if (stopped_at(pod) or time.time()) < before:
-                self.store.delete_pod(pod["metadata"]["namespace"], pod["metadata"]["name"])
+                self.store.delete_pod(metadata["namespace"], metadata["name"])
+            elif (protected_until(pod) or time.time()) < time.time():
+                # Expired scale-in protection: the pod's deletion cost goes with it.
+                self.store.patch_pod(metadata["namespace"], metadata["name"], protection_patch(None))
 
     def forget_deleted_task_definitions(self) -> None:
         """Remove deleted task definition revisions once nothing uses them (see task_definitions.py)."""

@@ -64,6 +64,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "StartTask": ("create", TASK),
     "StopTask": ("delete", TASK),
     "ExecuteCommand": ("create", EXEC),
+    "UpdateTaskProtection": ("patch", TASK),
+    "GetTaskProtection": ("get", TASK),
     "DescribeTasks": ("get", TASK),
     "ListTasks": ("list", TASK),
     "CreateService": ("create", SERVICE),
@@ -192,8 +194,8 @@ server writes for it, as it (see the server's own ClusterRole in manifests/deplo
 
 ACCOUNT_WIDE_RESOURCES = ["loggroups", "logstreams", "repositories"]
 """CloudWatch Logs' log groups and streams and ECR's repositories: account-wide in AWS, as task
-definitions are, so shared by every team (a deleted log group's streams go by collection) (the logs of a team's tasks are in the groups its task
-definitions name)."""
+definitions are, so shared by every team (the logs of a team's tasks are in the groups its task
+definitions name; a deleted log group's streams go by collection)."""
 
 TEAM_ROLE = "ecs-shim-team"
 """The ClusterRole of `NAMESPACED_GRANTS`, bound per Namespace by each team's RoleBindings."""

@@ -53,6 +53,7 @@ FUZZED = (
     "DescribeTaskDefinition",
     "DescribeTasks",
     "ExecuteCommand",
+    "GetTaskProtection",
     "ListAttributes",
     "ListClusters",
     "ListContainerInstances",
@@ -74,6 +75,7 @@ FUZZED = (
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
     "UpdateService",
+    "UpdateTaskProtection",
 )
 
 EXAMPLES_PER_OPERATION = 12
