@@ -12,16 +12,19 @@ test says otherwise, so a stopped task frees the node at once.
 The module is skipped when the cluster has no real node (started with ECS_SHIM_REAL_NODE=0)."""
 
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients
 from shim.translate.container_instances import container_instance_id
 from shim.translate.names import LABEL_CLUSTER, LABEL_TASK_ID, cluster_namespace
+from shim.translate.task_to_pod import environment_file_config_map, secret_key_ref
 from tests.integration.conftest import FAST_WAITER, eventually, kube_json, task_id_of_arn, unique_name
 from tests.integration.test_services import wait_stable
 
@@ -353,8 +356,9 @@ def health_check(command: str) -> dict[str, Any]:
     return {"command": ["CMD-SHELL", command], "interval": 5, "timeout": 2, "retries": 1}
 
 
-GETS_SICK = "sleep 2; touch /tmp/sick; " + IDLE
-"""Healthy for its first 2 seconds by `health_check("test ! -f /tmp/sick")`, then unhealthy."""
+GETS_SICK = "sleep 8; touch /tmp/sick; " + IDLE
+"""Healthy for its first 8 seconds by `health_check("test ! -f /tmp/sick")` (so some check every 5 s
+sees it healthy), then unhealthy."""
 
 
 def health(ecs: Any, task_arn: str) -> tuple[str, dict[str, str]]:
@@ -366,8 +370,8 @@ def test_task_health_follows_its_essential_containers(ecs: Any, tasks: Tasks) ->
     definition = register(ecs, container("web", GETS_SICK, healthCheck=health_check("test ! -f /tmp/sick")))
     task_arn = tasks.run(definition)
 
-    eventually(lambda: health(ecs, task_arn) == ("HEALTHY", {"web": "HEALTHY"}), timeout=20)
-    eventually(lambda: health(ecs, task_arn) == ("UNHEALTHY", {"web": "UNHEALTHY"}), timeout=20)
+    eventually(lambda: health(ecs, task_arn) == ("HEALTHY", {"web": "HEALTHY"}), timeout=30)
+    eventually(lambda: health(ecs, task_arn) == ("UNHEALTHY", {"web": "UNHEALTHY"}), timeout=30)
     assert describe(ecs, task_arn)["lastStatus"] == "RUNNING", "ECS does not stop an unhealthy standalone task"
 
 
@@ -381,7 +385,7 @@ def test_unhealthy_non_essential_container_leaves_the_task_healthy(ecs: Any, tas
     task_arn = tasks.run(definition)
 
     expected = ("HEALTHY", {"web": "HEALTHY", "probe": "UNHEALTHY", "plain": "UNKNOWN"})
-    eventually(lambda: health(ecs, task_arn) == expected, timeout=25)
+    eventually(lambda: health(ecs, task_arn) == expected, timeout=35)
 
 
 # StopTask and stopTimeout
@@ -389,14 +393,15 @@ def test_unhealthy_non_essential_container_leaves_the_task_healthy(ecs: Any, tas
 
 def test_stop_task_sends_sigterm_then_sigkill_after_the_stop_timeout(ecs: Any, tasks: Tasks) -> None:
     graceful = register(ecs, container("app", IDLE, stopTimeout=10))
-    stubborn = register(ecs, container("app", "trap '' TERM; sleep 3600 & wait", stopTimeout=4))
+    stubborn = register(ecs, container("app", "trap '' TERM; sleep 3600 & wait", stopTimeout=6))
     graceful_arn, stubborn_arn = tasks.run(graceful), tasks.run(stubborn)
     wait_running(ecs, graceful_arn, stubborn_arn)
 
     for arn in (graceful_arn, stubborn_arn):
         ecs.stop_task(cluster=REAL, task=arn, reason="deploying")
 
-    for arn, exit_code, seconds in ((graceful_arn, 0, (0, 3)), (stubborn_arn, 137, (3.5, 12))):
+    # stoppedAt is the container's finish, which Kubernetes keeps in whole seconds: up to 1 s early.
+    for arn, exit_code, seconds in ((graceful_arn, 0, (0, 3)), (stubborn_arn, 137, (4.5, 14))):
         stopped = wait_stopped(ecs, arn)
         assert (stopped["stopCode"], stopped["stoppedReason"]) == ("UserInitiated", "deploying")
         app = by_name(stopped)["app"]
@@ -485,6 +490,60 @@ def test_working_directory_user_and_read_only_root_filesystem_apply_to_the_proce
     [identity] = eventually(lambda: log_of(kube, runs["nobody"], "app").splitlines())
     assert identity.startswith("uid=65534(") and " gid=65534(" in identity, identity
     assert output_lines(kube, runs["ro"], "app", "volume-writable") == ["root-read-only", "volume-writable"]
+
+
+def test_secrets_and_environment_files_reach_the_process(ecs: Any, kube: KubeClients, tasks: Tasks) -> None:
+    """A Secrets Manager ARN reads a Kubernetes Secret, an S3 environment file a ConfigMap, in
+    the cluster's Namespace (docs/translation.md names them)."""
+    namespace = cluster_namespace(REAL)
+    secret_arn = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{unique_name('db')}-AbCdEf"
+    file_arn = f"arn:aws:s3:::config/{unique_name('app')}.env"
+    secret = secret_key_ref(secret_arn)
+    config_map = environment_file_config_map(file_arn)
+    kube.core.create_namespaced_secret(
+        namespace,
+        client.V1Secret(metadata=client.V1ObjectMeta(name=secret["name"]), string_data={secret["key"]: "s3cr3t"}),
+    )
+    kube.core.create_namespaced_config_map(
+        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name=config_map), data={"MODE": "blue"})
+    )
+    try:
+        definition = register(
+            ecs,
+            container(
+                "app",
+                'echo "password=$DB_PASSWORD mode=$MODE"',
+                secrets=[{"name": "DB_PASSWORD", "valueFrom": secret_arn}],
+                environmentFiles=[{"value": file_arn, "type": "s3"}],
+            ),
+        )
+
+        assert output_lines(kube, tasks.run(definition), "app", "password=s3cr3t mode=blue")
+    finally:
+        kube.core.delete_namespaced_secret(secret["name"], namespace)
+        kube.core.delete_namespaced_config_map(config_map, namespace)
+
+
+def test_a_host_port_mapping_is_reachable_on_the_node(ecs: Any, kube: KubeClients, tasks: Tasks) -> None:
+    script = "mkdir -p /www && echo hello from the task > /www/index.html && exec httpd -f -p 8080 -h /www"
+    definition = register(
+        ecs, container("web", script, portMappings=[{"containerPort": 8080, "hostPort": 18080, "protocol": "tcp"}])
+    )
+    task_arn = tasks.run(definition)
+    wait_running(ecs, task_arn)
+    [binding] = by_name(describe(ecs, task_arn))["web"]["networkBindings"]
+    assert (binding["containerPort"], binding["hostPort"]) == (8080, 18080)
+    node = kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"][0]
+    address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+
+    def served() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://{address}:18080/", timeout=2) as response:
+                return str(response.read().decode())
+        except OSError:
+            return None
+
+    assert eventually(served, timeout=20) == "hello from the task\n"
 
 
 def test_volume_is_shared_between_two_containers(ecs: Any, kube: KubeClients, tasks: Tasks) -> None:
