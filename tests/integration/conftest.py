@@ -401,6 +401,29 @@ def kube_json(call: Callable[..., Any], *args: Any, **params: Any) -> Any:
     return json.loads(call(*args, _preload_content=False, **params).data)
 
 
+REAL = "real"
+"""The ECS cluster the local cluster's real node is pinned to (cluster/real_node.py)."""
+
+
+def real_nodes(kube: KubeClients) -> list[dict[str, Any]]:
+    """The nodes pinned to the ECS cluster `real`: the real node, when the cluster has one."""
+    pinned: list[dict[str, Any]] = kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"]
+    return pinned
+
+
+@pytest.fixture(scope="module")
+def real_cluster(kube: KubeClients, ecs: Any) -> str:
+    """The ECS cluster `real`, whose tasks run on real containers; the test is skipped when the
+    cluster has no real node."""
+    if not real_nodes(kube):
+        pytest.skip(
+            f"the cluster has no real node (no node labelled {LABEL_CLUSTER}={REAL}): this needs real containers; "
+            "it was started without one (ECS_SHIM_REAL_NODE=0, cluster/up --no-real-node, or not as root)"
+        )
+    ecs.create_cluster(clusterName=REAL)
+    return REAL
+
+
 def nodes(kube: KubeClients) -> list[dict[str, Any]]:
     listed: list[dict[str, Any]] = kube_json(kube.core.list_node)["items"]
     return listed

@@ -38,16 +38,14 @@ from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shim.kube.client import KubeClients
 from shim.schemas.responses import output_problems
-from shim.translate.names import LABEL_CLUSTER
 from tests.go_programs import build_go_program
 from tests.integration.conftest import (
     FAST_WAITER,
     JSON_1_1,
+    REAL,
     ShimServer,
     WireResponse,
-    kube_json,
     registry_args,
     registry_file,
     unique_name,
@@ -629,20 +627,6 @@ def ecr_wire(url: str, operation: str, body: dict[str, Any]) -> WireResponse:
     SigV4Auth(Credentials("AKIDEXAMPLE", "secret"), "ecr", REGION).add_auth(request)
     response = requests.post(request.url, data=request.body, headers=dict(request.headers.items()), timeout=30)
     return WireResponse(response.status_code, response.headers, json.loads(response.content or b"null"))
-
-
-REAL = "real"
-
-
-@pytest.fixture
-def real_cluster(kube: KubeClients, ecs: Any) -> str:
-    if not kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"]:
-        pytest.skip(
-            f"the cluster has no real node (no node labelled {LABEL_CLUSTER}={REAL}): only a real kubelet pulls "
-            "images (cluster/up as root, without --no-real-node)"
-        )
-    ecs.create_cluster(clusterName=REAL)
-    return REAL
 
 
 def busybox_tarball() -> Path:

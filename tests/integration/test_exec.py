@@ -20,15 +20,12 @@ from typing import Any
 import pytest
 import websocket
 
-from shim.kube.client import KubeClients
 from shim.operations.execute_command import BAD_TOKEN, SIMULATED
 from shim.protocol import session_manager
 from shim.translate.execute_command import INTERACTIVE_ONLY, NOT_ENABLED
-from shim.translate.names import LABEL_CLUSTER
 from tests.go_programs import build_go_program
-from tests.integration.conftest import FAST_WAITER, ShimServer, ecs_error, eventually, kube_json, unique_name
+from tests.integration.conftest import FAST_WAITER, REAL, ShimServer, ecs_error, eventually, unique_name
 
-REAL = "real"
 PLUGIN_MODULE = Path(__file__).parents[1] / "clients" / "session-manager-plugin"
 IDLE = "trap 'exit 0' TERM; sleep 3600 & wait"
 SESSION_SECONDS = 60
@@ -43,17 +40,6 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def real(kube: KubeClients, ecs: Any) -> str:
-    if not kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"]:
-        pytest.skip(
-            f"the cluster has no real node (no node labelled {LABEL_CLUSTER}={REAL}): sessions need real "
-            "containers; it was started without one (ECS_SHIM_REAL_NODE=0, cluster/up --no-real-node, or not as root)"
-        )
-    ecs.create_cluster(clusterName=REAL)
-    return REAL
-
-
-@pytest.fixture(scope="module")
 def idle_family(ecs: Any) -> str:
     family = unique_name("exec")
     ecs.register_task_definition(
@@ -64,11 +50,11 @@ def idle_family(ecs: Any) -> str:
 
 
 @pytest.fixture
-def exec_task(ecs: Any, real: str, idle_family: str) -> Iterator[str]:
+def exec_task(ecs: Any, real_cluster: str, idle_family: str) -> Iterator[str]:
     """A running task on the real node, run with enableExecuteCommand."""
-    arn = run_and_wait(ecs, real, idle_family, enableExecuteCommand=True)
+    arn = run_and_wait(ecs, real_cluster, idle_family, enableExecuteCommand=True)
     yield arn
-    ecs.stop_task(cluster=real, task=arn)
+    ecs.stop_task(cluster=real_cluster, task=arn)
 
 
 def run_and_wait(ecs: Any, cluster: str, family: str, **params: Any) -> str:

@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 
 from shim.kube.client import KubeClients
 from shim.schemas.responses import output_problems
-from shim.translate.names import LABEL_CLUSTER
 from tests.integration.conftest import (
     FAST_WAITER,
     JSON_1_1,
@@ -393,20 +392,6 @@ def test_awslogs_task_on_a_simulated_node_has_an_empty_stream(ecs: Any, logs: An
     page = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)
     assert page["events"] == []
     logs.delete_log_group(logGroupName=group)
-
-
-REAL = "real"
-
-
-@pytest.fixture
-def real_cluster(kube: KubeClients, ecs: Any) -> str:
-    if not kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"]:
-        pytest.skip(
-            f"the cluster has no real node (no node labelled {LABEL_CLUSTER}={REAL}): container output "
-            "exists only on a real kubelet (cluster/up as root, without --no-real-node)"
-        )
-    ecs.create_cluster(clusterName=REAL)
-    return REAL
 
 
 def test_container_output_reaches_cloudwatch_and_outlives_pod_and_server(

@@ -23,13 +23,18 @@ from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients
 from shim.translate.container_instances import container_instance_id
-from shim.translate.names import LABEL_CLUSTER, LABEL_TASK_ID, cluster_namespace
+from shim.translate.names import LABEL_TASK_ID, cluster_namespace
 from shim.translate.task_to_pod import environment_file_config_map, secret_key_ref
-from tests.integration.conftest import FAST_WAITER, eventually, kube_json, task_id_of_arn, unique_name
+from tests.integration.conftest import (
+    FAST_WAITER,
+    REAL,
+    eventually,
+    kube_json,
+    real_nodes,
+    task_id_of_arn,
+    unique_name,
+)
 from tests.integration.test_services import wait_stable
-
-REAL = "real"
-"""The ECS cluster the real node is pinned to."""
 
 IDLE = "trap 'exit 0' TERM; sleep 3600 & wait"
 """A shell that runs until SIGTERM, then exits 0 at once (a bare `sleep` as PID 1 ignores it)."""
@@ -49,15 +54,8 @@ class RealCluster:
 
 
 @pytest.fixture(scope="module")
-def real(kube: KubeClients, ecs: Any) -> RealCluster:
-    pinned = kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"]
-    if not pinned:
-        pytest.skip(
-            f"the cluster has no real node (no node labelled {LABEL_CLUSTER}={REAL}): "
-            "it was started without one (ECS_SHIM_REAL_NODE=0, cluster/up --no-real-node, or not as root)"
-        )
-    ecs.create_cluster(clusterName=REAL)
-    return RealCluster(REAL, frozenset(container_instance_id(node) for node in pinned))
+def real(kube: KubeClients, real_cluster: str) -> RealCluster:
+    return RealCluster(real_cluster, frozenset(container_instance_id(node) for node in real_nodes(kube)))
 
 
 pytestmark = pytest.mark.usefixtures("real", "responses_match_the_model")
@@ -533,7 +531,7 @@ def test_a_host_port_mapping_is_reachable_on_the_node(ecs: Any, kube: KubeClient
     wait_running(ecs, task_arn)
     [binding] = by_name(describe(ecs, task_arn))["web"]["networkBindings"]
     assert (binding["containerPort"], binding["hostPort"]) == (8080, 18080)
-    node = kube_json(kube.core.list_node, label_selector=f"{LABEL_CLUSTER}={REAL}")["items"][0]
+    node = real_nodes(kube)[0]
     address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
 
     def served() -> str | None:
