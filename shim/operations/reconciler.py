@@ -43,7 +43,7 @@ from shim.translate.task_from_pod import (
     task_id_of,
     with_final_exits,
 )
-from shim.translate.task_protection import protected_until, protection_patch
+from shim.translate.task_protection import is_protected, protected_until, protection_patch
 from shim.translate.zone_rebalancing import STOP_REASON as REBALANCING_STOP_REASON
 from shim.translate.zone_rebalancing import RebalanceStep, may_rebalance, rebalance_step, usable_zones
 
@@ -212,11 +212,12 @@ class Reconciler:
         for stopped in self.store.all_task_records():
             if (stopped_at(stopped.record) or time.time()) < before:
                 self.store.delete_task_record(stopped)
+        now = time.time()
         for pod in self.store.all_pods():
             metadata = pod["metadata"]
-            if (stopped_at(pod) or time.time()) < before:
+            if (stopped_at(pod) or now) < before:
                 self.store.delete_pod(metadata["namespace"], metadata["name"])
-            elif (protected_until(pod) or time.time()) < time.time():
+            elif protected_until(pod) is not None and not is_protected(pod, now):
                 # Expired scale-in protection: the pod's deletion cost goes with it.
                 self.store.patch_pod(metadata["namespace"], metadata["name"], protection_patch(None))
 

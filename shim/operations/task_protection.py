@@ -36,7 +36,7 @@ def update_task_protection(store: Store, call: Call) -> Response:
         metadata = pod["metadata"]
         return store.patch_pod(metadata["namespace"], metadata["name"], protection_patch(until))
 
-    return _each_task(store, call, wanted, protect)
+    return _each_task(store, call, active_cluster(store, call)["clusterName"], wanted, protect)
 
 
 def get_task_protection(store: Store, call: Call) -> Response:
@@ -47,13 +47,12 @@ def get_task_protection(store: Store, call: Call) -> Response:
         wanted = [task_id_of(pod) for pod in pods if is_service_task(pod) and is_protected(pod, now)]
     else:
         wanted = requested(call, "tasks", MAX_READ, "tasks", empty="Tasks cannot be empty.")
-    return _each_task(store, call, wanted, lambda pod: pod)
+    return _each_task(store, call, cluster_name, wanted, lambda pod: pod)
 
 
-def _each_task(store: Store, call: Call, wanted: list[str], action: TaskAction) -> Response:
-    """`action` on each named task that can be protected: a running service task; the others are
-    failures, as ECS lists them."""
-    cluster_name = active_cluster(store, call)["clusterName"]
+def _each_task(store: Store, call: Call, cluster_name: str, wanted: list[str], action: TaskAction) -> Response:
+    """`action` on each named task of the cluster that can be protected: a running service task;
+    the others are failures, as ECS lists them."""
     namespace = names.cluster_namespace(cluster_name)
     now = time.time()
     protected: list[dict[str, Any]] = []

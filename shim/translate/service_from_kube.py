@@ -15,8 +15,9 @@ task records (`stopped_tasks`, the STOPPED task views) with stopCode EssentialCo
 TaskFailedToStart. Those records matter because a crashing service pod is stopped and replaced by
 its ReplicaSet, taking its own restart count with it.
 rolloutState: COMPLETED when the PRIMARY runs all its desired tasks on the current template, each
-for STEADY_SECONDS, and no other deployment has any; FAILED when the circuit breaker is on and the PRIMARY's failedTasks
-reaches ECS's threshold (half the desired count, between 3 and 200), or Kubernetes reports
+for STEADY_SECONDS, and no other deployment has any; FAILED when the circuit breaker is on and
+the PRIMARY's failedTasks reaches ECS's threshold (half the desired count, between 3 and 200), or
+Kubernetes reports
 ProgressDeadlineExceeded for the PRIMARY's ReplicaSet (a DaemonSet: the deadline passed since the
 deployment started without completing), or the record says it failed. A COMPLETED or FAILED state,
 once recorded by `service_record_observed` / `service_record_rolled_back`, stays.
@@ -72,11 +73,11 @@ Json = dict[str, Any]
 
 MAX_EVENTS = 100
 EVENT_SETTLE_SECONDS = 2.0
+"""Age of a second before the tasks started or stopped in it are told as one event."""
 STEADY_SECONDS = 2.0
 """How long a deployment's tasks must have been running before it is COMPLETED: a task whose
 container crashes right after it starts is RUNNING for a moment, and would otherwise complete a
 deployment the circuit breaker must fail."""
-"""Age of a second before the tasks started or stopped in it are told as one event."""
 STEADY_STATE = "has reached a steady state."
 CIRCUIT_BREAKER_THRESHOLD_BOUNDS = (3, 200)
 FAILED_TASK_STOP_CODES = (ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START)

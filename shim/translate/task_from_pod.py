@@ -291,7 +291,7 @@ def task_view(
     """
     if record is not None:
         final = with_final_exits(record, pod) if pod is not None else None
-        view: Json = copy.deepcopy(dict((final or record)["task"]))
+        view: Json = final["task"] if final is not None else copy.deepcopy(dict(record["task"]))
         if not include_tags:
             view.pop("tags", None)
         status = last_status(pod) if pod is not None else "STOPPED"
