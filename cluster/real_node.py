@@ -43,7 +43,7 @@ POD_CIDR = "10.88.0.0/24"
 """The bridge's pod addresses: outside kwok's 10.64.0.0/12 and the services' 10.96.0.0/16."""
 BRIDGE = "ecsshim0"
 COMPONENTS = ("containerd", "kubelet", "kube-proxy")
-PORTS = ("kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics")
+PORTS = ("kubelet", "kubelet-healthz", "kube-proxy-healthz", "kube-proxy-metrics", "containerd-streaming")
 CNI_PLUGINS = Path("/usr/lib/cni")
 CHAIN_PREFIXES = ("KUBE-", "CNI-")
 ENABLED = "ECS_SHIM_REAL_NODE"
@@ -134,7 +134,10 @@ def certificates(issue: Callable[[str, str, str], None], ip: str) -> None:
     issue("kube-proxy", "/CN=system:kube-proxy", client)
 
 
-def containerd_config(layout: Layout) -> str:
+def containerd_config(layout: Layout, ports: dict[str, int]) -> str:
+    """containerd's configuration. Its streaming server (exec, attach, port-forward) gets a port
+    chosen with the others: left to pick its own, it can take one the control plane is about to
+    listen on."""
     state = layout.containerd / "state"
     runc = shutil.which("runc") or "runc"
     return f"""version = 3
@@ -147,6 +150,10 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 
 [plugins.'io.containerd.internal.v1.opt']
   path = "{layout.containerd / "opt"}"
+
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "{ports["containerd-streaming"]}"
 
 [plugins.'io.containerd.cri.v1.images'.registry]
   config_path = "{layout.registry_hosts}"
@@ -235,7 +242,7 @@ def write_configs(layout: Layout, pki: Path, ports: dict[str, int], kubeconfig: 
     one for a certificate in pki/)."""
     (layout.cni / "net.d").mkdir(parents=True, exist_ok=True)
     (layout.containerd).mkdir(parents=True, exist_ok=True)
-    (layout.containerd / "config.toml").write_text(containerd_config(layout))
+    (layout.containerd / "config.toml").write_text(containerd_config(layout, ports))
     (layout.cni / "net.d" / "10-ecs-shim.conflist").write_text(json.dumps(cni_config(layout), indent=1))
     (layout.root / "kubelet.yaml").write_text(yaml.safe_dump(kubelet_config(layout, pki, ports)))
     registry.containerd_hosts(layout.registry_hosts, layout.root.parent)
