@@ -3,9 +3,9 @@ number may run). A task whose essential container exited is stopped as a whole; 
 its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
 are forgotten after ECS's retention of about an hour, and expired scale-in protection is lifted;
 deleted task definition revisions go once nothing uses them; a service's deployments are
-followed (COMPLETED, FAILED, rolled back by the circuit breaker), rebalanced across zones, and a
-drained service becomes INACTIVE. A stopped task's record gets the exit codes its other
-containers ended with once its pod is gone."""
+followed (COMPLETED, FAILED, rolled back by the circuit breaker), its UNHEALTHY tasks replaced,
+its tasks rebalanced across zones, and a drained service becomes INACTIVE. A stopped task's
+record gets the exit codes its other containers ended with once its pod is gone."""
 
 import logging
 import queue
@@ -23,7 +23,14 @@ from shim.operations.services import ServiceObjects, apply_service_objects
 from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
-from shim.translate.service_from_kube import is_stable, rollback_target, running_pods, scaling_stop_reason
+from shim.translate.service_from_kube import (
+    UNHEALTHY_STOP_REASON,
+    is_stable,
+    rollback_target,
+    running_pods,
+    scaling_stop_reason,
+    unhealthy_tasks,
+)
 from shim.translate.service_to_kube import (
     COMPLETED,
     DRAINING,
@@ -244,6 +251,8 @@ class Reconciler:
             return
         objects = ServiceObjects.load(self.store, stored)
         now = time.time()
+        for pod in unhealthy_tasks(record, objects.pods, now):
+            self.stop_service_task(record["clusterName"], pod, UNHEALTHY_STOP_REASON)
         view = objects.view(self.region, self.account)
         observed = service_record_observed(record, view, now=now)
         if observed["status"] == DRAINING and not objects.pods:
@@ -265,7 +274,8 @@ class Reconciler:
         if target is not None:
             apply_service_objects(self.store, record["clusterName"], observed)
         if step is not None and step.stop is not None:
-            self.stop_for_rebalancing(record["clusterName"], step.stop, primary_deployment(observed)["id"])
+            reason = REBALANCING_STOP_REASON.format(deployment_id=primary_deployment(observed)["id"])
+            self.stop_service_task(record["clusterName"], step.stop, reason)
 
     def zone_rebalancing(
         self, record: dict[str, Any], view: dict[str, Any], objects: ServiceObjects, now: float
@@ -286,9 +296,8 @@ class Reconciler:
             now=now,
         )
 
-    def stop_for_rebalancing(self, cluster_name: str, pod: KubeObject, deployment_id: str) -> None:
+    def stop_service_task(self, cluster_name: str, pod: KubeObject, reason: str) -> None:
         tasks = ClusterTasks.load(self.store, cluster_name)
-        reason = REBALANCING_STOP_REASON.format(deployment_id=deployment_id)
         record_task_stop(
             self.store, tasks, pod, SERVICE_SCHEDULER_INITIATED, reason, region=self.region, account=self.account
         )

@@ -25,6 +25,7 @@ from shim.translate.placement import PlacementFailure, cluster_scheduling, node_
 from shim.translate.placement_plan import placement_request
 from shim.translate.task_from_pod import (
     TaskSummary,
+    health_due_at,
     is_stopped,
     stopped_task_record,
     task_id_of,
@@ -102,8 +103,11 @@ def view(
     pod = tasks.pod(task_id)
     record = tasks.record(task_id)
     node = store.node_of(pod) if pod else None
+    now = time.time()
+    due = health_due_at(pod) if pod else None
     key = (
         version_key(pod),
+        due is not None and now >= due,
         record.version if record else None,
         version_key(node),
         call.region,
@@ -122,6 +126,7 @@ def view(
             container_instance_id=container_instance_id(node) if node else None,
             availability_zone=zone_of(node),
             include_tags=include_tags,
+            now=now,
         ),
     )
 
@@ -217,6 +222,7 @@ def new_task_view(call: Call, cluster_name: str, pod: KubeObject) -> Response:
         container_instance_id=None,
         availability_zone=None,
         include_tags=True,
+        now=time.time(),
     )
 
 

@@ -65,6 +65,7 @@ from shim.translate.task_from_pod import (
     TASK_FAILED_TO_START,
     epoch_of,
     is_stopped,
+    task_health,
     task_id_of,
 )
 from shim.translate.zone_rebalancing import DISABLED, rebalancing_events
@@ -84,6 +85,8 @@ FAILED_TASK_STOP_CODES = (ESSENTIAL_CONTAINER_EXITED, TASK_FAILED_TO_START)
 """Stop codes of tasks that count as failed for the circuit breaker."""
 SCALING_ACTIVITY_REASON = "Scaling activity initiated by (deployment {deployment_id})"
 """ECS's stoppedReason of a service task stopped by a rollout or a scale-in."""
+UNHEALTHY_STOP_REASON = "Task failed container health checks"
+"""ECS's stoppedReason of a service task its scheduler stopped for being UNHEALTHY."""
 
 _TIMED_OUT_REPLICA_SET = re.compile(r'ReplicaSet "([^"]+)"')
 
@@ -205,7 +208,7 @@ def _rollout_started(entry: Mapping[str, Any]) -> float:
 def _failed_since(task: Mapping[str, Any], since: float, pod_task_ids: set[str]) -> bool:
     """A stopped task that failed after `since`, and whose pod (counted on its own) is gone."""
     return (
-        task.get("stopCode") in FAILED_TASK_STOP_CODES
+        (task.get("stopCode") in FAILED_TASK_STOP_CODES or task.get("stoppedReason") == UNHEALTHY_STOP_REASON)
         and float(task.get("stoppingAt") or task.get("stoppedAt") or 0) >= since
         and task["taskArn"].rsplit("/", 1)[-1] not in pod_task_ids
     )
@@ -239,6 +242,7 @@ class _ServiceState:
     workload: Mapping[str, Any] | None
     rollouts: dict[str, _Rollout]
     now: float | None
+    stopped_tasks: Sequence[Json] = ()
 
     @classmethod
     def of(
@@ -250,7 +254,7 @@ class _ServiceState:
         now: float | None,
         stopped_tasks: Sequence[Json] = (),
     ) -> "_ServiceState":
-        return cls(record, workload, _rollouts(record, replica_sets, pod_list, stopped_tasks), now)
+        return cls(record, workload, _rollouts(record, replica_sets, pod_list, stopped_tasks), now, stopped_tasks)
 
     @property
     def primary(self) -> _Rollout:
@@ -479,6 +483,7 @@ def _derived_events(state: _ServiceState, *, stable: bool) -> dict[str, tuple[fl
     for deployment in state.record["deployments"]:
         found.update(_deployment_events(service, deployment))
     found.update(rebalancing_events(state.record["serviceName"], state.record.get("zoneRebalancing", [])))
+    found.update(_unhealthy_task_events(service, state.stopped_tasks))
     if stable:
         found[f"steady@{state.steady_since()}"] = (state.steady_since(), f"{service} {STEADY_STATE}")
     primary = state.primary.entry
@@ -502,6 +507,16 @@ def _deployment_events(service: str, deployment: Mapping[str, Any]) -> dict[str,
     if "restoredAt" in deployment:
         message = f"{service} rolling back to deployment {deployment_id}."
         events[f"restored:{deployment_id}@{deployment['restoredAt']}"] = (deployment["restoredAt"], message)
+    return events
+
+
+def _unhealthy_task_events(service: str, stopped_tasks: Iterable[Mapping[str, Any]]) -> dict[str, tuple[float, str]]:
+    events: dict[str, tuple[float, str]] = {}
+    for task in stopped_tasks:
+        if task.get("stoppedReason") == UNHEALTHY_STOP_REASON:
+            task_id = task["taskArn"].rsplit("/", 1)[-1]
+            moment = float(task.get("stoppingAt") or task.get("stoppedAt") or 0)
+            events[f"unhealthy:{task_id}"] = (moment, f"{service} (task {task_id}) failed container health checks.")
     return events
 
 
@@ -549,6 +564,20 @@ def scaling_stop_reason(pod: Mapping[str, Any]) -> str | None:
     if deployment_id is None or is_stopped(pod):
         return None
     return SCALING_ACTIVITY_REASON.format(deployment_id=deployment_id)
+
+
+def unhealthy_tasks(record: Mapping[str, Any], pods: Iterable[Json], now: float) -> list[Json]:
+    """The service's pods whose tasks ECS's service scheduler stops and replaces for their health:
+    UNHEALTHY as of `now`, and started more than healthCheckGracePeriodSeconds ago (for that long
+    after a task starts, ECS ignores its failed health checks)."""
+    grace = float(record.get("healthCheckGracePeriodSeconds") or 0)
+    return [
+        pod
+        for pod in pods
+        if _is_alive(pod)
+        and (epoch_of((pod.get("status") or {}).get("startTime")) or now) <= now - grace
+        and task_health(pod, now) == "UNHEALTHY"
+    ]
 
 
 # Circuit breaker

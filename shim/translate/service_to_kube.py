@@ -16,8 +16,8 @@ Manifests:
 - REPLICA -> apps/v1 Deployment `svc-<dns_label(name)>`, replicas = desiredCount (0 once the
   service is DRAINING). DAEMON -> apps/v1 DaemonSet of the same name; a DRAINING daemon gets a
   node affinity no node satisfies, so Kubernetes removes its pods as ECS stops daemon tasks.
-- Pod template: the task definition's pod spec (`task_to_pod.task_definition_to_pod_spec` with
-  liveness probes: ECS replaces unhealthy service tasks), the placement scheduling merged in,
+- Pod template: the task definition's pod spec (`task_to_pod.task_definition_to_pod_spec`), the
+  placement scheduling merged in,
   restartPolicy Always; labels = the task labels (group `service:<name>`, startedBy = the PRIMARY
   deployment id) plus `ecs.shim.io/service`; annotations carry the exact ECS values, including the
   deployment id. A new deployment id therefore always changes the template, and Kubernetes starts
@@ -29,8 +29,9 @@ Manifests:
   DaemonSet's desired count is the number of eligible nodes, unknown here: maxSurge 0 (DAEMON
   allows no more than 100%) and maxUnavailable `(100 - minimumHealthyPercent)%`, which Kubernetes
   rounds up where ECS rounds the healthy count up (at most one task apart).
-- healthCheckGracePeriodSeconds -> initialDelaySeconds of liveness probes at least that long
-  (readiness is not delayed: a task that turns healthy early counts as healthy on ECS too).
+- No liveness probes: ECS's service scheduler, not the agent, stops an UNHEALTHY task and starts
+  another, so the reconciler does (`service_from_kube.unhealthy_tasks`), after
+  healthCheckGracePeriodSeconds; a kubelet would restart the container in the same pod instead.
 - Circuit breaker on -> progressDeadlineSeconds = CIRCUIT_BREAKER_PROGRESS_DEADLINE_SECONDS + the
   grace period, and the annotation `ecs.shim.io/circuit-breaker` (`enable` or `rollback`). Off ->
   Kubernetes' default deadline, and an exceeded deadline is not shown as FAILED (ECS keeps trying).
@@ -625,12 +626,11 @@ def pod_template(
     name = record["serviceName"]
     primary = primary_deployment(record)
     group = service_group(name)
-    spec = task_definition_to_pod_spec(task_definition, liveness_probes=True)
+    spec = task_definition_to_pod_spec(task_definition)
     if scheduling is not None:
         spec = scheduling.merged_into(spec)
     if record["schedulingStrategy"] == DAEMON and record["status"] != ACTIVE:
         spec = PodScheduling(affinity=on_no_node()).merged_into(spec)
-    _delay_liveness_probes(spec, record.get("healthCheckGracePeriodSeconds") or 0)
     spec["restartPolicy"] = "Always"
     labels = task_labels(record["clusterName"], task_definition, group, primary["id"])
     labels[names.LABEL_SERVICE] = names.label_value(name)
@@ -648,15 +648,6 @@ def pod_template(
     if primary.get("enableExecuteCommand"):
         annotations[names.ANNOTATION_EXECUTE_COMMAND] = "true"
     return {"metadata": {"labels": labels, "annotations": annotations}, "spec": spec}
-
-
-def _delay_liveness_probes(spec: Json, grace_seconds: int) -> None:
-    if grace_seconds <= 0:
-        return
-    for container in [*spec["containers"], *spec.get("initContainers", [])]:
-        probe = container.get("livenessProbe")
-        if probe is not None:
-            probe["initialDelaySeconds"] = max(probe.get("initialDelaySeconds", 0), grace_seconds)
 
 
 def _workload_metadata(record: Mapping[str, Any], namespace: str) -> Json:

@@ -22,7 +22,10 @@ Where the ECS docs are silent:
   shows the pod IP and the container port, which is where it is reachable.
 - Container health needs a readiness probe (a health check): ready -> HEALTHY; running and not
   ready -> UNHEALTHY once the pod's Ready condition turned False after the container started
-  (readiness was lost), else UNKNOWN (still in its start period).
+  (readiness was lost), or once the container has run its health check's startPeriod plus
+  `retries` intervals without ever being ready (a pod records no failed probe before a first
+  success, so this is told by the clock: health is the one part of the view that depends on
+  `now`); else UNKNOWN (still in its start period).
 - `version` is the pod's resourceVersion (it grows with every change); a record's is one more.
 - Pod failures of the node: shutdown -> TerminationNotice, eviction -> InfrastructureHealth.
 """
@@ -80,6 +83,7 @@ class _Container:
     essential: bool
     runs_to_completion: bool
     restarts_by_policy: bool
+    health_start_period: float = 0.0
 
     @property
     def state(self) -> Mapping[str, Any]:
@@ -118,6 +122,16 @@ class _Container:
     @property
     def has_health_check(self) -> bool:
         return "readinessProbe" in self.spec
+
+    @property
+    def unhealthy_unless_ready_at(self) -> float | None:
+        """When a running container that has never been ready has failed its health check
+        `retries` times after its start period, as ECS counts; None unless it runs unready."""
+        probe = self.spec.get("readinessProbe")
+        if probe is None or not self.running or self.status.get("ready") or self.started_at is None:
+            return None
+        checks = probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+        return self.started_at + self.health_start_period + checks
 
 
 @dataclass(frozen=True)
@@ -281,10 +295,11 @@ def task_view(
     availability_zone: str | None,
     include_tags: bool = False,
     network_mode: str | None = None,
+    now: float,
 ) -> Json:
     """The ECS `Task` of a pod, or of its stopped-task record (which wins: STOPPED is final; while
     the pod is still going, its lastStatus and its containers' exits show how far it got, as ECS
-    shows RUNNING or STOPPING after StopTask).
+    shows RUNNING or STOPPING after StopTask), with its health as of `now`.
 
     `network_mode` is the task definition's; when None it is read from the pod: host networking
     -> host, FARGATE -> awsvpc, else bridge (ECS's default).
@@ -303,7 +318,7 @@ def task_view(
     if pod is None:
         raise ValueError("a task view needs its pod or its stopped-task record")
     where = _Where(region, account, cluster_name, container_instance_id, availability_zone, network_mode)
-    return _pod_view(pod, where, None, include_tags)
+    return _pod_view(pod, where, None, include_tags, now)
 
 
 def stopped_task_record(
@@ -329,7 +344,7 @@ def stopped_task_record(
     stop = _Stop(code, reason, stopping_at)
     where = _Where(region, account, cluster_name, container_instance_id, availability_zone, network_mode)
     record: Json = {
-        "task": _pod_view(pod, where, stop, include_tags=True),
+        "task": _pod_view(pod, where, stop, True, stopping_at),
         "labels": dict(pod["metadata"].get("labels") or {}),
     }
     if container_instance_id:
@@ -374,7 +389,7 @@ def stopped_at(pod_or_record: Mapping[str, Any]) -> float | None:
     return moment
 
 
-def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include_tags: bool) -> Json:
+def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include_tags: bool, now: float) -> Json:
     metadata = pod["metadata"]
     annotations = metadata.get("annotations") or {}
     containers = _containers(pod)
@@ -384,6 +399,7 @@ def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include
     launch_type = annotations.get(names.ANNOTATION_LAUNCH_TYPE, "EC2")
     mode = where.network_mode or _network_mode(pod, launch_type)
     attachment_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{task_arn}/eni"))
+    health = {c.name: "UNKNOWN" if status == "STOPPED" else _container_health(pod, c, now) for c in containers}
     view: Json = {
         "taskArn": task_arn,
         "clusterArn": names.cluster_arn(where.region, where.account, where.cluster_name),
@@ -392,10 +408,12 @@ def _pod_view(pod: Mapping[str, Any], where: _Where, stop: _Stop | None, include
         "launchType": launch_type,
         "lastStatus": status,
         "desiredStatus": "STOPPED" if status in ("STOPPING", "STOPPED") else "RUNNING",
-        "containers": [_container_view(pod, c, task_arn, status, mode, attachment_id, where) for c in containers],
+        "containers": [
+            _container_view(pod, c, task_arn, status, mode, attachment_id, where, health[c.name]) for c in containers
+        ],
         "overrides": _overrides_view(annotations, containers),
         "createdAt": epoch_of(metadata.get("creationTimestamp")) or 0.0,
-        "healthStatus": "UNKNOWN" if status == "STOPPED" else _task_health(pod, containers),
+        "healthStatus": _task_health(containers, health),
         "attachments": _attachments(pod, mode, attachment_id, status, where.region),
         "enableExecuteCommand": executes_commands(pod),
         "version": _version(metadata) + (1 if stop else 0),
@@ -425,6 +443,7 @@ def _containers(pod: Mapping[str, Any]) -> list[_Container]:
     ecs_names: dict[str, str] = json.loads(annotations.get(names.ANNOTATION_CONTAINER_NAMES) or "{}")
     essential = set(json.loads(annotations.get(names.ANNOTATION_ESSENTIAL_CONTAINERS) or "[]"))
     restarted = set(json.loads(annotations.get(names.ANNOTATION_RESTART_POLICY_CONTAINERS) or "[]"))
+    start_periods = json.loads(annotations.get(names.ANNOTATION_HEALTH_START_PERIODS) or "{}")
     status = pod.get("status") or {}
     statuses = {s["name"]: s for s in [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]}
     spec = pod.get("spec") or {}
@@ -442,6 +461,7 @@ def _containers(pod: Mapping[str, Any]) -> list[_Container]:
                 essential=name in essential,
                 runs_to_completion=is_init and spec_container.get("restartPolicy") != "Always",
                 restarts_by_policy=name in restarted or (not is_init and "restartPolicy" in spec_container),
+                health_start_period=float(start_periods.get(name) or 0),
             )
         )
     return found
@@ -455,6 +475,7 @@ def _container_view(
     mode: str,
     attachment_id: str,
     where: _Where,
+    health: str,
 ) -> Json:
     task_id = task_arn.rsplit("/", 1)[-1]
     container_id = uuid.uuid5(uuid.NAMESPACE_URL, f"{task_arn}/{container.name}")
@@ -468,7 +489,7 @@ def _container_view(
         "lastStatus": _container_status(container, task_status),
         "networkBindings": _network_bindings(pod, container, mode),
         "networkInterfaces": _network_interfaces(pod, attachment_id, mode),
-        "healthStatus": _container_health(pod, container) if task_status != "STOPPED" else "UNKNOWN",
+        "healthStatus": health,
         "cpu": str(_container_cpu_units(container.spec)),
     }
     terminated = container.terminated
@@ -610,7 +631,20 @@ def _attachment_status(task_status: str, has_address: bool) -> str:
     return "ATTACHED" if has_address else "PRECREATED"
 
 
-def _container_health(pod: Mapping[str, Any], container: _Container) -> str:
+def task_health(pod: Mapping[str, Any], now: float) -> str:
+    """The healthStatus of a live task's pod as of `now`."""
+    containers = _containers(pod)
+    return _task_health(containers, {c.name: _container_health(pod, c, now) for c in containers})
+
+
+def health_due_at(pod: Mapping[str, Any]) -> float | None:
+    """The next moment the pod's health turns UNHEALTHY by the clock alone (see the module's
+    docstring), or None: a view of the pod made before it is stale after it."""
+    due = [c.unhealthy_unless_ready_at for c in _containers(pod) if c.unhealthy_unless_ready_at is not None]
+    return min(due, default=None)
+
+
+def _container_health(pod: Mapping[str, Any], container: _Container, now: float) -> str:
     if not container.has_health_check or not container.running:
         return "UNKNOWN"
     if container.status.get("ready"):
@@ -620,16 +654,17 @@ def _container_health(pod: Mapping[str, Any], container: _Container) -> str:
     started_at = container.started_at
     if lost_at is not None and started_at is not None and lost_at > started_at:
         return "UNHEALTHY"
-    return "UNKNOWN"
+    due = container.unhealthy_unless_ready_at
+    return "UNHEALTHY" if due is not None and now >= due else "UNKNOWN"
 
 
-def _task_health(pod: Mapping[str, Any], containers: Sequence[_Container]) -> str:
+def _task_health(containers: Sequence[_Container], health: Mapping[str, str]) -> str:
     """ECS's rule over essential containers with a health check: any UNHEALTHY makes the task
     UNHEALTHY, all HEALTHY make it HEALTHY, anything else is UNKNOWN."""
-    health = [_container_health(pod, c) for c in containers if c.essential and c.has_health_check]
-    if "UNHEALTHY" in health:
+    essential = [health[c.name] for c in containers if c.essential and c.has_health_check]
+    if "UNHEALTHY" in essential:
         return "UNHEALTHY"
-    return "HEALTHY" if health and all(h == "HEALTHY" for h in health) else "UNKNOWN"
+    return "HEALTHY" if essential and all(h == "HEALTHY" for h in essential) else "UNKNOWN"
 
 
 def _overrides_view(annotations: Mapping[str, str], containers: Sequence[_Container]) -> Json:

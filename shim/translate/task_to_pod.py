@@ -211,6 +211,9 @@ def task_definition_annotations(task_definition: TaskDefinition) -> dict[str, st
     restarted = [c["name"] for c in containers if (c.get("restartPolicy") or {}).get("enabled")]
     if restarted:
         annotations[names.ANNOTATION_RESTART_POLICY_CONTAINERS] = _json(restarted)
+    start_periods = {c["name"]: c["healthCheck"]["startPeriod"] for c in containers if _health_start_period(c)}
+    if start_periods:
+        annotations[names.ANNOTATION_HEALTH_START_PERIODS] = _json(start_periods)
     for key, annotation in (
         ("taskDefinitionArn", names.ANNOTATION_TASK_DEFINITION_ARN),
         ("cpu", names.ANNOTATION_TASK_CPU),
@@ -226,29 +229,29 @@ def task_definition_annotations(task_definition: TaskDefinition) -> dict[str, st
     return annotations
 
 
-def task_definition_to_pod_spec(task_definition: TaskDefinition, *, liveness_probes: bool = False) -> Json:
-    """The PodSpec (without restartPolicy) of a task definition, overrides already applied.
-
-    `liveness_probes` turns health checks into liveness probes too: ECS replaces unhealthy tasks
-    of services but leaves standalone tasks running whatever their health.
-    """
+def task_definition_to_pod_spec(task_definition: TaskDefinition) -> Json:
+    """The PodSpec (without restartPolicy) of a task definition, overrides already applied."""
     task = _Task.of(task_definition)
     containers = task_definition["containerDefinitions"]
     roles = container_roles(containers)
     ordered = _start_order(containers, roles, regular=False)
     spec: Json = {
-        "containers": [
-            task.container(c, "main", liveness_probes) for c in _start_order(containers, roles, regular=True)
-        ],
+        "containers": [task.container(c, "main") for c in _start_order(containers, roles, regular=True)],
         "enableServiceLinks": False,
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": max(c.get("stopTimeout") or ECS_STOP_TIMEOUT_SECONDS for c in containers),
     }
     if ordered:
-        spec["initContainers"] = [task.container(c, roles[c["name"]], liveness_probes) for c in ordered]
+        spec["initContainers"] = [task.container(c, roles[c["name"]]) for c in ordered]
     _add_ephemeral_storage(spec["containers"], containers, task_definition.get("ephemeralStorage"))
     spec.update(task.pod_fields())
     return spec
+
+
+def _health_start_period(container: Mapping[str, Any]) -> int:
+    """A health check's startPeriod, which no probe field holds: the task's view needs it to tell
+    a container still starting from one that has never passed its check (see task_from_pod)."""
+    return int((container.get("healthCheck") or {}).get("startPeriod") or 0)
 
 
 def container_roles(containers: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -443,7 +446,7 @@ class _Task:
     def linux(self) -> bool:
         return not self.windows
 
-    def container(self, container: Mapping[str, Any], role: str, liveness_probes: bool) -> Json:
+    def container(self, container: Mapping[str, Any], role: str) -> Json:
         kube: Json = {
             "name": kube_name(container["name"]),
             "image": container["image"],
@@ -466,7 +469,7 @@ class _Task:
             "tty": bool(container.get("pseudoTerminal")),
         }
         kube.update({key: value for key, value in optional.items() if value})
-        kube.update(self._lifecycle(container, role, liveness_probes))
+        kube.update(self._lifecycle(container, role))
         return kube
 
     def pod_fields(self) -> Json:
@@ -490,7 +493,7 @@ class _Task:
             fields["os"] = {"name": os_name}
         return fields
 
-    def _lifecycle(self, container: Mapping[str, Any], role: str, liveness_probes: bool) -> Json:
+    def _lifecycle(self, container: Mapping[str, Any], role: str) -> Json:
         """Probes and restart behaviour; plain init containers may have neither."""
         if role == "init":
             return {}
@@ -498,8 +501,6 @@ class _Task:
         check = container.get("healthCheck")
         if check and self._health_command(check):
             lifecycle["readinessProbe"] = self._probe(check)
-            if liveness_probes:
-                lifecycle["livenessProbe"] = self._probe(check, delay_by_start_period=True)
         if role == "sidecar":
             lifecycle["restartPolicy"] = "Always"
             if check and self._health_command(check) and self._is_awaited_healthy(container["name"]):
@@ -524,7 +525,7 @@ class _Task:
             return rest
         return [kind, *rest] if kind and kind != "NONE" else []
 
-    def _probe(self, check: Mapping[str, Any], *, delay_by_start_period: bool = False, startup: bool = False) -> Json:
+    def _probe(self, check: Mapping[str, Any], *, startup: bool = False) -> Json:
         settings = {key: check.get(key) or default for key, default in HEALTH_CHECK_DEFAULTS.items()}
         probe: Json = {
             "exec": {"command": self._health_command(check)},
@@ -534,8 +535,6 @@ class _Task:
         }
         if startup:
             probe["failureThreshold"] += -(-settings["startPeriod"] // settings["interval"])
-        if delay_by_start_period and settings["startPeriod"]:
-            probe["initialDelaySeconds"] = settings["startPeriod"]
         return probe
 
     def _ports(self, container: Mapping[str, Any]) -> list[Json]:

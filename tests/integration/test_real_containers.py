@@ -386,6 +386,66 @@ def test_unhealthy_non_essential_container_leaves_the_task_healthy(ecs: Any, tas
     eventually(lambda: health(ecs, task_arn) == expected, timeout=35)
 
 
+def test_a_health_check_that_never_passes_turns_unhealthy_after_its_start_period_and_retries(
+    ecs: Any, tasks: Tasks
+) -> None:
+    """A pod shows no failed check before a first success: the view tells it by the clock."""
+    definition = register(ecs, container("web", IDLE, healthCheck={**health_check("false"), "startPeriod": 5}))
+    task_arn = tasks.run(definition)
+    wait_running(ecs, task_arn)
+
+    assert health(ecs, task_arn) == ("UNKNOWN", {"web": "UNKNOWN"}), "5 s of start period, then one 5 s interval"
+    eventually(lambda: health(ecs, task_arn) == ("UNHEALTHY", {"web": "UNHEALTHY"}), timeout=30)
+    assert describe(ecs, task_arn)["lastStatus"] == "RUNNING", "ECS does not stop an unhealthy standalone task"
+
+
+UNHEALTHY = ("ServiceSchedulerInitiated", "Task failed container health checks")
+
+
+def service_tasks(ecs: Any, name: str, status: str = "RUNNING") -> list[str]:
+    arns: list[str] = ecs.list_tasks(cluster=REAL, serviceName=name, desiredStatus=status)["taskArns"]
+    return arns
+
+
+def test_a_service_replaces_its_task_that_turns_unhealthy(ecs: Any, services: list[str], real: RealCluster) -> None:
+    definition = register(ecs, container("web", GETS_SICK, healthCheck=health_check("test ! -f /tmp/sick")))
+    name = unique_name("sick")
+    ecs.create_service(cluster=REAL, serviceName=name, taskDefinition=definition, desiredCount=1)
+    services.append(name)
+    [first] = eventually(lambda: service_tasks(ecs, name) or None, timeout=30)
+    on_real_node(ecs, real, first)
+    eventually(lambda: health(ecs, first)[0] == "HEALTHY", timeout=30)
+
+    eventually(lambda: describe(ecs, first)["lastStatus"] == "STOPPED", timeout=45)
+    stopped = describe(ecs, first)
+    assert (stopped["stopCode"], stopped["stoppedReason"]) == UNHEALTHY
+    [second] = eventually(lambda: [arn for arn in service_tasks(ecs, name) if arn != first] or None, timeout=30)
+    on_real_node(ecs, real, second)
+    told = f"(service {name}) (task {task_id_of_arn(first)}) failed container health checks."
+    eventually(lambda: told in [event["message"] for event in describe_service(ecs, name)["events"]], timeout=10)
+
+
+def test_a_service_whose_health_check_never_passes_never_reaches_a_steady_state(
+    ecs: Any, services: list[str], real: RealCluster
+) -> None:
+    definition = register(ecs, container("web", IDLE, healthCheck=health_check("false")))
+    name = unique_name("never-healthy")
+    ecs.create_service(cluster=REAL, serviceName=name, taskDefinition=definition, desiredCount=1)
+    services.append(name)
+
+    def replaced_twice() -> list[str] | None:
+        stopped = service_tasks(ecs, name, "STOPPED")
+        return stopped if len(stopped) >= 2 else None
+
+    replaced = eventually(replaced_twice, timeout=60)
+    for task in ecs.describe_tasks(cluster=REAL, tasks=replaced)["tasks"]:
+        assert (task["stopCode"], task["stoppedReason"]) == UNHEALTHY
+        on_real_node(ecs, real, task["taskArn"])
+    service = describe_service(ecs, name)
+    assert service["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+    assert not [event for event in service["events"] if "steady state" in event["message"]]
+
+
 # StopTask and stopTimeout
 
 

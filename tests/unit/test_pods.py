@@ -528,11 +528,17 @@ def test_exec_form_health_check_uses_ecs_defaults() -> None:
     }
 
 
-def test_service_tasks_also_get_liveness_probes_that_wait_out_the_start_period() -> None:
+def test_a_health_check_start_period_delays_no_probe_and_is_kept_for_the_task_view() -> None:
+    """A check that passes during its start period makes the container HEALTHY on ECS, so the
+    readiness probe starts at once; the view needs the period to tell when a check that never
+    passes turns the container UNHEALTHY."""
     check = {"command": ["CMD", "/healthz"], "startPeriod": 60}
-    c = main(spec(definition(container(healthCheck=check)), liveness_probes=True))
-    assert c["livenessProbe"]["initialDelaySeconds"] == 60
-    assert c["livenessProbe"]["exec"] == {"command": ["/healthz"]}
+    task_definition = definition(container(healthCheck=check), container(name="sidecar"))
+    c = main(spec(task_definition))
+    assert "initialDelaySeconds" not in c["readinessProbe"]
+    assert "livenessProbe" not in c
+    annotations = task_definition_annotations(task_definition)
+    assert json.loads(annotations[names.ANNOTATION_HEALTH_START_PERIODS]) == {"app": 60}
 
 
 def test_windows_shell_health_checks_run_in_cmd() -> None:

@@ -21,11 +21,13 @@ from shim.translate import names
 from shim.translate.placement import PodScheduling
 from shim.translate.service_from_kube import (
     STEADY_SECONDS,
+    UNHEALTHY_STOP_REASON,
     circuit_breaker_threshold,
     is_stable,
     rollback_target,
     scaling_stop_reason,
     service_view,
+    unhealthy_tasks,
 )
 from shim.translate.service_to_kube import (
     CIRCUIT_BREAKER_REASON,
@@ -529,7 +531,8 @@ def test_replica_service_is_a_deployment_selecting_its_tasks() -> None:
     template = spec["template"]
     assert spec["selector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
     assert template["spec"]["restartPolicy"] == "Always"
-    assert "livenessProbe" in template["spec"]["containers"][0]
+    assert "readinessProbe" in template["spec"]["containers"][0]
+    assert "livenessProbe" not in template["spec"]["containers"][0], "the reconciler replaces unhealthy tasks"
 
 
 def test_task_template_carries_the_service_group_and_deployment() -> None:
@@ -676,20 +679,37 @@ def test_circuit_breaker_sets_a_short_progress_deadline_and_records_rollback() -
     assert "ecs.shim.io/circuit-breaker" not in plain["metadata"]["annotations"]
 
 
-def test_grace_period_delays_liveness_probes_but_not_readiness() -> None:
-    task_definition = definition()
-    task_definition["containerDefinitions"][0]["healthCheck"]["startPeriod"] = 10
-    manifest = workload_manifest(
-        create(healthCheckGracePeriodSeconds=45), task_definition, namespace=NAMESPACE, scheduling=None
-    )
-    round_trips(manifest, "V1Deployment")
-    app = manifest["spec"]["template"]["spec"]["containers"][0]
-    assert app["livenessProbe"]["initialDelaySeconds"] == 45
-    assert "initialDelaySeconds" not in app["readinessProbe"]
-    longer = workload_manifest(
-        create(healthCheckGracePeriodSeconds=5), task_definition, namespace=NAMESPACE, scheduling=None
-    )
-    assert longer["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["initialDelaySeconds"] == 10
+def unhealthy(pod_of: dict[str, Any], lost_at: float) -> dict[str, Any]:
+    """`pod_of` with its container running but no longer passing its health check since `lost_at`."""
+    sick = copy.deepcopy(pod_of)
+    sick["status"]["conditions"][1].update(status="False", lastTransitionTime=iso(lost_at))
+    sick["status"]["containerStatuses"][0]["ready"] = False
+    return sick
+
+
+def test_unhealthy_tasks_are_replaced_once_the_grace_period_is_over() -> None:
+    owner = workload(create())
+    healthy = pod(replica_set(owner, 2), 1)
+    sick = unhealthy(pod(replica_set(owner, 2), 2), lost_at=T0 + 30)
+    assert unhealthy_tasks(create(), [healthy, sick], T0 + 31) == [sick]
+    patient = create(healthCheckGracePeriodSeconds=60)
+    assert unhealthy_tasks(patient, [healthy, sick], T0 + 31) == []
+    assert unhealthy_tasks(patient, [healthy, sick], T0 + 61) == [sick]
+    going = unhealthy(pod(replica_set(owner, 2), 3, deleted=T0 + 40), lost_at=T0 + 30)
+    assert unhealthy_tasks(create(), [going], T0 + 41) == [], "a task already stopping is not stopped again"
+
+
+def test_tasks_stopped_for_their_health_are_told_and_count_as_failed() -> None:
+    record = update(completed(create(deploymentConfiguration=breaker())), taskDefinition=arn(2))
+    owner, replica_sets, pods = failing(record, restarts=0)
+    failed = [
+        {**stopped_task(D2, 100 + i, "ServiceSchedulerInitiated", T0 + 603), "stoppedReason": UNHEALTHY_STOP_REASON}
+        for i in range(3)
+    ]
+    shown = view(record, owner, replica_sets, pods, stopped_tasks=failed)
+    assert shown["deployments"][0]["failedTasks"] == 3
+    messages = [event["message"] for event in shown["events"]]
+    assert f"(service web) (task {100:032x}) failed container health checks." in messages
 
 
 def test_placement_scheduling_is_merged_into_the_template() -> None:

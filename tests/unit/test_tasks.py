@@ -12,6 +12,7 @@ from shim.translate.task_from_pod import (
     LIFECYCLE,
     desired_status,
     essential_container_exited,
+    health_due_at,
     is_stopped,
     last_status,
     start_failure,
@@ -127,6 +128,7 @@ def deleted(pod: dict[str, Any], at_seconds: float, grace: int = 30) -> dict[str
 
 def view(pod: dict[str, Any] | None, record: dict[str, Any] | None = None, **options: Any) -> dict[str, Any]:
     scheduled = pod is not None and bool(pod["spec"].get("nodeName"))
+    options.setdefault("now", epoch(10))
     shown = task_view(
         pod,
         record,
@@ -696,6 +698,29 @@ def test_container_not_ready_yet_is_unknown() -> None:
     shown = view(task_pod(task, phase="Running", statuses={"app": running(5, ready=False)}, conditions=[not_ready]))
     assert only(shown["containers"])["healthStatus"] == "UNKNOWN"
     assert shown["healthStatus"] == "UNKNOWN"
+
+
+def test_container_never_ready_is_unhealthy_once_its_start_period_and_retries_have_passed() -> None:
+    """Started at 5 s, checked every 5 s, 3 retries: a check that never passes makes it UNHEALTHY
+    at 20 s, or at 50 s with a 30 s start period, as ECS counts failures."""
+    not_ready = {"type": "Ready", "status": "False", "lastTransitionTime": at(2)}
+    for check, due in ((HEALTH_CHECK, 20), ({**HEALTH_CHECK, "startPeriod": 30}, 50)):
+        pod = task_pod(
+            definition(container("app", healthCheck=check)),
+            phase="Running",
+            statuses={"app": running(5, ready=False)},
+            conditions=[not_ready],
+        )
+        assert health_due_at(pod) == epoch(due)
+        assert view(pod, now=epoch(due - 1))["healthStatus"] == "UNKNOWN"
+        assert only(view(pod, now=epoch(due))["containers"])["healthStatus"] == "UNHEALTHY"
+        assert view(pod, now=epoch(due))["healthStatus"] == "UNHEALTHY"
+
+
+def test_a_ready_container_has_no_health_deadline() -> None:
+    pod = task_pod(definition(container("app", healthCheck=HEALTH_CHECK)), phase="Running", statuses={"app": running()})
+    assert health_due_at(pod) is None
+    assert view(pod, now=epoch(1_000))["healthStatus"] == "HEALTHY"
 
 
 def test_container_that_lost_readiness_is_unhealthy() -> None:
