@@ -37,7 +37,7 @@ import registry  # noqa: E402
 ROOT = HERE.parent
 STATE = Path(os.environ.get("ECS_SHIM_CLUSTER_DIR", ROOT / ".cluster")).resolve()
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-ALL_COMPONENTS = (*COMPONENTS, registry.NAME, *real_node.COMPONENTS)
+ALL_COMPONENTS = (*COMPONENTS, registry.NAME, registry.GATE, *real_node.COMPONENTS)
 SERVICE_CIDR = "10.96.0.0/16"
 
 
@@ -273,7 +273,7 @@ def recorded_processes() -> Iterator[tuple[str, int]]:
             executable = os.readlink(f"/proc/{int(pid_text)}/exe")
         except OSError:
             continue
-        if executable == binary:
+        if executable == os.path.realpath(binary):
             yield name, int(pid_text)
 
 
@@ -461,6 +461,10 @@ def start_registry(bin_dir: Path) -> None:
     if registry.port_taken():
         log(f"{registry.address()} is taken (another cluster's image registry?): starting without a registry")
         return
+    python = ROOT / ".venv" / "bin" / "python"
+    if not python.exists():
+        log("no virtual environment for the registry gate (make venv): starting without a registry")
+        return
     log(f"starting the image registry on {registry.address()}")
     pki = STATE / "pki"
 
@@ -468,8 +472,9 @@ def start_registry(bin_dir: Path) -> None:
         (pki / f"{name}.ext").write_text(extensions)
         issue_certificate(pki, name, subject, pki / f"{name}.ext")
 
-    registry.prepare(STATE, issue)
+    registry.prepare(STATE, issue, free_port())
     start(registry.NAME, registry.command(registry_dir(bin_dir), STATE), registry.environment())
+    start(registry.GATE, registry.gate_command(python, STATE))
     wait_for("the image registry", lambda: registry.serving(STATE), 30)
 
 
@@ -556,7 +561,7 @@ def reap(pid: int) -> None:
 def status() -> int:
     running = dict(recorded_processes())
     started = started_components()
-    optional = (registry.NAME, *real_node.COMPONENTS)
+    optional = (registry.NAME, registry.GATE, *real_node.COMPONENTS)
     for name in (*COMPONENTS, *(name for name in optional if name in started)):
         print(f"{name:24} {'running, pid ' + str(running[name]) if name in running else 'not running'}")
     if not is_up():

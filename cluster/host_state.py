@@ -54,6 +54,7 @@ BINARIES = (
     "runc",
 )
 """The programs the local cluster runs: none of them may outlive `cluster/down`."""
+REGISTRY_GATE = "registry-gate"
 
 FIXED_PATHS = (
     "/var/lib/kubelet",
@@ -129,16 +130,20 @@ def cgroups() -> list[str]:
 
 
 def our_processes() -> Iterator[tuple[int, str]]:
-    """(pid, program) of each running process of one of the cluster's BINARIES."""
+    """(pid, program) of each running process of one of the cluster's BINARIES, and of the
+    registry gate (a Python program: `ecs-shim registry-gate`)."""
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             program = Path(os.readlink(proc / "exe")).name.removesuffix(" (deleted)")
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if program in BINARIES:
             yield int(proc.name), program
+        elif REGISTRY_GATE.encode() in arguments:
+            yield int(proc.name), REGISTRY_GATE
 
 
 def socket_owners(pids: dict[int, str]) -> dict[str, str]:

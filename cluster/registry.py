@@ -8,10 +8,15 @@ returns it (base64 `AWS:<password>`), the server reads the registry's API with i
 node's containerd pulls with it (its hosts.toml sends it). The registry and its images live as
 long as the cluster: `cluster/down` removes them with the rest of <state>.
 
-The registry listens on 127.0.0.1:5000 (ECS_SHIM_REGISTRY_PORT names another port), an address
-the real node's containerd (on the host's network) reaches and trusts through a hosts.toml naming
-the cluster's CA; images are named `127.0.0.1:5000/<repository>:<tag>`. One cluster per host has
-it: a cluster started while that address is taken has no registry (and its server no ECR).
+Clients reach it through the registry gate (`ecs-shim registry-gate`, shim/protocol/
+registry_gate.py), which refuses the pushes ECR refuses (no such repository, an immutable tag)
+and passes everything else on: the gate listens on 127.0.0.1:5000 (ECS_SHIM_REGISTRY_PORT names
+another port) over TLS, an address the real node's containerd (on the host's network) reaches and
+trusts through a hosts.toml naming the cluster's CA; images are named
+`127.0.0.1:5000/<repository>:<tag>`. The registry itself listens on another loopback port, over
+plain HTTP, for the gate alone (<state>/registry/upstream.json names it). One cluster per host
+has them: a cluster started while that address is taken has no registry (and its server no ECR).
+The gate runs from the project's virtual environment (`make venv`); without one, no registry.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 import yaml
 
 NAME = "registry"
+GATE = "registry-gate"
 USER = "AWS"
 DEFAULT_PORT = 5000
 PORT_VARIABLE = "ECS_SHIM_REGISTRY_PORT"
@@ -61,9 +67,10 @@ def bcrypt(password: str) -> str:
     return str(hashed.decode())
 
 
-def prepare(state: Path, issue: Callable[[str, str, str], None]) -> dict[str, str]:
-    """The registry's certificate (`issue(name, subject, extensions)` signs one with the
-    cluster's CA), password, htpasswd, configuration and the server's view of it (shim.json)."""
+def prepare(state: Path, issue: Callable[[str, str, str], None], upstream_port: int) -> dict[str, str]:
+    """The gate's certificate (`issue(name, subject, extensions)` signs one with the cluster's
+    CA), the registry's password, htpasswd and configuration (on `upstream_port`), the gate's view
+    of it (upstream.json) and the server's view of the gate (shim.json)."""
     root = state / NAME
     (root / "data").mkdir(parents=True, exist_ok=True)
     issue(
@@ -78,11 +85,8 @@ def prepare(state: Path, issue: Callable[[str, str, str], None]) -> dict[str, st
         "version": 0.1,
         "log": {"level": "info", "formatter": "text"},
         "storage": {"filesystem": {"rootdirectory": str(root / "data")}, "delete": {"enabled": True}},
-        "http": {
-            "addr": address(),
-            "secret": secrets.token_urlsafe(32),
-            "tls": {"certificate": str(pki / "registry.crt"), "key": str(pki / "registry.key")},
-        },
+        # Relative upload locations: the client follows them at the gate's address.
+        "http": {"addr": f"127.0.0.1:{upstream_port}", "secret": secrets.token_urlsafe(32), "relativeurls": True},
         "auth": {"htpasswd": {"realm": "ecs-shim", "path": str(root / "htpasswd")}},
     }
     (root / "config.yml").write_text(yaml.safe_dump(config))
@@ -92,13 +96,24 @@ def prepare(state: Path, issue: Callable[[str, str, str], None]) -> dict[str, st
         "username": USER,
         "password": password,
     }
-    (root / "shim.json").write_text(json.dumps(shim, indent=1))
-    os.chmod(root / "shim.json", 0o600)
+    upstream = {"endpoint": f"http://127.0.0.1:{upstream_port}", "username": USER, "password": password}
+    for name, content in (("shim.json", shim), ("upstream.json", upstream)):
+        (root / name).write_text(json.dumps(content, indent=1))
+        os.chmod(root / name, 0o600)
     return shim
 
 
 def command(registry_dir: Path, state: Path) -> list[str]:
     return [str(registry_dir / "registry"), "serve", str(state / NAME / "config.yml")]
+
+
+def gate_command(python: Path, state: Path) -> list[str]:
+    pki = state / "pki"
+    return [
+        *(str(python), "-m", "shim", "registry-gate", "--listen", address()),
+        *("--upstream", str(state / NAME / "upstream.json"), "--kubeconfig", str(state / "kubeconfig")),
+        *("--certfile", str(pki / "registry.crt"), "--keyfile", str(pki / "registry.key")),
+    ]
 
 
 def environment() -> dict[str, str]:

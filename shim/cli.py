@@ -1,4 +1,5 @@
-"""ecs-shim's command line: `ecs-shim serve` runs the ECS API server under gunicorn."""
+"""ecs-shim's command line: `ecs-shim serve` runs the ECS API server under gunicorn;
+`ecs-shim registry-gate` the gate in front of the image registry (cluster/up starts it)."""
 
 import argparse
 import ipaddress
@@ -6,7 +7,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from gunicorn.app.base import BaseApplication
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
 from shim.memory import QuietCollector
 from shim.protocol.worker import EcsThreadWorker
-from shim.server import create_server_app, prepare_cluster
+from shim.server import create_registry_gate_app, create_server_app, prepare_cluster
 from shim.translate.access import team_access_manifests
 from shim.translate.logs import log_destinations
 from shim.translate.rehearsal import service_manifests, task_manifests
@@ -34,8 +36,8 @@ class GunicornServer(BaseApplication):
     """gunicorn with the app built in each worker after the fork, so that every worker has its
     own API connections and watch-backed caches."""
 
-    def __init__(self, config: Config, options: dict[str, Any]) -> None:
-        self.shim_config = config
+    def __init__(self, create: Callable[[], Flask], options: dict[str, Any]) -> None:
+        self.create = create
         self.options = {**options, "pre_request": self.request_started, "post_request": self.request_finished}
         self.collector = QuietCollector()
         super().__init__()
@@ -47,7 +49,7 @@ class GunicornServer(BaseApplication):
     def load(self) -> Flask:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         self.collector.start()
-        return create_server_app(self.shim_config)
+        return self.create()
 
     def request_started(self, worker: Any, request: Any) -> None:
         self.collector.request_started()
@@ -85,7 +87,26 @@ def serve(args: argparse.Namespace) -> None:
         "accesslog": None,
         "loglevel": "info",
     }
-    GunicornServer(config, options).run()
+    GunicornServer(partial(create_server_app, config), options).run()
+
+
+def registry_gate(args: argparse.Namespace) -> None:
+    config = Config(account=args.account, kubeconfig=args.kubeconfig, registry_file=args.upstream)
+    options = {
+        "bind": args.listen,
+        "workers": 1,
+        "worker_class": "gthread",
+        "threads": args.threads,
+        # A layer may take minutes to upload on a slow link.
+        "timeout": 600,
+        "graceful_timeout": 5,
+        "certfile": args.certfile,
+        "keyfile": args.keyfile,
+        "control_socket_disable": True,
+        "accesslog": None,
+        "loglevel": "info",
+    }
+    GunicornServer(partial(create_registry_gate_app, config), options).run()
 
 
 OPEN_TO_THE_NETWORK = """
@@ -168,6 +189,20 @@ def parser() -> argparse.ArgumentParser:
     rehearse.add_argument("--region", default=DEFAULT_REGION)
     rehearse.add_argument("--account", default=DEFAULT_ACCOUNT)
     rehearse.set_defaults(action=translate)
+    gate = commands.add_parser(
+        "registry-gate",
+        help="stand in front of the image registry and refuse the pushes ECR refuses (cluster/up runs it)",
+    )
+    gate.add_argument("--listen", default="127.0.0.1:5000", help="host:port OCI clients push to and pull from")
+    gate.add_argument(
+        "--upstream", required=True, metavar="FILE", help="the registry behind the gate (JSON, as for serve --registry)"
+    )
+    gate.add_argument("--certfile", required=True, help="the gate's TLS certificate")
+    gate.add_argument("--keyfile", required=True)
+    gate.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    gate.add_argument("--account", default=os.environ.get("ECS_SHIM_ACCOUNT", DEFAULT_ACCOUNT))
+    gate.add_argument("--threads", type=int, default=16)
+    gate.set_defaults(action=registry_gate)
     access = commands.add_parser(
         "team-access", help="print RBAC that confines a team's keys (a Kubernetes group) to its ECS clusters"
     )

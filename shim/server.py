@@ -15,11 +15,13 @@ from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
 from shim.operations.ecr import build_ecr_handlers
+from shim.operations.ecr.pushes import RepositoryPushRules
 from shim.operations.execute_command import open_session
 from shim.operations.logs import build_log_handlers
 from shim.operations.logs.collector import LogCollector
 from shim.operations.reconciler import Reconciler
 from shim.protocol.app import create_app
+from shim.protocol.registry_gate import create_gate_app
 from shim.registry import Registry
 from shim.schemas.model import ECR, LOGS
 from shim.translate.clusters import DEFAULT_CLUSTER
@@ -57,6 +59,16 @@ def create_server_app(config: Config) -> Flask:
         other_services=other_services,
         open_session=partial(open_session, store),
     )
+
+
+def create_registry_gate_app(config: Config) -> Flask:
+    """The registry gate (`ecs-shim registry-gate`) in front of the registry that
+    `config.registry_file` names, applying the rules of the repositories kept in Kubernetes."""
+    if not config.registry_file:
+        raise ValueError("the registry gate needs the registry it stands in front of")
+    registry = Registry.from_file(config.registry_file)
+    rules = RepositoryPushRules(RepositoryStore(connect(config.kubeconfig)), registry, config.account)
+    return create_gate_app(registry.endpoint, rules, registry.ca)
 
 
 def readiness_problem(store: Store) -> str | None:

@@ -5,7 +5,7 @@ import datetime
 import fnmatch
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,23 @@ def merge_tags(current: Sequence[dict[str, str]], added: Sequence[dict[str, str]
     values = {tag["Key"]: tag.get("Value", "") for tag in current}
     values.update({tag["Key"]: tag.get("Value", "") for tag in added})
     return [{"Key": key, "Value": value} for key, value in values.items()]
+
+
+def repository_not_found_message(repository: str, account: str) -> str:
+    return f"The repository with name '{repository}' does not exist in the registry with id '{account}'"
+
+
+def immutable_tag_message(repository: str, tag: str) -> str:
+    return (
+        f"The image tag '{tag}' already exists in the '{repository}' repository and cannot be overwritten because "
+        "the repository is immutable."
+    )
+
+
+def repository_tag_is_immutable(record: Mapping[str, Any], tag: str) -> bool:
+    """`tag_is_immutable` with the repository record's settings."""
+    exclusions = record.get("imageTagMutabilityExclusionFilters") or []
+    return tag_is_immutable(record["imageTagMutability"], exclusions, tag)
 
 
 def tag_is_immutable(mutability: str, exclusions: Sequence[dict[str, str]], tag: str) -> bool:

@@ -279,6 +279,54 @@ def test_a_push_with_a_bad_token_is_refused(crane: Crane, repository: dict[str, 
     assert done.returncode != 0 and "401 Unauthorized" in done.stderr, done.stderr
 
 
+def test_a_push_to_a_repository_that_does_not_exist_is_refused(
+    ecr: Any, crane: Crane, repository: dict[str, Any], tmp_path: Path
+) -> None:
+    name = f"{repository['repositoryName']}-unknown"
+    uri = f"{repository['repositoryUri']}-unknown"
+    (tmp_path / "layer.tar").write_bytes(script_layer("exit 0"))
+    done = crane.run("append", "--new_layer", str(tmp_path / "layer.tar"), "--new_tag", f"{uri}:v1")
+    assert done.returncode != 0
+    assert f"NAME_UNKNOWN: The repository with name '{name}' does not exist in the registry with id" in done.stderr
+    ecr.create_repository(repositoryName=name)
+    try:
+        assert ecr.list_images(repositoryName=name)["imageIds"] == [], "nothing of the refused push was kept"
+    finally:
+        ecr.delete_repository(repositoryName=name, force=True)
+
+
+def test_an_immutable_tag_cannot_be_pushed_again(ecr: Any, crane: Crane, repository: dict[str, Any]) -> None:
+    """Not even with the same image: ECR refuses any second push of an immutable tag."""
+    name, uri = repository["repositoryName"], repository["repositoryUri"]
+    first = crane.push_script(f"{uri}:v1", "echo one")
+    ecr.put_image_tag_mutability(repositoryName=name, imageTagMutability="IMMUTABLE")
+    refused = (
+        f"TAG_INVALID: The image tag 'v1' already exists in the '{name}' repository and cannot be overwritten "
+        "because the repository is immutable."
+    )
+
+    other = crane.config / "other.tar"
+    other.write_bytes(script_layer("echo two"))
+    moved = crane.run("append", "--new_layer", str(other), "--new_tag", f"{uri}:v1")
+    assert moved.returncode != 0 and refused in moved.stderr, moved.stderr
+    again = crane.run("tag", f"{uri}@{first}", "v1")
+    assert again.returncode != 0 and refused in again.stderr, again.stderr
+    assert crane.ok("digest", f"{uri}:v1") == first
+    second = crane.push_script(f"{uri}:v2", "echo two")
+    assert image_tags(ecr, name) == {first: ["v1"], second: ["v2"]}
+
+
+def test_an_image_is_shown_pushed_when_it_was_pushed(ecr: Any, crane: Crane, repository: dict[str, Any]) -> None:
+    name, uri = repository["repositoryName"], repository["repositoryUri"]
+    before = time.time()
+    digest = crane.push_script(f"{uri}:v1", "echo one")
+    pushed = time.time()
+    time.sleep(2)
+    [detail] = ecr.describe_images(repositoryName=name)["imageDetails"]
+    assert detail["imageDigest"] == digest
+    assert before - 1 <= detail["imagePushedAt"].timestamp() <= pushed + 1, "the push's time, not the first read's"
+
+
 def test_pushed_images_are_described_fetched_retagged_and_deleted(
     ecr: Any, crane: Crane, repository: dict[str, Any]
 ) -> None:

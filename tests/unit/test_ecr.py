@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from shim.errors import InvalidParameterException, InvalidTagParameterException
 from shim.registry import Manifest, Registry
@@ -207,10 +208,14 @@ def test_an_images_size_is_its_layers_and_config() -> None:
 def test_the_registry_files_cluster_up_writes(tmp_path: Path) -> None:
     registry = cluster_module("registry")
     issued: list[str] = []
-    shim = registry.prepare(tmp_path, lambda name, subject, extensions: issued.append(extensions))
+    shim = registry.prepare(tmp_path, lambda name, subject, extensions: issued.append(extensions), 5999)
     assert issued and "IP:127.0.0.1" in issued[0]
     assert shim == json.loads((tmp_path / "registry" / "shim.json").read_text())
     assert shim["endpoint"] == f"https://{registry.address()}" and shim["username"] == "AWS"
+    upstream = json.loads((tmp_path / "registry" / "upstream.json").read_text())
+    assert upstream == {"endpoint": "http://127.0.0.1:5999", "username": "AWS", "password": shim["password"]}
+    config = yaml.safe_load((tmp_path / "registry" / "config.yml").read_text())
+    assert config["http"]["addr"] == "127.0.0.1:5999", "the registry behind the gate, for the gate alone"
     user, hashed = (tmp_path / "registry" / "htpasswd").read_text().strip().split(":", 1)
     assert user == "AWS" and hashed.startswith("$2")
 

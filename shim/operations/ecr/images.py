@@ -33,8 +33,10 @@ from shim.translate.ecr import (
     check_registry_id,
     expired_images,
     image_id_failure,
+    immutable_tag_message,
     parse_lifecycle_policy,
-    tag_is_immutable,
+    repository_not_found_message,
+    repository_tag_is_immutable,
 )
 
 LIST_LIMIT = 1000
@@ -68,9 +70,7 @@ def repository_record(store: RepositoryStore, call: Call) -> Record:
     name = call.params["repositoryName"]
     record = store.get(name)
     if record is None:
-        raise RepositoryNotFoundException(
-            f"The repository with name '{name}' does not exist in the registry with id '{call.account}'"
-        )
+        raise RepositoryNotFoundException(repository_not_found_message(name, call.account))
     return record
 
 
@@ -307,20 +307,13 @@ def put_image(store: RepositoryStore, registry: Registry, call: Call) -> Respons
             f"Image with digest '{current.digest}' and tag '{tag}' already exists in the repository with name "
             f"'{name}' in registry with id '{call.account}'"
         )
-    if (
-        current is not None
-        and tag
-        and tag_is_immutable(record["imageTagMutability"], record.get("imageTagMutabilityExclusionFilters") or [], tag)
-    ):
-        raise ImageTagAlreadyExistsException(
-            f"The image tag '{tag}' already exists in the '{name}' repository and cannot be overwritten because "
-            "the repository is immutable."
-        )
+    if current is not None and tag and repository_tag_is_immutable(record, tag):
+        raise ImageTagAlreadyExistsException(immutable_tag_message(name, tag))
     try:
         stored = registry.put_manifest(name, tag or computed, body, media_type) or computed
     except RegistryError as error:
         raise InvalidParameterException(f"Invalid parameter at 'imageManifest': {error}") from None
-    store.update(name, partial(_seen, [stored, *([current.digest] if current else [])]))
+    store.update(name, partial(remember_images, [stored, *([current.digest] if current else [])]))
     image_id = {"imageDigest": stored, **({"imageTag": tag} if tag else {})}
     return {
         "image": {
@@ -333,7 +326,7 @@ def put_image(store: RepositoryStore, registry: Registry, call: Call) -> Respons
     }
 
 
-def _seen(digests: list[str], record: Record) -> None:
+def remember_images(digests: list[str], record: Record) -> None:
     """The record learns `digests` (the image stored, and the one its tag moved from, which stays
     listed untagged)."""
     images = dict(record.get("images") or {})

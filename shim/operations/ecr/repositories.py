@@ -30,6 +30,7 @@ from shim.translate.ecr import (
     merge_tags,
     parse_lifecycle_policy,
     repository_arn,
+    repository_not_found_message,
     repository_of_arn,
     repository_uri,
 )
@@ -53,9 +54,7 @@ def handlers(store: RepositoryStore, registry: Registry) -> dict[str, Handler]:
 
 
 def not_found(name: str, call: Call) -> RepositoryNotFoundException:
-    return RepositoryNotFoundException(
-        f"The repository with name '{name}' does not exist in the registry with id '{call.account}'"
-    )
+    return RepositoryNotFoundException(repository_not_found_message(name, call.account))
 
 
 def repository(store: RepositoryStore, call: Call) -> Record:
