@@ -15,6 +15,7 @@ from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.clusters import new_cluster_spec
 from shim.operations.ecr import build_ecr_handlers
+from shim.operations.ecr.lifecycle import LifecycleSweep
 from shim.operations.ecr.pushes import RepositoryPushRules
 from shim.operations.execute_command import open_session
 from shim.operations.logs import build_log_handlers
@@ -51,7 +52,9 @@ def create_server_app(config: Config) -> Flask:
     other_services = {LOGS: build_log_handlers(log_store)}
     if config.registry_file:
         registry = Registry.from_file(config.registry_file)
-        other_services[ECR] = build_ecr_handlers(RepositoryStore(store.kube), registry)
+        repositories = RepositoryStore(store.kube)
+        other_services[ECR] = build_ecr_handlers(repositories, registry)
+        LifecycleSweep(repositories, registry).start()
     return create_app(
         config,
         build_handlers(store),

@@ -38,6 +38,10 @@ from botocore.credentials import Credentials
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shim.kube.client import KubeClients
+from shim.kube.ecr import RepositoryStore
+from shim.operations.ecr.lifecycle import LifecycleSweep
+from shim.registry import Registry
 from shim.schemas.responses import output_problems
 from tests.go_programs import build_go_program
 from tests.integration.conftest import (
@@ -432,7 +436,6 @@ def test_a_lifecycle_policy_is_stored_and_expires_images(ecr: Any, crane: Crane,
     pushed = []
     for number in range(3):
         pushed.append(crane.push_script(f"{uri}:nightly", f"echo build {number}"))
-        ecr.list_images(repositoryName=name)  # the server sees each image before the tag moves on
     release = crane.push_script(f"{uri}:release-1", "echo release")
     policy = {
         "rules": [
@@ -467,6 +470,31 @@ def test_a_lifecycle_policy_is_stored_and_expires_images(ecr: Any, crane: Crane,
 
     ecr.delete_lifecycle_policy(repositoryName=name)
     assert ecr_error(ecr.get_lifecycle_policy, repositoryName=name)["Code"] == "LifecyclePolicyNotFoundException"
+
+
+def test_lifecycle_policies_are_applied_on_schedule_without_a_read(
+    ecr: Any, crane: Crane, repository: dict[str, Any], kube: KubeClients
+) -> None:
+    """What each server's hourly sweep does, run once here: images expire though no ECR call
+    read the repository since they were pushed."""
+    name, uri = repository["repositoryName"], repository["repositoryUri"]
+    keep_one_untagged = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 1},
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=json.dumps(keep_one_untagged))
+    first, second, third = (crane.push_script(f"{uri}:nightly", f"echo build {n}") for n in range(3))
+    assert crane.ok("digest", f"{uri}@{first}") == first, "pushes alone apply no policy"
+
+    LifecycleSweep(RepositoryStore(kube), Registry.from_file(str(registry_file()))).sweep()
+
+    assert crane.run("digest", f"{uri}@{first}").returncode != 0
+    assert image_tags(ecr, name) == {second: [], third: ["nightly"]}
 
 
 @pytest.mark.parametrize(
