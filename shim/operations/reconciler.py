@@ -3,9 +3,10 @@ number may run). A task whose essential container exited is stopped as a whole; 
 its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
 are forgotten after ECS's retention of about an hour, and expired scale-in protection is lifted;
 deleted task definition revisions go once nothing uses them; a service's deployments are
-followed (COMPLETED, FAILED, rolled back by the circuit breaker), its UNHEALTHY tasks replaced,
-its tasks rebalanced across zones, and a drained service becomes INACTIVE. A stopped task's
-record gets the exit codes its other containers ended with once its pod is gone."""
+followed (COMPLETED, FAILED, rolled back by the circuit breaker, BLUE_GREEN ones moved through
+their stages), its UNHEALTHY tasks replaced, its tasks rebalanced across zones, and a drained
+service becomes INACTIVE. A stopped task's record gets the exit codes its other containers ended
+with once its pod is gone."""
 
 import logging
 import queue
@@ -23,6 +24,7 @@ from shim.operations.services import ServiceObjects, apply_service_objects
 from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
+from shim.translate.blue_green import blue_green_advanced
 from shim.translate.service_from_kube import (
     UNHEALTHY_STOP_REASON,
     is_stable,
@@ -261,17 +263,20 @@ class Reconciler:
             observed, objects.replica_sets, objects.workload, objects.pods, now=now, stopped_tasks=objects.stopped_tasks
         )
         step = None
+        advanced = None
         if target is not None:
             failed = primary_deployment(observed)["id"]
             observed = service_record_rolled_back(observed, failed_id=failed, restored_id=target["id"], now=now)
         else:
+            advanced = blue_green_advanced(observed, view, now=now)
+            observed = advanced or observed
             step = self.zone_rebalancing(observed, view, objects, now)
             if step is not None:
                 observed = {**observed, "zoneRebalancing": step.history}
         if observed == record:
             return
         self.store.save_service_record(str(stored.namespace), stored.name, stored.labels, observed, stored)
-        if target is not None:
+        if target is not None or advanced is not None:
             apply_service_objects(self.store, record["clusterName"], observed)
         if step is not None and step.stop is not None:
             reason = REBALANCING_STOP_REASON.format(deployment_id=primary_deployment(observed)["id"])

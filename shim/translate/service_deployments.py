@@ -202,6 +202,8 @@ def _deployment(history: _History, entry: Mapping[str, Any]) -> Json:
         **_status(history, entry),
     }
     deployment["deploymentCircuitBreaker"] = _circuit_breaker(history, entry, deployment["status"])
+    if entry.get("lifecycleStage") and deployment["status"] == IN_PROGRESS:
+        deployment["lifecycleStage"] = entry["lifecycleStage"]
     return deployment
 
 

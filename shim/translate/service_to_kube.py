@@ -83,6 +83,18 @@ PRIMARY = "PRIMARY"
 IN_PROGRESS = "IN_PROGRESS"
 COMPLETED = "COMPLETED"
 FAILED = "FAILED"
+ROLLING = "ROLLING"
+BLUE_GREEN = "BLUE_GREEN"
+
+SCALE_UP = "SCALE_UP"
+BAKE_TIME = "BAKE_TIME"
+CLEAN_UP = "CLEAN_UP"
+"""The lifecycle stages a BLUE_GREEN deployment passes (translate/blue_green.py moves it on)."""
+MAX_BAKE_TIME_MINUTES = 1440
+BLUE_GREEN_HOLD_SECONDS = 7 * 24 * 3600
+"""minReadySeconds of a Deployment whose BLUE_GREEN deployment is scaling up or baking: no pod
+counts as available for that long, so the Deployment controller scales the new ReplicaSet up in
+full (maxSurge 100%) and scales no old one down until the bake is over and the hold is lifted."""
 
 DEFAULT_PERCENTS = {REPLICA: (200, 100), DAEMON: (100, 0)}
 """(maximumPercent, minimumHealthyPercent) ECS fills in for each scheduling strategy."""
@@ -228,11 +240,29 @@ def _validate_deployment_configuration(configuration: Mapping[str, Any], strateg
         raise InvalidParameterException(
             "Both maximumPercent and minimumHealthyPercent cannot be 100 as this will block deployments"
         )
-    deployment_strategy = configuration.get("strategy", "ROLLING")
-    if deployment_strategy != "ROLLING":
+    deployment_strategy = configuration.get("strategy", ROLLING)
+    if deployment_strategy not in (ROLLING, BLUE_GREEN):
         raise UnsupportedFeatureException(
-            f"The {deployment_strategy} deployment strategy is not supported; use ROLLING."
+            f"The {deployment_strategy} deployment strategy is not supported; use ROLLING or BLUE_GREEN."
         )
+    if configuration.get("lifecycleHooks"):
+        raise UnsupportedFeatureException(
+            "Deployment lifecycle hooks are not supported: their targets (Lambda functions) cannot run here."
+        )
+    if deployment_strategy == BLUE_GREEN:
+        _validate_blue_green(configuration, strategy)
+
+
+def _validate_blue_green(configuration: Mapping[str, Any], strategy: str) -> None:
+    if strategy == DAEMON:
+        raise InvalidParameterException(
+            "The BLUE_GREEN deployment strategy is not supported for services with the DAEMON scheduling strategy."
+        )
+    bake = configuration.get("bakeTimeInMinutes")
+    if bake is None:
+        raise InvalidParameterException("bakeTimeInMinutes must be specified for the BLUE_GREEN deployment strategy.")
+    if not 0 <= bake <= MAX_BAKE_TIME_MINUTES:
+        raise InvalidParameterException(f"bakeTimeInMinutes must be between 0 and {MAX_BAKE_TIME_MINUTES}.")
 
 
 def _validate_load_balancers(
@@ -343,6 +373,8 @@ def service_record(
     if params.get("role"):
         record["roleArn"] = params["role"]
     record["deployments"] = [_new_deployment(record, deployment_id, created_at)]
+    if is_blue_green(record):
+        record["trafficDeploymentId"] = deployment_id
     return record
 
 
@@ -380,9 +412,13 @@ def service_record_updated(
     changed = any(updated.get(key) != record.get(key) for key in TEMPLATE_FIELDS)
     primary = primary_deployment(updated)
     primary["updatedAt"] = now
+    if not is_blue_green(updated):
+        updated.pop("trafficDeploymentId", None)
     if changed or params.get("forceNewDeployment"):
         primary["status"] = ACTIVE
         deployment = _new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
+        if is_blue_green(updated):
+            deployment["lifecycleStage"] = SCALE_UP
         updated["deployments"] = [*updated["deployments"], deployment][-MAX_DEPLOYMENT_HISTORY:]
     return updated
 
@@ -425,6 +461,9 @@ def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, res
     failed.update(status=ACTIVE, rolloutState=FAILED, rolloutStateReason=CIRCUIT_BREAKER_REASON, updatedAt=now)
     failed.setdefault("failedAt", now)
     restored.pop("completedAt", None)
+    restored.pop("lifecycleStage", None)
+    if updated.get("trafficDeploymentId"):
+        updated["trafficDeploymentId"] = restored_id  # production traffic moves back at once
     restored.update(
         status=PRIMARY,
         rolloutState=IN_PROGRESS,
@@ -436,6 +475,15 @@ def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, res
         updated.pop(key, None)
     updated.update(copy.deepcopy(restored["configuration"]))
     return updated
+
+
+def is_blue_green(record: Mapping[str, Any]) -> bool:
+    return record["deploymentConfiguration"].get("strategy") == BLUE_GREEN
+
+
+def is_held(record: Mapping[str, Any]) -> bool:
+    """Whether a BLUE_GREEN deployment is scaling up or baking: the old tasks must all stay."""
+    return is_blue_green(record) and primary_deployment(record).get("lifecycleStage") in (SCALE_UP, BAKE_TIME)
 
 
 def primary_deployment(record: Mapping[str, Any]) -> Json:
@@ -509,6 +557,16 @@ def service_selector(service_name: str) -> dict[str, str]:
     return {names.LABEL_MANAGED: "true", names.LABEL_SERVICE: names.label_value(service_name)}
 
 
+def traffic_selector(record: Mapping[str, Any]) -> dict[str, str]:
+    """The pods the service's Kubernetes Services send traffic to: all its tasks, or for a
+    BLUE_GREEN service those of the deployment production traffic has moved to (its started-by
+    label), so that traffic moves between deployments in one step."""
+    selector = service_selector(record["serviceName"])
+    if is_blue_green(record) and record.get("trafficDeploymentId"):
+        selector[names.LABEL_STARTED_BY] = names.label_value(record["trafficDeploymentId"])
+    return selector
+
+
 # Manifests
 
 
@@ -575,9 +633,12 @@ def workload_manifest(
         return {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata, "spec": daemon_spec}
     desired = record["desiredCount"] if record["status"] == ACTIVE else 0
     configuration = record["deploymentConfiguration"]
+    max_surge: int | str
     max_surge, max_unavailable = rolling_update(
         desired, configuration["maximumPercent"], configuration["minimumHealthyPercent"]
     )
+    if is_blue_green(record):
+        max_surge, max_unavailable = "100%", 0
     spec: Json = {
         "replicas": desired,
         "selector": selector,
@@ -589,6 +650,9 @@ def workload_manifest(
         "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
         "progressDeadlineSeconds": progress_deadline_seconds(record),
     }
+    if is_held(record):
+        spec["minReadySeconds"] = BLUE_GREEN_HOLD_SECONDS
+        spec["progressDeadlineSeconds"] += BLUE_GREEN_HOLD_SECONDS
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 
@@ -700,7 +764,7 @@ def _load_balancer_service(
             annotations[annotation] = load_balancer[key]
     spec: Json = {
         "type": _service_type(record),
-        "selector": service_selector(record["serviceName"]),
+        "selector": traffic_selector(record),
         "ports": [_service_port(task_definition, container_name, container_port)],
     }
     return _service(
@@ -718,7 +782,7 @@ def _registry_service(
     annotations = {ANNOTATION_SERVICE_NAME: record["serviceName"]}
     if registry.get("registryArn"):
         annotations[ANNOTATION_REGISTRY_ARN] = registry["registryArn"]
-    spec: Json = {"clusterIP": "None", "selector": service_selector(record["serviceName"])}
+    spec: Json = {"clusterIP": "None", "selector": traffic_selector(record)}
     port = registry.get("containerPort") or registry.get("port")
     if port:
         spec["ports"] = [_service_port(task_definition, registry.get("containerName"), port)]

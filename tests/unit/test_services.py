@@ -357,11 +357,13 @@ def test_deployment_percents_that_cannot_roll_are_refused(maximum: int, minimum:
         validate_service_params(params(deploymentConfiguration=configuration))
 
 
-def test_only_the_ecs_deployment_controller_and_rolling_strategy_are_supported() -> None:
+def test_only_the_ecs_deployment_controller_and_the_rolling_and_blue_green_strategies_are_supported() -> None:
     with pytest.raises(UnsupportedFeatureException):
         validate_service_params(params(deploymentController={"type": "CODE_DEPLOY"}))
-    with pytest.raises(UnsupportedFeatureException):
-        validate_service_params(params(deploymentConfiguration={"strategy": "BLUE_GREEN"}))
+    for strategy in ("LINEAR", "CANARY"):
+        with pytest.raises(UnsupportedFeatureException, match=strategy):
+            validate_service_params(params(deploymentConfiguration={"strategy": strategy}))
+    validate_service_params(params(deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5}))
 
 
 def test_load_balancers_need_a_container_and_port_that_the_task_definition_maps() -> None:

@@ -1,0 +1,143 @@
+"""BLUE_GREEN service deployments through boto3 on the local cluster: both revisions run at once,
+the load balancer's Kubernetes Service moves from the old tasks to the new ones in one step, the
+old tasks go after the bake time, and a rollback during the bake moves traffic straight back."""
+
+import time
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from shim.kube.client import KubeClients
+from shim.translate.names import LABEL_REVISION, cluster_namespace
+from tests.integration.conftest import ecs_error, eventually, kube_json, unique_name
+from tests.integration.test_service_deployments import listed, statuses_become
+from tests.integration.test_services import describe, live_pods, register, wait_stable
+
+pytestmark = pytest.mark.usefixtures("responses_match_the_model")
+
+TARGET_GROUP = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+BAKE_MINUTES = 1
+
+
+def create_blue_green(ecs: Any, cluster: str) -> tuple[str, str]:
+    """A BLUE_GREEN service `web` of two tasks behind a load balancer, steady on its first (blue)
+    revision; returns the blue and green revisions."""
+    family = unique_name("web")
+    ports = [{"containerPort": 8080}]
+    blue, green = register(ecs, family, portMappings=ports), register(ecs, family, "busybox:1.37", portMappings=ports)
+    ecs.create_service(
+        cluster=cluster,
+        serviceName="web",
+        taskDefinition=blue,
+        desiredCount=2,
+        loadBalancers=[{"targetGroupArn": TARGET_GROUP, "containerName": "app", "containerPort": 8080}],
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": BAKE_MINUTES},
+    )
+    wait_stable(ecs, cluster, "web")
+    return blue, green
+
+
+def ips_by_revision(kube: KubeClients, cluster: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for pod in live_pods(kube, cluster, "web"):
+        found.setdefault(pod["metadata"]["labels"][LABEL_REVISION], []).append(pod["status"].get("podIP", ""))
+    return {revision: sorted(ips) for revision, ips in found.items()}
+
+
+def endpoint_ips(kube: KubeClients, cluster: str) -> list[str]:
+    """The ready addresses behind the load balancer's Service (its EndpointSlices)."""
+    slices = kube_json(
+        client.DiscoveryV1Api(kube.api).list_namespaced_endpoint_slice,
+        cluster_namespace(cluster),
+        label_selector="kubernetes.io/service-name,ecs.shim.io/service=web",
+    )["items"]
+    return sorted(
+        address
+        for endpoint_slice in slices
+        for endpoint in endpoint_slice.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready", True)
+        for address in endpoint["addresses"]
+    )
+
+
+def revision(arn: str) -> str:
+    return arn.rsplit(":", 1)[1]
+
+
+def test_both_revisions_run_traffic_moves_in_one_step_and_the_old_tasks_go_after_the_bake(
+    ecs: Any, kube: KubeClients, cluster: str
+) -> None:
+    blue, green = create_blue_green(ecs, cluster)
+    blue_ips = ips_by_revision(kube, cluster)[revision(blue)]
+    eventually(lambda: endpoint_ips(kube, cluster) == blue_ips, timeout=30)
+
+    ecs.update_service(cluster=cluster, service="web", taskDefinition=green)
+    seen: list[list[str]] = []
+    green_ips: list[str] = []
+    deadline = time.monotonic() + 60
+    while not green_ips or seen[-1] != green_ips:
+        assert time.monotonic() < deadline, f"traffic never moved to the green tasks: {seen[-3:]}"
+        running = ips_by_revision(kube, cluster)
+        if not green_ips and len(running.get(revision(green), [])) == 2 and all(running[revision(green)]):
+            assert running[revision(blue)] == blue_ips, "the blue tasks all stay while the green ones start"
+            green_ips = running[revision(green)]
+        seen.append(endpoint_ips(kube, cluster))
+        time.sleep(0.1)
+    switched = time.monotonic()
+    assert all(ips in (blue_ips, green_ips) for ips in seen), f"traffic was split on the way: {seen}"
+
+    [ongoing, _] = listed(ecs, cluster, "web")
+    deployment = ecs.describe_service_deployments(serviceDeploymentArns=[ongoing["serviceDeploymentArn"]])
+    [described] = deployment["serviceDeployments"]
+    assert (described["status"], described["lifecycleStage"]) == ("IN_PROGRESS", "BAKE_TIME")
+    assert ips_by_revision(kube, cluster)[revision(blue)] == blue_ips, "blue runs on through the bake"
+
+    eventually(lambda: revision(blue) not in ips_by_revision(kube, cluster), timeout=60 * BAKE_MINUTES + 30)
+    assert time.monotonic() - switched >= 60 * BAKE_MINUTES - 5, "the blue tasks went before the bake was over"
+    statuses_become(ecs, cluster, "web", ["SUCCESSFUL", "SUCCESSFUL"])
+    assert endpoint_ips(kube, cluster) == green_ips
+    assert [(d["taskDefinition"], d["rolloutState"]) for d in describe(ecs, cluster, "web")["deployments"]] == [
+        (green, "COMPLETED")
+    ]
+
+
+def test_a_rollback_during_the_bake_moves_traffic_back_to_the_old_tasks_at_once(
+    ecs: Any, kube: KubeClients, cluster: str
+) -> None:
+    blue, green = create_blue_green(ecs, cluster)
+    blue_ips = ips_by_revision(kube, cluster)[revision(blue)]
+    ecs.update_service(cluster=cluster, service="web", taskDefinition=green)
+
+    def baking() -> dict[str, Any] | None:
+        newest = listed(ecs, cluster, "web")[0]
+        [shown] = ecs.describe_service_deployments(serviceDeploymentArns=[newest["serviceDeploymentArn"]])[
+            "serviceDeployments"
+        ]
+        return dict(shown) if shown.get("lifecycleStage") == "BAKE_TIME" else None
+
+    arn = eventually(baking, timeout=60)["serviceDeploymentArn"]
+    assert endpoint_ips(kube, cluster) != blue_ips
+    ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    eventually(lambda: endpoint_ips(kube, cluster) == blue_ips, timeout=10)
+    eventually(lambda: list(ips_by_revision(kube, cluster)) == [revision(blue)], timeout=30)
+    statuses_become(ecs, cluster, "web", ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL"])
+
+
+def test_blue_green_needs_a_bake_time_and_linear_is_not_served(ecs: Any, cluster: str) -> None:
+    definition = register(ecs, unique_name("web"))
+    for configuration, code in (
+        ({"strategy": "BLUE_GREEN"}, "InvalidParameterException"),
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441}, "InvalidParameterException"),
+        ({"strategy": "LINEAR"}, "UnsupportedFeatureException"),
+    ):
+        refused = ecs_error(
+            ecs.create_service,
+            cluster=cluster,
+            serviceName="web",
+            taskDefinition=definition,
+            desiredCount=1,
+            deploymentConfiguration=configuration,
+        )
+        assert refused["Code"] == code, refused
+    assert ecs.list_services(cluster=cluster)["serviceArns"] == [], "nothing half-written"

@@ -1,0 +1,137 @@
+"""BLUE_GREEN service deployments: validation, the manifests of each stage, and the stages the
+reconciler moves a deployment through (translate/blue_green.py)."""
+
+from typing import Any
+
+import pytest
+
+from shim.errors import InvalidParameterException, UnsupportedFeatureException
+from shim.translate import names
+from shim.translate.blue_green import blue_green_advanced
+from shim.translate.service_to_kube import (
+    BLUE_GREEN_HOLD_SECONDS,
+    kube_services,
+    primary_deployment,
+    service_record_rolled_back,
+    validate_service_params,
+    workload_manifest,
+)
+from tests.unit.test_services import (
+    D1,
+    D2,
+    NAMESPACE,
+    T0,
+    completed,
+    create,
+    definition,
+    params,
+    round_trips,
+    update,
+)
+
+TARGET = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+BLUE_GREEN = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 2}
+
+
+def blue_green(**fields: Any) -> dict[str, Any]:
+    load_balancer = {"targetGroupArn": TARGET, "containerName": "app", "containerPort": 8080}
+    return create(deploymentConfiguration=BLUE_GREEN, loadBalancers=[load_balancer], **fields)
+
+
+def selected_deployment(record: dict[str, Any]) -> str | None:
+    [service] = kube_services(record, definition(), namespace=NAMESPACE)
+    selected: str | None = service["spec"]["selector"].get(names.LABEL_STARTED_BY)
+    return selected
+
+
+def deployment_spec(record: dict[str, Any]) -> dict[str, Any]:
+    revision = int(primary_deployment(record)["taskDefinition"].rsplit(":", 1)[1])
+    manifest = workload_manifest(record, definition(revision), namespace=NAMESPACE, scheduling=None)
+    round_trips(manifest, "V1Deployment")
+    spec: dict[str, Any] = manifest["spec"]
+    return spec
+
+
+def view_of(record: dict[str, Any], running: int) -> dict[str, Any]:
+    """The service view's PRIMARY deployment with `running` of its 3 tasks running."""
+    primary = primary_deployment(record)
+    return {"deployments": [{"id": primary["id"], "status": "PRIMARY", "desiredCount": 3, "runningCount": running}]}
+
+
+@pytest.mark.parametrize(
+    ("configuration", "why"),
+    [
+        ({"strategy": "BLUE_GREEN"}, "bakeTimeInMinutes must be specified"),
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441}, "between 0 and 1440"),
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": -1}, "between 0 and 1440"),
+    ],
+)
+def test_a_blue_green_service_needs_a_bake_time_within_a_day(configuration: dict[str, Any], why: str) -> None:
+    with pytest.raises(InvalidParameterException, match=why):
+        validate_service_params(params(deploymentConfiguration=configuration))
+
+
+def test_blue_green_is_for_replica_services_and_hooks_are_refused_by_name() -> None:
+    with pytest.raises(InvalidParameterException, match="DAEMON"):
+        validate_service_params(
+            {"serviceName": "agent", "taskDefinition": "web:1", "schedulingStrategy": "DAEMON"}
+            | {"deploymentConfiguration": BLUE_GREEN}
+        )
+    hook = {
+        "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:check",
+        "lifecycleStages": ["PRE_SCALE_UP"],
+    }
+    with pytest.raises(UnsupportedFeatureException, match="lifecycle hooks"):
+        validate_service_params(params(deploymentConfiguration={**BLUE_GREEN, "lifecycleHooks": [hook]}))
+
+
+def test_a_new_blue_green_service_sends_traffic_to_its_first_deployment_and_holds_nothing() -> None:
+    record = blue_green()
+    assert selected_deployment(record) == names.label_value(D1)
+    spec = deployment_spec(record)
+    assert "minReadySeconds" not in spec
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": "100%", "maxUnavailable": 0}
+
+
+def test_a_blue_green_update_scales_green_up_beside_blue_which_keeps_the_traffic() -> None:
+    record = update(completed(blue_green()), taskDefinition=definition(2)["taskDefinitionArn"])
+    assert primary_deployment(record)["lifecycleStage"] == "SCALE_UP"
+    assert selected_deployment(record) == names.label_value(D1)
+    spec = deployment_spec(record)
+    assert spec["minReadySeconds"] == BLUE_GREEN_HOLD_SECONDS, "no old task counts as replaceable"
+    assert spec["progressDeadlineSeconds"] > spec["minReadySeconds"], "the API server requires it"
+    assert spec["strategy"]["rollingUpdate"] == {"maxSurge": "100%", "maxUnavailable": 0}
+
+
+def test_traffic_moves_once_green_runs_in_full_then_blue_goes_after_the_bake() -> None:
+    record = update(completed(blue_green()), taskDefinition=definition(2)["taskDefinitionArn"])
+    assert blue_green_advanced(record, view_of(record, 2), now=T0 + 700) is None
+
+    shifted = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
+    assert shifted is not None
+    assert primary_deployment(shifted)["lifecycleStage"] == "BAKE_TIME"
+    assert selected_deployment(shifted) == names.label_value(D2)
+    assert deployment_spec(shifted)["minReadySeconds"] == BLUE_GREEN_HOLD_SECONDS, "blue stays while green bakes"
+
+    assert blue_green_advanced(shifted, view_of(shifted, 3), now=T0 + 700 + 119) is None
+    cleaned = blue_green_advanced(shifted, view_of(shifted, 3), now=T0 + 700 + 120)
+    assert cleaned is not None
+    assert primary_deployment(cleaned)["lifecycleStage"] == "CLEAN_UP"
+    assert "minReadySeconds" not in deployment_spec(cleaned), "Kubernetes may now remove the blue tasks"
+    assert blue_green_advanced(cleaned, view_of(cleaned, 3), now=T0 + 900) is None
+
+
+def test_a_rollback_during_the_bake_moves_traffic_back_at_once() -> None:
+    record = update(completed(blue_green()), taskDefinition=definition(2)["taskDefinitionArn"])
+    shifted = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
+    assert shifted is not None
+    rolled_back = service_record_rolled_back(shifted, failed_id=D2, restored_id=D1, now=T0 + 710)
+    assert selected_deployment(rolled_back) == names.label_value(D1)
+    assert "minReadySeconds" not in deployment_spec(rolled_back), "the green tasks go at once"
+
+
+def test_a_rolling_service_selects_all_its_tasks() -> None:
+    load_balancer = {"targetGroupArn": TARGET, "containerName": "app", "containerPort": 8080}
+    record = update(completed(create(loadBalancers=[load_balancer])), taskDefinition=definition(2)["taskDefinitionArn"])
+    assert selected_deployment(record) is None
+    assert blue_green_advanced(record, view_of(record, 3), now=T0 + 700) is None
