@@ -1,5 +1,6 @@
 """Service deployments and revisions: ListServiceDeployments, DescribeServiceDeployments,
-DescribeServiceRevisions, StopServiceDeployment (ROLLBACK).
+DescribeServiceRevisions, StopServiceDeployment (ROLLBACK), ContinueServiceDeployment (a
+deployment waiting on a lifecycle hook: translate/blue_green.py).
 
 Nothing is stored for them: both are derived from the service record's deployment history and
 the service's current view (`translate.service_deployments`), so they always agree with
@@ -29,6 +30,7 @@ from shim.operations.services import (
     save_service_change,
     service_named,
 )
+from shim.translate.blue_green import CONTINUE, hook_resolved
 from shim.translate.service_deployments import (
     DEPLOYMENT_RESOURCE,
     IN_PROGRESS,
@@ -158,10 +160,34 @@ def stop_service_deployment(store: Store, call: Call) -> Response:
     return {"serviceDeploymentArn": arn}
 
 
+def continue_service_deployment(store: Store, call: Call) -> Response:
+    """Resolve the lifecycle hook a deployment waits on: it moves on (CONTINUE) or rolls back."""
+    arn = call.params["serviceDeploymentArn"]
+    owner = parse_arn(arn, DEPLOYMENT_RESOURCE)
+    if owner is None:
+        raise InvalidParameterException(f"Invalid ARN: {arn}. Expected an ARN of a {DEPLOYMENT_RESOURCE}.")
+    cluster_name, service = owner
+    if find_service(store, cluster_name, service) is None:
+        raise ServiceDeploymentNotFoundException(DEPLOYMENT_NOT_FOUND)
+
+    def resolved(found: Stored) -> dict[str, Any]:
+        deployment_id = deployment_id_in(found.record, arn)
+        if deployment_id is None:
+            raise ServiceDeploymentNotFoundException(DEPLOYMENT_NOT_FOUND)
+        params = call.params
+        action = params.get("action") or CONTINUE
+        return hook_resolved(found.record, deployment_id, params["hookId"], action, now=time.time())
+
+    saved = save_service_change(store, cluster_name, service, resolved)
+    apply_service_objects(store, cluster_name, saved.record)
+    return {"serviceDeploymentArn": arn}
+
+
 def handlers(store: Store) -> dict[str, Handler]:
     return {
         "ListServiceDeployments": partial(list_service_deployments, store),
         "DescribeServiceDeployments": partial(describe_service_deployments, store),
         "DescribeServiceRevisions": partial(describe_service_revisions, store),
         "StopServiceDeployment": partial(stop_service_deployment, store),
+        "ContinueServiceDeployment": partial(continue_service_deployment, store),
     }

@@ -22,6 +22,7 @@ from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
+from shim.translate.blue_green import blue_green_advanced
 from shim.translate.container_instances import instance_facts
 from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, cluster_scheduling, on_no_node
 from shim.translate.service_from_kube import service_view
@@ -289,6 +290,9 @@ def update_service(store: Store, call: Call) -> Response:
         new_record = service_record_updated(
             record, changes, now=time.time(), new_deployment_id=new_deployment_id(), task_definition=definition
         )
+        # A BLUE_GREEN deployment enters its first stages now: its green tasks start at once
+        # unless a hook holds it before they scale up.
+        new_record = blue_green_advanced(new_record, current, now=time.time()) or new_record
         written["manifests"] = service_manifests(store, cluster_name, new_record)
         check_service_objects(store, written["manifests"])
         written["previous"] = found.record

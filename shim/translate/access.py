@@ -77,6 +77,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "DescribeServiceDeployments": ("get", SERVICE),
     "DescribeServiceRevisions": ("get", SERVICE),
     "StopServiceDeployment": ("update", SERVICE),
+    "ContinueServiceDeployment": ("update", SERVICE),
     "ListContainerInstances": ("get", CONTAINER_INSTANCE),
     "DescribeContainerInstances": ("get", CONTAINER_INSTANCE),
     "ListAttributes": ("get", CONTAINER_INSTANCE),
@@ -142,7 +143,7 @@ def cluster_names(operation: str, params: Mapping[str, Any], region: str, accoun
     if operation == "DescribeClusters":
         return [cluster_name(value, region, account) for value in params.get("clusters") or [DEFAULT_CLUSTER]]
     arns = params.get("serviceDeploymentArns") or params.get("serviceRevisionArns")
-    if operation == "StopServiceDeployment":
+    if operation in ("StopServiceDeployment", "ContinueServiceDeployment"):
         arns = [params["serviceDeploymentArn"]]
     if arns:
         return [cluster_in_arn(arn) or DEFAULT_CLUSTER for arn in arns]

@@ -1,56 +1,136 @@
-"""BLUE_GREEN service deployments: the stages ECS moves a deployment through, told from the
-service's view and the clock. Pure: records and views in, records out.
+"""BLUE_GREEN service deployments: the lifecycle stages ECS moves a deployment through, and its
+lifecycle hooks, told from the service's view and the clock. Pure: records and views in, records
+out.
 
-A new deployment of a BLUE_GREEN service starts in SCALE_UP: its tasks (green) start in full
-beside the running ones (blue), which keep all production traffic; the Deployment's
-minReadySeconds holds (service_to_kube.BLUE_GREEN_HOLD_SECONDS) so that Kubernetes scales nothing
-down. Once every desired green task runs, production traffic moves to them in one step (the
-record's `trafficDeploymentId`, which the Kubernetes Services select by started-by label) and
-the deployment bakes for `bakeTimeInMinutes` (BAKE_TIME) with the blue tasks still running, ready
-to take the traffic back. After the bake the hold is lifted and Kubernetes removes the blue tasks
-(CLEAN_UP); the deployment is COMPLETED once they are gone. A rollback (circuit breaker,
-StopServiceDeployment) moves traffic back at once (service_to_kube.service_record_rolled_back).
+A new deployment of a BLUE_GREEN service starts in PRE_SCALE_UP, its Deployment paused so that
+the new template is not rolled out. In SCALE_UP its tasks (green) start in full beside the
+running ones (blue), which keep all production traffic; the Deployment's minReadySeconds holds
+(service_to_kube.BLUE_GREEN_HOLD_SECONDS) so that Kubernetes scales nothing down. Once every
+desired green task runs, the deployment passes the stages of test traffic (there is no test
+listener here: nothing moves) and enters PRODUCTION_TRAFFIC_SHIFT, where production traffic
+moves to the green tasks in one step (the record's `trafficDeploymentId`, which the Kubernetes
+Services select by started-by label). It bakes for `bakeTimeInMinutes` (BAKE_TIME) with the
+blue tasks still running, ready to take the traffic back; then the hold is lifted and
+Kubernetes removes the blue tasks (CLEAN_UP); the deployment is COMPLETED once they are gone. A
+rollback (circuit breaker, StopServiceDeployment, a hook) moves traffic back at once
+(service_to_kube.service_record_rolled_back).
+
+Lifecycle hooks: a deployment entering a stage that hooks name waits there until each hook is
+resolved. A PAUSE hook waits for ContinueServiceDeployment, as on ECS; an AWS_LAMBDA hook's
+function cannot run here, so it waits the same way (AWAITING_ACTION) for ContinueServiceDeployment
+to stand in for the function's answer. A hook not resolved within its timeout (default 1440
+minutes) takes its timeout action (default ROLLBACK).
 """
 
 import copy
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from shim.errors import ClientException, InvalidParameterException
+from shim.translate.service_deployments import ROLLED_BACK_BY_HOOK_REASON, stopped_with_rollback
 from shim.translate.service_to_kube import (
     BAKE_TIME,
+    BLUE_GREEN_STAGES,
     CLEAN_UP,
     IN_PROGRESS,
     PRIMARY,
+    PRODUCTION_TRAFFIC_SHIFT,
     SCALE_UP,
-    is_blue_green,
+    blue_green_stage,
     primary_deployment,
 )
 
 Json = dict[str, Any]
 
+AWAITING_ACTION = "AWAITING_ACTION"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+TIMED_OUT = "TIMED_OUT"
+CONTINUE = "CONTINUE"
+ROLLBACK = "ROLLBACK"
+DEFAULT_HOOK_TIMEOUT_MINUTES = 1440
+NOT_PAUSED = "The service deployment is not paused at a lifecycle hook."
 
-def blue_green_advanced(record: Mapping[str, Any], view: Mapping[str, Any], *, now: float) -> Json | None:
-    """The record with its BLUE_GREEN deployment moved to its next stage, or None while it stays
-    (or the service is not BLUE_GREEN, or its deployment not in progress)."""
-    if not is_blue_green(record):
-        return None
-    primary = primary_deployment(record)
-    stage = primary.get("lifecycleStage")
-    if primary["rolloutState"] != IN_PROGRESS or stage not in (SCALE_UP, BAKE_TIME):
-        return None
-    if stage == SCALE_UP and not _all_running(view, primary["id"]):
-        return None
-    bake_seconds = 60 * int(record["deploymentConfiguration"].get("bakeTimeInMinutes") or 0)
-    if stage == BAKE_TIME and now < primary["trafficShiftedAt"] + bake_seconds:
+
+def blue_green_advanced(record: Mapping[str, Any], view: Mapping[str, Any] | None, *, now: float) -> Json | None:
+    """The record with its BLUE_GREEN deployment moved on as far as it can go now (entering stages,
+    waiting on hooks, timing hooks out), or None while it stays where it is (or the service is not
+    BLUE_GREEN, or its deployment not in progress). `view` is the service's view (None: not
+    known, so the deployment cannot leave SCALE_UP)."""
+    stage = blue_green_stage(record)
+    if stage is None or stage == CLEAN_UP or primary_deployment(record)["rolloutState"] != IN_PROGRESS:
         return None
     updated = copy.deepcopy(dict(record))
-    moved = primary_deployment(updated)
+    entry = primary_deployment(updated)
+    if "lifecycleStageStartedAt" not in entry:
+        _enter(updated, entry, stage, now)
+    while True:
+        waiting = [hook for hook in entry.get("lifecycleHookDetails", []) if hook["status"] == AWAITING_ACTION]
+        expired = [hook for hook in waiting if now >= hook["expiresAt"]]
+        for hook in expired:
+            hook["status"] = TIMED_OUT
+        if any(hook["timeoutAction"] == ROLLBACK for hook in expired):
+            return stopped_with_rollback(updated, entry["id"], now=now, reason=ROLLED_BACK_BY_HOOK_REASON)
+        if len(waiting) > len(expired) or not _may_leave(updated, entry, view, now):
+            break
+        _enter(updated, entry, BLUE_GREEN_STAGES[BLUE_GREEN_STAGES.index(entry["lifecycleStage"]) + 1], now)
+    return updated if updated != record else None
+
+
+def hook_resolved(record: Mapping[str, Any], deployment_id: str, hook_id: str, action: str, *, now: float) -> Json:
+    """The record after ContinueServiceDeployment: the waiting hook `hook_id` succeeded and the
+    deployment moves on (once no other hook of its stage waits), or it rolls back."""
+    updated = copy.deepcopy(dict(record))
+    entry: Json = next((e for e in updated["deployments"] if e["id"] == deployment_id), {})
+    waiting = [hook for hook in entry.get("lifecycleHookDetails", []) if hook["status"] == AWAITING_ACTION]
+    if entry.get("status") != PRIMARY or entry.get("rolloutState") != IN_PROGRESS or not waiting:
+        raise ClientException(NOT_PAUSED)
+    chosen = [hook for hook in waiting if hook["hookId"] == hook_id]
+    if not chosen:
+        raise InvalidParameterException(f"The service deployment is not waiting on a lifecycle hook {hook_id}.")
+    for hook in chosen:
+        hook["status"] = SUCCEEDED if action == CONTINUE else FAILED
+    if action == ROLLBACK:
+        return stopped_with_rollback(updated, deployment_id, now=now, reason=ROLLED_BACK_BY_HOOK_REASON)
+    return blue_green_advanced(updated, None, now=now) or updated
+
+
+def _may_leave(record: Mapping[str, Any], entry: Mapping[str, Any], view: Mapping[str, Any] | None, now: float) -> bool:
+    stage = entry["lifecycleStage"]
     if stage == SCALE_UP:
-        updated["trafficDeploymentId"] = moved["id"]
-        moved.update(lifecycleStage=BAKE_TIME, trafficShiftedAt=now, updatedAt=now)
-    else:
-        moved.update(lifecycleStage=CLEAN_UP, bakeCompletedAt=now, updatedAt=now)
-    return updated
+        return view is not None and _all_running(view, entry["id"])
+    if stage == BAKE_TIME:
+        bake_seconds = 60 * int(record["deploymentConfiguration"].get("bakeTimeInMinutes") or 0)
+        return bool(now >= entry["lifecycleStageStartedAt"] + bake_seconds)
+    return stage != CLEAN_UP
+
+
+def _enter(record: Json, entry: Json, stage: str, now: float) -> None:
+    entry.update(lifecycleStage=stage, lifecycleStageStartedAt=now, updatedAt=now)
+    if stage == PRODUCTION_TRAFFIC_SHIFT:
+        record["trafficDeploymentId"] = entry["id"]
+        entry["trafficShiftedAt"] = now
+    hooks = record["deploymentConfiguration"].get("lifecycleHooks") or []
+    entry["lifecycleHookDetails"] = [
+        _waiting_hook(entry["id"], stage, index, hook, now)
+        for index, hook in enumerate(hooks)
+        if stage in hook.get("lifecycleStages", [])
+    ]
+
+
+def _waiting_hook(deployment_id: str, stage: str, index: int, hook: Mapping[str, Any], now: float) -> Json:
+    timeout = hook.get("timeoutConfiguration") or {}
+    detail: Json = {
+        "hookId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{deployment_id}#{stage}#{index}")),
+        "targetType": hook.get("targetType", "AWS_LAMBDA"),
+        "status": AWAITING_ACTION,
+        "expiresAt": now + 60 * int(timeout.get("timeoutInMinutes") or DEFAULT_HOOK_TIMEOUT_MINUTES),
+        "timeoutAction": timeout.get("action") or ROLLBACK,
+    }
+    if hook.get("hookTargetArn"):
+        detail["targetArn"] = hook["hookTargetArn"]
+    return detail
 
 
 def _all_running(view: Mapping[str, Any], deployment_id: str) -> bool:

@@ -51,6 +51,9 @@ ROLLBACK_SUCCESSFUL = "ROLLBACK_SUCCESSFUL"
 
 SUPERSEDED_REASON = "ECS deployment {deployment_id} was stopped by a newer service deployment."
 STOPPED_BY_USER_REASON = "Service deployment stopped and rolled back by StopServiceDeployment."
+ROLLED_BACK_BY_HOOK_REASON = "Service deployment rolled back by a lifecycle hook."
+SHOWN_STAGES = {"PRE_PRODUCTION_TRAFFIC_SHIFT": "PRODUCTION_TRAFFIC_SHIFT"}
+"""A hook stage that ServiceDeployment.lifecycleStage has no value for, and the one it shows."""
 NO_EARLIER_REVISION = "The service deployment has no earlier service revision to roll back to."
 NOT_STOPPABLE = "The service deployment is not in progress: only an ongoing service deployment can be stopped."
 NOTHING_TO_ROLL_BACK_TO = f"{CIRCUIT_BREAKER_REASON} No earlier deployment completed to roll back to."
@@ -203,7 +206,9 @@ def _deployment(history: _History, entry: Mapping[str, Any]) -> Json:
     }
     deployment["deploymentCircuitBreaker"] = _circuit_breaker(history, entry, deployment["status"])
     if entry.get("lifecycleStage") and deployment["status"] == IN_PROGRESS:
-        deployment["lifecycleStage"] = entry["lifecycleStage"]
+        deployment["lifecycleStage"] = SHOWN_STAGES.get(entry["lifecycleStage"], entry["lifecycleStage"])
+        if entry.get("lifecycleHookDetails"):
+            deployment["lifecycleHookDetails"] = copy.deepcopy(entry["lifecycleHookDetails"])
     return deployment
 
 
@@ -260,7 +265,7 @@ def _circuit_breaker(history: _History, entry: Mapping[str, Any], status: str) -
     failures = int((history.shown.get(entry["id"]) or {}).get("failedTasks", 0))
     if not circuit_breaker(history.record)["enable"]:
         return {"status": "DISABLED", "failureCount": failures, "threshold": threshold}
-    if history.rollout_state(entry) == FAILED and entry.get("rolloutStateReason") != STOPPED_BY_USER_REASON:
+    if history.rollout_state(entry) == FAILED and "stoppedAt" not in entry:  # not stopped by a user or hook
         return {"status": "TRIGGERED", "failureCount": max(failures, threshold), "threshold": threshold}
     monitoring = "MONITORING" if status == IN_PROGRESS else "MONITORING_COMPLETE"
     return {"status": monitoring, "failureCount": failures, "threshold": threshold}
@@ -292,7 +297,9 @@ def listed(
     ]
 
 
-def stopped_with_rollback(record: Mapping[str, Any], deployment_id: str, *, now: float) -> Json:
+def stopped_with_rollback(
+    record: Mapping[str, Any], deployment_id: str, *, now: float, reason: str = STOPPED_BY_USER_REASON
+) -> Json:
     """The record after StopServiceDeployment (ROLLBACK) of the PRIMARY deployment `deployment_id`:
     the deployment that was PRIMARY when it was created is restored, as the circuit breaker
     restores one, and the stopped one keeps its own reason and `stoppedAt` (not `failedAt`: no
@@ -306,6 +313,6 @@ def stopped_with_rollback(record: Mapping[str, Any], deployment_id: str, *, now:
         raise ConflictException(NO_EARLIER_REVISION)
     updated = service_record_rolled_back(record, failed_id=deployment_id, restored_id=source["id"], now=now)
     stopped = next(e for e in updated["deployments"] if e["id"] == deployment_id)
-    stopped["rolloutStateReason"] = STOPPED_BY_USER_REASON
+    stopped["rolloutStateReason"] = reason
     stopped["stoppedAt"] = stopped.pop("failedAt")
     return updated

@@ -86,10 +86,28 @@ FAILED = "FAILED"
 ROLLING = "ROLLING"
 BLUE_GREEN = "BLUE_GREEN"
 
+PRE_SCALE_UP = "PRE_SCALE_UP"
 SCALE_UP = "SCALE_UP"
+PRODUCTION_TRAFFIC_SHIFT = "PRODUCTION_TRAFFIC_SHIFT"
 BAKE_TIME = "BAKE_TIME"
 CLEAN_UP = "CLEAN_UP"
-"""The lifecycle stages a BLUE_GREEN deployment passes (translate/blue_green.py moves it on)."""
+BLUE_GREEN_STAGES = (
+    PRE_SCALE_UP,
+    SCALE_UP,
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    PRODUCTION_TRAFFIC_SHIFT,
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    BAKE_TIME,
+    CLEAN_UP,
+)
+"""The lifecycle stages a BLUE_GREEN deployment passes, in order (translate/blue_green.py moves
+it on). Before SCALE_UP the Deployment is paused (the new template is not rolled out); from
+SCALE_UP until CLEAN_UP it is held (BLUE_GREEN_HOLD_SECONDS)."""
+HOOK_STAGES = ("RECONCILE_SERVICE", *BLUE_GREEN_STAGES[:-2])
+"""Stages a lifecycle hook may name."""
 MAX_BAKE_TIME_MINUTES = 1440
 BLUE_GREEN_HOLD_SECONDS = 7 * 24 * 3600
 """minReadySeconds of a Deployment whose BLUE_GREEN deployment is scaling up or baking: no pod
@@ -245,12 +263,10 @@ def _validate_deployment_configuration(configuration: Mapping[str, Any], strateg
         raise UnsupportedFeatureException(
             f"The {deployment_strategy} deployment strategy is not supported; use ROLLING or BLUE_GREEN."
         )
-    if configuration.get("lifecycleHooks"):
-        raise UnsupportedFeatureException(
-            "Deployment lifecycle hooks are not supported: their targets (Lambda functions) cannot run here."
-        )
     if deployment_strategy == BLUE_GREEN:
         _validate_blue_green(configuration, strategy)
+    elif configuration.get("lifecycleHooks"):
+        raise InvalidParameterException("Lifecycle hooks can only be used with the BLUE_GREEN deployment strategy.")
 
 
 def _validate_blue_green(configuration: Mapping[str, Any], strategy: str) -> None:
@@ -263,6 +279,20 @@ def _validate_blue_green(configuration: Mapping[str, Any], strategy: str) -> Non
         raise InvalidParameterException("bakeTimeInMinutes must be specified for the BLUE_GREEN deployment strategy.")
     if not 0 <= bake <= MAX_BAKE_TIME_MINUTES:
         raise InvalidParameterException(f"bakeTimeInMinutes must be between 0 and {MAX_BAKE_TIME_MINUTES}.")
+    for hook in configuration.get("lifecycleHooks") or []:
+        _validate_hook(hook)
+
+
+def _validate_hook(hook: Mapping[str, Any]) -> None:
+    stages = hook.get("lifecycleStages") or []
+    if not stages or not set(stages) <= set(HOOK_STAGES):
+        raise InvalidParameterException(f"A lifecycle hook needs lifecycleStages among {', '.join(HOOK_STAGES)}.")
+    if hook.get("targetType", "AWS_LAMBDA") == "AWS_LAMBDA" and not hook.get("hookTargetArn"):
+        raise InvalidParameterException("An AWS_LAMBDA lifecycle hook needs a hookTargetArn.")
+    if hook.get("targetType") == "PAUSE" and {"TEST_TRAFFIC_SHIFT", PRODUCTION_TRAFFIC_SHIFT} & set(stages):
+        raise InvalidParameterException(
+            "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages."
+        )
 
 
 def _validate_load_balancers(
@@ -418,7 +448,7 @@ def service_record_updated(
         primary["status"] = ACTIVE
         deployment = _new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
         if is_blue_green(updated):
-            deployment["lifecycleStage"] = SCALE_UP
+            deployment["lifecycleStage"] = PRE_SCALE_UP
         updated["deployments"] = [*updated["deployments"], deployment][-MAX_DEPLOYMENT_HISTORY:]
     return updated
 
@@ -481,9 +511,18 @@ def is_blue_green(record: Mapping[str, Any]) -> bool:
     return record["deploymentConfiguration"].get("strategy") == BLUE_GREEN
 
 
+def blue_green_stage(record: Mapping[str, Any]) -> str | None:
+    """The stage of the service's BLUE_GREEN deployment in progress (None: there is none)."""
+    if not is_blue_green(record):
+        return None
+    stage: str | None = primary_deployment(record).get("lifecycleStage")
+    return stage
+
+
 def is_held(record: Mapping[str, Any]) -> bool:
-    """Whether a BLUE_GREEN deployment is scaling up or baking: the old tasks must all stay."""
-    return is_blue_green(record) and primary_deployment(record).get("lifecycleStage") in (SCALE_UP, BAKE_TIME)
+    """Whether a BLUE_GREEN deployment is on its way (scaling up, shifting traffic, baking): the
+    old tasks must all stay."""
+    return blue_green_stage(record) not in (None, CLEAN_UP)
 
 
 def primary_deployment(record: Mapping[str, Any]) -> Json:
@@ -653,6 +692,8 @@ def workload_manifest(
     if is_held(record):
         spec["minReadySeconds"] = BLUE_GREEN_HOLD_SECONDS
         spec["progressDeadlineSeconds"] += BLUE_GREEN_HOLD_SECONDS
+    if blue_green_stage(record) == PRE_SCALE_UP:
+        spec["paused"] = True
     return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}
 
 

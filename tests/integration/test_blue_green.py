@@ -20,7 +20,7 @@ TARGET_GROUP = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/
 BAKE_MINUTES = 1
 
 
-def create_blue_green(ecs: Any, cluster: str) -> tuple[str, str]:
+def create_blue_green(ecs: Any, cluster: str, **configuration: Any) -> tuple[str, str]:
     """A BLUE_GREEN service `web` of two tasks behind a load balancer, steady on its first (blue)
     revision; returns the blue and green revisions."""
     family = unique_name("web")
@@ -32,7 +32,7 @@ def create_blue_green(ecs: Any, cluster: str) -> tuple[str, str]:
         taskDefinition=blue,
         desiredCount=2,
         loadBalancers=[{"targetGroupArn": TARGET_GROUP, "containerName": "app", "containerPort": 8080}],
-        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": BAKE_MINUTES},
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": BAKE_MINUTES, **configuration},
     )
     wait_stable(ecs, cluster, "web")
     return blue, green
@@ -110,11 +110,8 @@ def test_a_rollback_during_the_bake_moves_traffic_back_to_the_old_tasks_at_once(
     ecs.update_service(cluster=cluster, service="web", taskDefinition=green)
 
     def baking() -> dict[str, Any] | None:
-        newest = listed(ecs, cluster, "web")[0]
-        [shown] = ecs.describe_service_deployments(serviceDeploymentArns=[newest["serviceDeploymentArn"]])[
-            "serviceDeployments"
-        ]
-        return dict(shown) if shown.get("lifecycleStage") == "BAKE_TIME" else None
+        shown = newest_deployment(ecs, cluster)
+        return shown if shown.get("lifecycleStage") == "BAKE_TIME" else None
 
     arn = eventually(baking, timeout=60)["serviceDeploymentArn"]
     assert endpoint_ips(kube, cluster) != blue_ips
@@ -122,6 +119,47 @@ def test_a_rollback_during_the_bake_moves_traffic_back_to_the_old_tasks_at_once(
     eventually(lambda: endpoint_ips(kube, cluster) == blue_ips, timeout=10)
     eventually(lambda: list(ips_by_revision(kube, cluster)) == [revision(blue)], timeout=30)
     statuses_become(ecs, cluster, "web", ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL"])
+
+
+def newest_deployment(ecs: Any, cluster: str) -> dict[str, Any]:
+    newest = listed(ecs, cluster, "web")[0]
+    [shown] = ecs.describe_service_deployments(serviceDeploymentArns=[newest["serviceDeploymentArn"]])[
+        "serviceDeployments"
+    ]
+    return dict(shown)
+
+
+def test_a_pause_hook_holds_the_deployment_until_it_is_continued(ecs: Any, kube: KubeClients, cluster: str) -> None:
+    hook = {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"]}
+    blue, green = create_blue_green(ecs, cluster, bakeTimeInMinutes=0, lifecycleHooks=[hook])
+    blue_ips = ips_by_revision(kube, cluster)[revision(blue)]
+    ecs.update_service(cluster=cluster, service="web", taskDefinition=green)
+
+    def paused() -> dict[str, Any] | None:
+        shown = newest_deployment(ecs, cluster)
+        return shown if shown.get("lifecycleStage") == "POST_SCALE_UP" else None
+
+    deployment = eventually(paused, timeout=60)
+    [detail] = deployment["lifecycleHookDetails"]
+    assert (detail["targetType"], detail["status"], detail["timeoutAction"]) == ("PAUSE", "AWAITING_ACTION", "ROLLBACK")
+    time.sleep(3)
+    assert newest_deployment(ecs, cluster)["lifecycleStage"] == "POST_SCALE_UP", "it waits"
+    running = ips_by_revision(kube, cluster)
+    assert running[revision(blue)] == blue_ips and len(running[revision(green)]) == 2
+    assert endpoint_ips(kube, cluster) == blue_ips, "no traffic moves while the hook waits"
+
+    arn = deployment["serviceDeploymentArn"]
+    answer = ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=detail["hookId"], action="CONTINUE")
+    assert answer["serviceDeploymentArn"] == arn
+    eventually(lambda: endpoint_ips(kube, cluster) == running[revision(green)], timeout=10)
+    eventually(lambda: list(ips_by_revision(kube, cluster)) == [revision(green)], timeout=30)
+    statuses_become(ecs, cluster, "web", ["SUCCESSFUL", "SUCCESSFUL"])
+    again = {"hookId": detail["hookId"], "action": "CONTINUE"}
+    assert ecs_error(ecs.continue_service_deployment, serviceDeploymentArn=arn, **again)["Code"] == "ClientException"
+    gone = arn.rsplit("/", 1)[0] + "/1"
+    assert ecs_error(ecs.continue_service_deployment, serviceDeploymentArn=gone, **again)["Code"] == (
+        "ServiceDeploymentNotFoundException"
+    )
 
 
 def test_blue_green_needs_a_bake_time_and_linear_is_not_served(ecs: Any, cluster: str) -> None:

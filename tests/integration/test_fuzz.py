@@ -38,6 +38,7 @@ from tests.integration.conftest import (
 MODEL = botocore.session.get_session().get_service_model("ecs")
 
 FUZZED = (
+    "ContinueServiceDeployment",
     "CreateCluster",
     "CreateService",
     "DeleteAttributes",

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from shim.errors import InvalidParameterException, UnsupportedFeatureException
+from shim.errors import ClientException, InvalidParameterException, UnsupportedFeatureException
 from shim.translate import names
-from shim.translate.blue_green import blue_green_advanced
+from shim.translate.blue_green import blue_green_advanced, hook_resolved
 from shim.translate.service_to_kube import (
     BLUE_GREEN_HOLD_SECONDS,
     kube_services,
@@ -31,11 +31,15 @@ from tests.unit.test_services import (
 
 TARGET = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
 BLUE_GREEN = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 2}
+LAMBDA_HOOK = {
+    "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:check",
+    "lifecycleStages": ["POST_SCALE_UP"],
+}
 
 
-def blue_green(**fields: Any) -> dict[str, Any]:
+def blue_green(configuration: dict[str, Any] | None = None) -> dict[str, Any]:
     load_balancer = {"targetGroupArn": TARGET, "containerName": "app", "containerPort": 8080}
-    return create(deploymentConfiguration=BLUE_GREEN, loadBalancers=[load_balancer], **fields)
+    return create(deploymentConfiguration=configuration or BLUE_GREEN, loadBalancers=[load_balancer])
 
 
 def selected_deployment(record: dict[str, Any]) -> str | None:
@@ -71,18 +75,24 @@ def test_a_blue_green_service_needs_a_bake_time_within_a_day(configuration: dict
         validate_service_params(params(deploymentConfiguration=configuration))
 
 
-def test_blue_green_is_for_replica_services_and_hooks_are_refused_by_name() -> None:
+def test_blue_green_is_for_replica_services_and_its_hooks_are_checked() -> None:
     with pytest.raises(InvalidParameterException, match="DAEMON"):
         validate_service_params(
             {"serviceName": "agent", "taskDefinition": "web:1", "schedulingStrategy": "DAEMON"}
             | {"deploymentConfiguration": BLUE_GREEN}
         )
-    hook = {
-        "hookTargetArn": "arn:aws:lambda:us-east-1:123456789012:function:check",
-        "lifecycleStages": ["PRE_SCALE_UP"],
-    }
-    with pytest.raises(UnsupportedFeatureException, match="lifecycle hooks"):
-        validate_service_params(params(deploymentConfiguration={**BLUE_GREEN, "lifecycleHooks": [hook]}))
+    validate_service_params(params(deploymentConfiguration={**BLUE_GREEN, "lifecycleHooks": [LAMBDA_HOOK]}))
+    for hook, why in (
+        ({"targetType": "PAUSE", "lifecycleStages": ["PRODUCTION_TRAFFIC_SHIFT"]}, "PAUSE hooks cannot"),
+        ({"lifecycleStages": ["POST_SCALE_UP"]}, "needs a hookTargetArn"),
+        ({"targetType": "PAUSE", "lifecycleStages": ["BAKE_TIME"]}, "lifecycleStages among"),
+    ):
+        with pytest.raises(InvalidParameterException, match=why):
+            validate_service_params(params(deploymentConfiguration={**BLUE_GREEN, "lifecycleHooks": [hook]}))
+    with pytest.raises(InvalidParameterException, match="only be used with the BLUE_GREEN"):
+        validate_service_params(params(deploymentConfiguration={"lifecycleHooks": [LAMBDA_HOOK]}))
+    with pytest.raises(UnsupportedFeatureException, match="CANARY"):
+        validate_service_params(params(deploymentConfiguration={"strategy": "CANARY"}))
 
 
 def test_a_new_blue_green_service_sends_traffic_to_its_first_deployment_and_holds_nothing() -> None:
@@ -93,18 +103,28 @@ def test_a_new_blue_green_service_sends_traffic_to_its_first_deployment_and_hold
     assert spec["strategy"]["rollingUpdate"] == {"maxSurge": "100%", "maxUnavailable": 0}
 
 
+def updated(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` after an UpdateService to revision 2, as the handler stores it: its BLUE_GREEN
+    deployment moved on as far as it can before its tasks run."""
+    changed = update(completed(record), taskDefinition=definition(2)["taskDefinitionArn"])
+    assert primary_deployment(changed)["lifecycleStage"] == "PRE_SCALE_UP"
+    assert deployment_spec(changed)["paused"] is True, "nothing rolls out before the stage is entered"
+    return blue_green_advanced(changed, None, now=T0 + 600) or changed
+
+
 def test_a_blue_green_update_scales_green_up_beside_blue_which_keeps_the_traffic() -> None:
-    record = update(completed(blue_green()), taskDefinition=definition(2)["taskDefinitionArn"])
+    record = updated(blue_green())
     assert primary_deployment(record)["lifecycleStage"] == "SCALE_UP"
     assert selected_deployment(record) == names.label_value(D1)
     spec = deployment_spec(record)
+    assert "paused" not in spec
     assert spec["minReadySeconds"] == BLUE_GREEN_HOLD_SECONDS, "no old task counts as replaceable"
     assert spec["progressDeadlineSeconds"] > spec["minReadySeconds"], "the API server requires it"
     assert spec["strategy"]["rollingUpdate"] == {"maxSurge": "100%", "maxUnavailable": 0}
 
 
 def test_traffic_moves_once_green_runs_in_full_then_blue_goes_after_the_bake() -> None:
-    record = update(completed(blue_green()), taskDefinition=definition(2)["taskDefinitionArn"])
+    record = updated(blue_green())
     assert blue_green_advanced(record, view_of(record, 2), now=T0 + 700) is None
 
     shifted = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
@@ -122,7 +142,7 @@ def test_traffic_moves_once_green_runs_in_full_then_blue_goes_after_the_bake() -
 
 
 def test_a_rollback_during_the_bake_moves_traffic_back_at_once() -> None:
-    record = update(completed(blue_green()), taskDefinition=definition(2)["taskDefinitionArn"])
+    record = updated(blue_green())
     shifted = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
     assert shifted is not None
     rolled_back = service_record_rolled_back(shifted, failed_id=D2, restored_id=D1, now=T0 + 710)
@@ -135,3 +155,62 @@ def test_a_rolling_service_selects_all_its_tasks() -> None:
     record = update(completed(create(loadBalancers=[load_balancer])), taskDefinition=definition(2)["taskDefinitionArn"])
     assert selected_deployment(record) is None
     assert blue_green_advanced(record, view_of(record, 3), now=T0 + 700) is None
+
+
+def with_hooks(*hooks: dict[str, Any]) -> dict[str, Any]:
+    return blue_green({**BLUE_GREEN, "lifecycleHooks": list(hooks)})
+
+
+def waiting_hooks(record: dict[str, Any]) -> list[dict[str, Any]]:
+    return [h for h in primary_deployment(record)["lifecycleHookDetails"] if h["status"] == "AWAITING_ACTION"]
+
+
+def test_a_hook_before_scale_up_keeps_the_deployment_paused_until_it_is_continued() -> None:
+    record = updated(with_hooks({"targetType": "PAUSE", "lifecycleStages": ["PRE_SCALE_UP"]}))
+    assert primary_deployment(record)["lifecycleStage"] == "PRE_SCALE_UP"
+    [hook] = waiting_hooks(record)
+    assert (hook["targetType"], hook["timeoutAction"], hook["expiresAt"]) == ("PAUSE", "ROLLBACK", T0 + 600 + 86400)
+    assert deployment_spec(record)["paused"] is True
+    assert blue_green_advanced(record, view_of(record, 0), now=T0 + 700) is None, "it waits"
+
+    continued = hook_resolved(record, D2, hook["hookId"], "CONTINUE", now=T0 + 700)
+    assert primary_deployment(continued)["lifecycleStage"] == "SCALE_UP"
+    assert "paused" not in deployment_spec(continued)
+
+
+def test_a_lambda_hook_waits_like_a_pause_and_may_roll_the_deployment_back() -> None:
+    record = updated(with_hooks(LAMBDA_HOOK))
+    paused = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
+    assert paused is not None
+    assert primary_deployment(paused)["lifecycleStage"] == "POST_SCALE_UP"
+    [hook] = waiting_hooks(paused)
+    assert hook["targetArn"] == LAMBDA_HOOK["hookTargetArn"]
+    assert selected_deployment(paused) == names.label_value(D1), "no traffic moves while the hook waits"
+    with pytest.raises(InvalidParameterException):
+        hook_resolved(paused, D2, "no-such-hook", "CONTINUE", now=T0 + 710)
+
+    moved = hook_resolved(paused, D2, hook["hookId"], "CONTINUE", now=T0 + 710)
+    assert primary_deployment(moved)["lifecycleStage"] == "BAKE_TIME"
+    assert selected_deployment(moved) == names.label_value(D2)
+    with pytest.raises(ClientException, match="not paused"):
+        hook_resolved(moved, D2, hook["hookId"], "CONTINUE", now=T0 + 720)
+
+    rolled_back = hook_resolved(paused, D2, hook["hookId"], "ROLLBACK", now=T0 + 710)
+    assert primary_deployment(rolled_back)["id"] == D1
+    assert selected_deployment(rolled_back) == names.label_value(D1)
+
+
+def test_a_hook_left_waiting_takes_its_timeout_action() -> None:
+    timeout = {"timeoutInMinutes": 5, "action": "CONTINUE"}
+    record = updated(with_hooks({**LAMBDA_HOOK, "timeoutConfiguration": timeout}))
+    paused = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
+    assert paused is not None
+    assert blue_green_advanced(paused, view_of(paused, 3), now=T0 + 700 + 299) is None
+    moved = blue_green_advanced(paused, view_of(paused, 3), now=T0 + 700 + 300)
+    assert moved is not None and primary_deployment(moved)["lifecycleStage"] == "BAKE_TIME"
+
+    rolling_back = updated(with_hooks(LAMBDA_HOOK))
+    paused = blue_green_advanced(rolling_back, view_of(rolling_back, 3), now=T0 + 700)
+    assert paused is not None
+    rolled_back = blue_green_advanced(paused, view_of(paused, 3), now=T0 + 700 + 86400)
+    assert rolled_back is not None and primary_deployment(rolled_back)["id"] == D1, "ROLLBACK is the default"
