@@ -3,10 +3,10 @@ number may run). A task whose essential container exited is stopped as a whole; 
 its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
 are forgotten after ECS's retention of about an hour, and expired scale-in protection is lifted;
 deleted task definition revisions go once nothing uses them; a service's deployments are
-followed (COMPLETED, FAILED, rolled back by the circuit breaker, BLUE_GREEN ones moved through
-their stages), its UNHEALTHY tasks replaced, its tasks rebalanced across zones, and a drained
-service becomes INACTIVE. A stopped task's record gets the exit codes its other containers ended
-with once its pod is gone."""
+followed (COMPLETED, FAILED, rolled back by the circuit breaker, blue/green ones moved through
+their stages and traffic steps), its UNHEALTHY tasks replaced, its tasks rebalanced across
+zones, and a drained service becomes INACTIVE. A stopped task's record gets the exit codes its
+other containers ended with once its pod is gone."""
 
 import logging
 import queue
@@ -20,7 +20,7 @@ from shim.kube.cache import KubeObject
 from shim.kube.errors import Conflict, Forbidden, NotFound, StoreError
 from shim.kube.records import Stored
 from shim.kube.store import Store
-from shim.operations.services import ServiceObjects, apply_service_objects
+from shim.operations.services import ServiceObjects, apply_service_objects, label_serving_tasks
 from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
@@ -273,6 +273,7 @@ class Reconciler:
             step = self.zone_rebalancing(observed, view, objects, now)
             if step is not None:
                 observed = {**observed, "zoneRebalancing": step.history}
+        label_serving_tasks(self.store, observed, objects.pods)  # a step's new tasks serve too
         if observed == record:
             return
         self.store.save_service_record(str(stored.namespace), stored.name, stored.labels, observed, stored)

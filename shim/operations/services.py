@@ -22,7 +22,7 @@ from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
-from shim.translate.blue_green import blue_green_advanced
+from shim.translate.blue_green import blue_green_advanced, serving_label_changes
 from shim.translate.container_instances import instance_facts
 from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, cluster_scheduling, on_no_node
 from shim.translate.service_from_kube import service_view
@@ -32,6 +32,7 @@ from shim.translate.service_to_kube import (
     DESIRED_REPLICAS_ANNOTATION,
     DRAINING,
     INACTIVE,
+    LABEL_SERVING,
     TASK_DEFINITION_REQUIRED,
     iam_role,
     kube_services,
@@ -189,8 +190,21 @@ def refusal_message(manifest: KubeObject, error: StoreError) -> str:
 
 
 def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any]) -> None:
-    """Make the Kubernetes objects match the record's PRIMARY deployment."""
+    """Make the Kubernetes objects match the record's PRIMARY deployment (and its traffic split:
+    the serving tasks are labelled before the Services select them)."""
+    label_serving_tasks(store, record)
     apply_manifests(store, service_manifests(store, cluster_name, record))
+
+
+def label_serving_tasks(store: Store, record: dict[str, Any], pods: list[KubeObject] | None = None) -> None:
+    """Put the serving label on the tasks that take traffic in a LINEAR or CANARY step, and take
+    it off the others (translate/blue_green.py); `pods` are the service's (read when None)."""
+    namespace = names.cluster_namespace(record["clusterName"])
+    if pods is None:
+        selector = service_selector(record["serviceName"])
+        pods = [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)]
+    for pod_name, serving in serving_label_changes(record, pods).items():
+        store.patch_pod(namespace, pod_name, {"metadata": {"labels": {LABEL_SERVING: serving}}})
 
 
 def apply_manifests(store: Store, manifests: list[KubeObject]) -> None:

@@ -1,6 +1,7 @@
-"""BLUE_GREEN service deployments: the lifecycle stages ECS moves a deployment through, and its
-lifecycle hooks, told from the service's view and the clock. Pure: records and views in, records
-out.
+"""BLUE_GREEN, LINEAR and CANARY service deployments (ECS's blue/green deployments, which shift
+traffic at once or in steps): the lifecycle stages ECS moves a deployment through, and its
+lifecycle hooks, told from the service's view and the clock. Pure: records, views and pods in,
+records and label changes out.
 
 A new deployment of a BLUE_GREEN service starts in PRE_SCALE_UP, its Deployment paused so that
 the new template is not rolled out. In SCALE_UP its tasks (green) start in full beside the
@@ -15,6 +16,14 @@ Kubernetes removes the blue tasks (CLEAN_UP); the deployment is COMPLETED once t
 rollback (circuit breaker, StopServiceDeployment, a hook) moves traffic back at once
 (service_to_kube.service_record_rolled_back).
 
+LINEAR and CANARY shift production traffic in steps (service_to_kube.traffic_steps: stepPercent
+at a time, or canaryPercent then the rest), waiting their step bake time after each step but
+the last. Kubernetes has no weighted Service, so a step's share is told by which tasks serve:
+while a step splits traffic (the record's `trafficSplit`), the Services select the label
+`ecs.shim.io/serving`, which the reconciler puts on round(desired x percent / 100) green tasks (at
+least one) and on as many blue tasks as make up the desired count (`serving_label_changes`): with
+N tasks a share moves in steps of 1/N, the closest the task count allows to ECS's percent.
+
 Lifecycle hooks: a deployment entering a stage that hooks name waits there until each hook is
 resolved. A PAUSE hook waits for ContinueServiceDeployment, as on ECS; an AWS_LAMBDA hook's
 function cannot run here, so it waits the same way (AWAITING_ACTION) for ContinueServiceDeployment
@@ -28,17 +37,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from shim.errors import ClientException, InvalidParameterException
+from shim.translate import names
 from shim.translate.service_deployments import ROLLED_BACK_BY_HOOK_REASON, stopped_with_rollback
 from shim.translate.service_to_kube import (
     BAKE_TIME,
     BLUE_GREEN_STAGES,
     CLEAN_UP,
     IN_PROGRESS,
+    LABEL_SERVING,
     PRIMARY,
     PRODUCTION_TRAFFIC_SHIFT,
     SCALE_UP,
     blue_green_stage,
     primary_deployment,
+    shifts_traffic,
+    traffic_steps,
 )
 
 Json = dict[str, Any]
@@ -72,7 +85,14 @@ def blue_green_advanced(record: Mapping[str, Any], view: Mapping[str, Any] | Non
             hook["status"] = TIMED_OUT
         if any(hook["timeoutAction"] == ROLLBACK for hook in expired):
             return stopped_with_rollback(updated, entry["id"], now=now, reason=ROLLED_BACK_BY_HOOK_REASON)
-        if len(waiting) > len(expired) or not _may_leave(updated, entry, view, now):
+        if len(waiting) > len(expired):
+            break
+        if entry["lifecycleStage"] == PRODUCTION_TRAFFIC_SHIFT and updated.get("trafficSplit"):
+            if not _next_step_due(updated, entry, now):
+                break
+            _shift(updated, entry, entry["trafficStep"] + 1, now)
+            continue
+        if not _may_leave(updated, entry, view, now):
             break
         _enter(updated, entry, BLUE_GREEN_STAGES[BLUE_GREEN_STAGES.index(entry["lifecycleStage"]) + 1], now)
     return updated if updated != record else None
@@ -106,17 +126,62 @@ def _may_leave(record: Mapping[str, Any], entry: Mapping[str, Any], view: Mappin
     return stage != CLEAN_UP
 
 
+def serving_label_changes(record: Mapping[str, Any], pods: list[Json]) -> dict[str, str | None]:
+    """Pod name -> the `ecs.shim.io/serving` label the pod must get ("true") or lose (None) for
+    the traffic split of a LINEAR or CANARY step (see the module's docstring); none without one."""
+    split = record.get("trafficSplit") if shifts_traffic(record) else None
+    serving: set[str] = set()
+    if split:
+        desired = int(record.get("desiredCount") or 0)
+        live = sorted((p for p in pods if not p["metadata"].get("deletionTimestamp")), key=_pod_name)
+        green_label = names.label_value(split["deploymentId"])
+        green = [p for p in live if _labels(p).get(names.LABEL_STARTED_BY) == green_label]
+        blue = [p for p in live if _labels(p).get(names.LABEL_STARTED_BY) != green_label]
+        green_count = min(len(green), max(1, round(desired * split["percent"] / 100)))
+        serving = {_pod_name(p) for p in green[:green_count] + blue[: max(0, desired - green_count)]}
+    changes: dict[str, str | None] = {}
+    for pod in pods:
+        has_label = _labels(pod).get(LABEL_SERVING) == "true"
+        if (_pod_name(pod) in serving) != has_label:
+            changes[_pod_name(pod)] = None if has_label else "true"
+    return changes
+
+
+def _pod_name(pod: Mapping[str, Any]) -> str:
+    return str(pod["metadata"]["name"])
+
+
+def _labels(pod: Mapping[str, Any]) -> Mapping[str, str]:
+    labels: Mapping[str, str] = pod["metadata"].get("labels") or {}
+    return labels
+
+
 def _enter(record: Json, entry: Json, stage: str, now: float) -> None:
     entry.update(lifecycleStage=stage, lifecycleStageStartedAt=now, updatedAt=now)
     if stage == PRODUCTION_TRAFFIC_SHIFT:
-        record["trafficDeploymentId"] = entry["id"]
-        entry["trafficShiftedAt"] = now
+        _shift(record, entry, 0, now)
     hooks = record["deploymentConfiguration"].get("lifecycleHooks") or []
     entry["lifecycleHookDetails"] = [
         _waiting_hook(entry["id"], stage, index, hook, now)
         for index, hook in enumerate(hooks)
         if stage in hook.get("lifecycleStages", [])
     ]
+
+
+def _shift(record: Json, entry: Json, step: int, now: float) -> None:
+    """Production traffic moved to the step `step` of the deployment's traffic steps."""
+    percents, _ = traffic_steps(record["deploymentConfiguration"])
+    entry.update(trafficStep=step, trafficShiftedAt=now, updatedAt=now)
+    if percents[step] < 100:
+        record["trafficSplit"] = {"deploymentId": entry["id"], "percent": percents[step]}
+        return
+    record.pop("trafficSplit", None)
+    record["trafficDeploymentId"] = entry["id"]
+
+
+def _next_step_due(record: Mapping[str, Any], entry: Mapping[str, Any], now: float) -> bool:
+    _, step_bake_seconds = traffic_steps(record["deploymentConfiguration"])
+    return bool(now >= entry["trafficShiftedAt"] + step_bake_seconds)
 
 
 def _waiting_hook(deployment_id: str, stage: str, index: int, hook: Mapping[str, Any], now: float) -> Json:

@@ -85,6 +85,16 @@ COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 ROLLING = "ROLLING"
 BLUE_GREEN = "BLUE_GREEN"
+LINEAR = "LINEAR"
+CANARY = "CANARY"
+TRAFFIC_SHIFTING = (BLUE_GREEN, LINEAR, CANARY)
+"""The strategies that start a new revision in full beside the old one and shift traffic to it
+(ECS's blue/green deployments: in one step, or in LINEAR or CANARY steps)."""
+STEP_DEFAULTS = {
+    LINEAR: ("linearConfiguration", "stepPercent", 10.0, 3.0, "stepBakeTimeInMinutes", 6),
+    CANARY: ("canaryConfiguration", "canaryPercent", 5.0, 0.1, "canaryBakeTimeInMinutes", 10),
+}
+"""Per stepped strategy: its configuration, percent (default, least) and bake time (default)."""
 
 PRE_SCALE_UP = "PRE_SCALE_UP"
 SCALE_UP = "SCALE_UP"
@@ -103,14 +113,14 @@ BLUE_GREEN_STAGES = (
     BAKE_TIME,
     CLEAN_UP,
 )
-"""The lifecycle stages a BLUE_GREEN deployment passes, in order (translate/blue_green.py moves
+"""The lifecycle stages a BLUE_GREEN, LINEAR or CANARY deployment passes, in order (translate/blue_green.py moves
 it on). Before SCALE_UP the Deployment is paused (the new template is not rolled out); from
 SCALE_UP until CLEAN_UP it is held (BLUE_GREEN_HOLD_SECONDS)."""
 HOOK_STAGES = ("RECONCILE_SERVICE", *BLUE_GREEN_STAGES[:-2])
 """Stages a lifecycle hook may name."""
 MAX_BAKE_TIME_MINUTES = 1440
 BLUE_GREEN_HOLD_SECONDS = 7 * 24 * 3600
-"""minReadySeconds of a Deployment whose BLUE_GREEN deployment is scaling up or baking: no pod
+"""minReadySeconds of a Deployment whose traffic-shifting deployment is under way: no pod
 counts as available for that long, so the Deployment controller scales the new ReplicaSet up in
 full (maxSurge 100%) and scales no old one down until the bake is over and the hold is lifted."""
 
@@ -132,6 +142,8 @@ SERVICE_TYPE_TAG = "ecs-shim/service-type"
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer")
 
 ANNOTATION_SERVICE_NAME = f"{names.PREFIX}/service-name"
+LABEL_SERVING = f"{names.PREFIX}/serving"
+"""On the tasks that take production traffic while a LINEAR or CANARY step splits it."""
 ANNOTATION_DEPLOYMENT_ID = f"{names.PREFIX}/deployment-id"
 ANNOTATION_CIRCUIT_BREAKER = f"{names.PREFIX}/circuit-breaker"
 ANNOTATION_TARGET_GROUP_ARN = f"{names.PREFIX}/target-group-arn"
@@ -259,28 +271,54 @@ def _validate_deployment_configuration(configuration: Mapping[str, Any], strateg
             "Both maximumPercent and minimumHealthyPercent cannot be 100 as this will block deployments"
         )
     deployment_strategy = configuration.get("strategy", ROLLING)
-    if deployment_strategy not in (ROLLING, BLUE_GREEN):
-        raise UnsupportedFeatureException(
-            f"The {deployment_strategy} deployment strategy is not supported; use ROLLING or BLUE_GREEN."
-        )
-    if deployment_strategy == BLUE_GREEN:
-        _validate_blue_green(configuration, strategy)
+    if deployment_strategy in TRAFFIC_SHIFTING:
+        _validate_traffic_shifting(configuration, deployment_strategy, strategy)
     elif configuration.get("lifecycleHooks"):
-        raise InvalidParameterException("Lifecycle hooks can only be used with the BLUE_GREEN deployment strategy.")
+        raise InvalidParameterException(
+            "Lifecycle hooks can only be used with the BLUE_GREEN, LINEAR and CANARY deployment strategies."
+        )
 
 
-def _validate_blue_green(configuration: Mapping[str, Any], strategy: str) -> None:
+def _validate_traffic_shifting(configuration: Mapping[str, Any], deployment_strategy: str, strategy: str) -> None:
     if strategy == DAEMON:
         raise InvalidParameterException(
-            "The BLUE_GREEN deployment strategy is not supported for services with the DAEMON scheduling strategy."
+            f"The {deployment_strategy} deployment strategy is not supported for services with the DAEMON "
+            "scheduling strategy."
         )
     bake = configuration.get("bakeTimeInMinutes")
-    if bake is None:
+    if bake is None and deployment_strategy == BLUE_GREEN:
         raise InvalidParameterException("bakeTimeInMinutes must be specified for the BLUE_GREEN deployment strategy.")
-    if not 0 <= bake <= MAX_BAKE_TIME_MINUTES:
-        raise InvalidParameterException(f"bakeTimeInMinutes must be between 0 and {MAX_BAKE_TIME_MINUTES}.")
+    _check_minutes("bakeTimeInMinutes", bake or 0)
+    if deployment_strategy in STEP_DEFAULTS:
+        section, percent_key, _, least, bake_key, _ = STEP_DEFAULTS[deployment_strategy]
+        steps = configuration.get(section) or {}
+        percent = steps.get(percent_key)
+        if percent is not None and not (least <= percent <= 100 and round(percent * 10, 6) % 1 == 0):
+            raise InvalidParameterException(f"{section}.{percent_key} must be a multiple of 0.1 from {least} to 100.0.")
+        _check_minutes(f"{section}.{bake_key}", steps.get(bake_key) or 0)
     for hook in configuration.get("lifecycleHooks") or []:
         _validate_hook(hook)
+
+
+def _check_minutes(name: str, minutes: int) -> None:
+    if not 0 <= minutes <= MAX_BAKE_TIME_MINUTES:
+        raise InvalidParameterException(f"{name} must be between 0 and {MAX_BAKE_TIME_MINUTES}.")
+
+
+def traffic_steps(configuration: Mapping[str, Any]) -> tuple[list[float], float]:
+    """The percents of production traffic a deployment shifts to the new revision, step by step,
+    and the seconds it waits after each step but the last (100)."""
+    strategy = configuration.get("strategy", ROLLING)
+    if strategy not in STEP_DEFAULTS:
+        return [100.0], 0.0
+    section, percent_key, default_percent, _, bake_key, default_bake = STEP_DEFAULTS[strategy]
+    steps = configuration.get(section) or {}
+    percent = float(steps.get(percent_key) or default_percent)
+    bake = 60.0 * int(default_bake if steps.get(bake_key) is None else steps[bake_key])
+    if strategy == CANARY:
+        return ([percent] if percent < 100 else []) + [100.0], bake
+    count = math.ceil(round(100 / percent, 6))
+    return [min(100.0, round(percent * step, 1)) for step in range(1, count + 1)], bake
 
 
 def _validate_hook(hook: Mapping[str, Any]) -> None:
@@ -403,7 +441,7 @@ def service_record(
     if params.get("role"):
         record["roleArn"] = params["role"]
     record["deployments"] = [_new_deployment(record, deployment_id, created_at)]
-    if is_blue_green(record):
+    if shifts_traffic(record):
         record["trafficDeploymentId"] = deployment_id
     return record
 
@@ -442,12 +480,12 @@ def service_record_updated(
     changed = any(updated.get(key) != record.get(key) for key in TEMPLATE_FIELDS)
     primary = primary_deployment(updated)
     primary["updatedAt"] = now
-    if not is_blue_green(updated):
+    if not shifts_traffic(updated):
         updated.pop("trafficDeploymentId", None)
     if changed or params.get("forceNewDeployment"):
         primary["status"] = ACTIVE
         deployment = _new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
-        if is_blue_green(updated):
+        if shifts_traffic(updated):
             deployment["lifecycleStage"] = PRE_SCALE_UP
         updated["deployments"] = [*updated["deployments"], deployment][-MAX_DEPLOYMENT_HISTORY:]
     return updated
@@ -492,6 +530,7 @@ def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, res
     failed.setdefault("failedAt", now)
     restored.pop("completedAt", None)
     restored.pop("lifecycleStage", None)
+    updated.pop("trafficSplit", None)
     if updated.get("trafficDeploymentId"):
         updated["trafficDeploymentId"] = restored_id  # production traffic moves back at once
     restored.update(
@@ -507,21 +546,21 @@ def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, res
     return updated
 
 
-def is_blue_green(record: Mapping[str, Any]) -> bool:
-    return record["deploymentConfiguration"].get("strategy") == BLUE_GREEN
+def shifts_traffic(record: Mapping[str, Any]) -> bool:
+    return record["deploymentConfiguration"].get("strategy") in TRAFFIC_SHIFTING
 
 
 def blue_green_stage(record: Mapping[str, Any]) -> str | None:
-    """The stage of the service's BLUE_GREEN deployment in progress (None: there is none)."""
-    if not is_blue_green(record):
+    """The stage of the service's traffic-shifting deployment (None: there is none)."""
+    if not shifts_traffic(record):
         return None
     stage: str | None = primary_deployment(record).get("lifecycleStage")
     return stage
 
 
 def is_held(record: Mapping[str, Any]) -> bool:
-    """Whether a BLUE_GREEN deployment is on its way (scaling up, shifting traffic, baking): the
-    old tasks must all stay."""
+    """Whether a traffic-shifting deployment is on its way (scaling up, shifting traffic, baking):
+    the old tasks must all stay."""
     return blue_green_stage(record) not in (None, CLEAN_UP)
 
 
@@ -597,11 +636,16 @@ def service_selector(service_name: str) -> dict[str, str]:
 
 
 def traffic_selector(record: Mapping[str, Any]) -> dict[str, str]:
-    """The pods the service's Kubernetes Services send traffic to: all its tasks, or for a
-    BLUE_GREEN service those of the deployment production traffic has moved to (its started-by
-    label), so that traffic moves between deployments in one step."""
+    """The pods the service's Kubernetes Services send traffic to: all its tasks; for a service
+    that shifts traffic, those of the deployment production traffic has moved to (its started-by
+    label), so that traffic moves between deployments in one step, or while a LINEAR or CANARY
+    step splits it, the tasks the reconciler marks as serving (translate/blue_green.py)."""
     selector = service_selector(record["serviceName"])
-    if is_blue_green(record) and record.get("trafficDeploymentId"):
+    if not shifts_traffic(record):
+        return selector
+    if record.get("trafficSplit"):
+        selector[LABEL_SERVING] = "true"
+    elif record.get("trafficDeploymentId"):
         selector[names.LABEL_STARTED_BY] = names.label_value(record["trafficDeploymentId"])
     return selector
 
@@ -676,7 +720,7 @@ def workload_manifest(
     max_surge, max_unavailable = rolling_update(
         desired, configuration["maximumPercent"], configuration["minimumHealthyPercent"]
     )
-    if is_blue_green(record):
+    if shifts_traffic(record):
         max_surge, max_unavailable = "100%", 0
     spec: Json = {
         "replicas": desired,

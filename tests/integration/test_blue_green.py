@@ -1,6 +1,8 @@
-"""BLUE_GREEN service deployments through boto3 on the local cluster: both revisions run at once,
-the load balancer's Kubernetes Service moves from the old tasks to the new ones in one step, the
-old tasks go after the bake time, and a rollback during the bake moves traffic straight back."""
+"""BLUE_GREEN and CANARY service deployments through boto3 on the local cluster: both revisions
+run at once, the load balancer's Kubernetes Service moves from the old tasks to the new ones in
+one step (or a canary's share first), the old tasks go after the bake time, a rollback during
+the bake moves traffic straight back, and a lifecycle hook holds a deployment until it is
+continued."""
 
 import time
 from typing import Any
@@ -162,12 +164,41 @@ def test_a_pause_hook_holds_the_deployment_until_it_is_continued(ecs: Any, kube:
     )
 
 
-def test_blue_green_needs_a_bake_time_and_linear_is_not_served(ecs: Any, cluster: str) -> None:
+def test_a_canary_serves_a_share_of_the_traffic_from_the_new_tasks_then_all_of_it(
+    ecs: Any, kube: KubeClients, cluster: str
+) -> None:
+    """Half the traffic to one of the two new tasks for a minute (the canary), then all of it."""
+    canary = {"canaryPercent": 50.0, "canaryBakeTimeInMinutes": 1}
+    blue, green = create_blue_green(ecs, cluster, strategy="CANARY", canaryConfiguration=canary, bakeTimeInMinutes=0)
+    blue_ips = ips_by_revision(kube, cluster)[revision(blue)]
+    ecs.update_service(cluster=cluster, service="web", taskDefinition=green)
+
+    def split() -> list[str] | None:
+        serving = endpoint_ips(kube, cluster)
+        return serving if len(serving) == 2 and len(set(serving) & set(blue_ips)) == 1 else None
+
+    shared = eventually(split, timeout=60)
+    started = time.monotonic()
+    assert newest_deployment(ecs, cluster)["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"
+    green_ips = eventually(lambda: ips_by_revision(kube, cluster).get(revision(green)), timeout=10)
+    assert set(shared) - set(blue_ips) <= set(green_ips)
+
+    eventually(lambda: endpoint_ips(kube, cluster) == green_ips, timeout=90)
+    assert time.monotonic() - started >= 55, "the canary step lasts its bake time"
+    eventually(lambda: list(ips_by_revision(kube, cluster)) == [revision(green)], timeout=30)
+    statuses_become(ecs, cluster, "web", ["SUCCESSFUL", "SUCCESSFUL"])
+
+
+def test_blue_green_and_canary_settings_are_checked(ecs: Any, cluster: str) -> None:
     definition = register(ecs, unique_name("web"))
     for configuration, code in (
         ({"strategy": "BLUE_GREEN"}, "InvalidParameterException"),
         ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441}, "InvalidParameterException"),
-        ({"strategy": "LINEAR"}, "UnsupportedFeatureException"),
+        ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 0.05}}, "InvalidParameterException"),
+        (
+            {"strategy": "LINEAR", "lifecycleHooks": [{"lifecycleStages": ["POST_SCALE_UP"]}]},
+            "InvalidParameterException",
+        ),
     ):
         refused = ecs_error(
             ecs.create_service,

@@ -5,14 +5,16 @@ from typing import Any
 
 import pytest
 
-from shim.errors import ClientException, InvalidParameterException, UnsupportedFeatureException
+from shim.errors import ClientException, InvalidParameterException
 from shim.translate import names
-from shim.translate.blue_green import blue_green_advanced, hook_resolved
+from shim.translate.blue_green import blue_green_advanced, hook_resolved, serving_label_changes
 from shim.translate.service_to_kube import (
     BLUE_GREEN_HOLD_SECONDS,
+    LABEL_SERVING,
     kube_services,
     primary_deployment,
     service_record_rolled_back,
+    traffic_steps,
     validate_service_params,
     workload_manifest,
 )
@@ -25,8 +27,11 @@ from tests.unit.test_services import (
     create,
     definition,
     params,
+    pod,
+    replica_set,
     round_trips,
     update,
+    workload,
 )
 
 TARGET = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
@@ -91,8 +96,32 @@ def test_blue_green_is_for_replica_services_and_its_hooks_are_checked() -> None:
             validate_service_params(params(deploymentConfiguration={**BLUE_GREEN, "lifecycleHooks": [hook]}))
     with pytest.raises(InvalidParameterException, match="only be used with the BLUE_GREEN"):
         validate_service_params(params(deploymentConfiguration={"lifecycleHooks": [LAMBDA_HOOK]}))
-    with pytest.raises(UnsupportedFeatureException, match="CANARY"):
-        validate_service_params(params(deploymentConfiguration={"strategy": "CANARY"}))
+
+
+@pytest.mark.parametrize(
+    ("configuration", "why"),
+    [
+        ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 2.9}}, "from 3.0 to 100.0"),
+        ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 10.05}}, "multiple of 0.1"),
+        ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 0.0}}, "from 0.1 to 100.0"),
+        ({"strategy": "CANARY", "canaryConfiguration": {"canaryBakeTimeInMinutes": 1441}}, "between 0 and 1440"),
+    ],
+)
+def test_linear_and_canary_steps_are_checked(configuration: dict[str, Any], why: str) -> None:
+    with pytest.raises(InvalidParameterException, match=why):
+        validate_service_params(params(deploymentConfiguration=configuration))
+
+
+def test_traffic_moves_in_the_steps_linear_and_canary_configure() -> None:
+    assert traffic_steps({"strategy": "BLUE_GREEN"}) == ([100.0], 0.0)
+    assert traffic_steps({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 30}}) == (
+        [30.0, 60.0, 90.0, 100.0],
+        360.0,
+    )
+    assert traffic_steps({"strategy": "LINEAR"})[0] == [10.0 * step for step in range(1, 11)]
+    canary = {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 25.5, "canaryBakeTimeInMinutes": 1}}
+    assert traffic_steps(canary) == ([25.5, 100.0], 60.0)
+    assert traffic_steps({"strategy": "CANARY"}) == ([5.0, 100.0], 600.0)
 
 
 def test_a_new_blue_green_service_sends_traffic_to_its_first_deployment_and_holds_nothing() -> None:
@@ -214,3 +243,34 @@ def test_a_hook_left_waiting_takes_its_timeout_action() -> None:
     assert paused is not None
     rolled_back = blue_green_advanced(paused, view_of(paused, 3), now=T0 + 700 + 86400)
     assert rolled_back is not None and primary_deployment(rolled_back)["id"] == D1, "ROLLBACK is the default"
+
+
+def canary() -> dict[str, Any]:
+    configuration = {"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 40, "canaryBakeTimeInMinutes": 1}}
+    return updated(blue_green(configuration))
+
+
+def test_a_canary_splits_traffic_by_the_tasks_that_serve_then_moves_the_rest() -> None:
+    record = canary()
+    split = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
+    assert split is not None
+    assert primary_deployment(split)["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"
+    assert split["trafficSplit"] == {"deploymentId": D2, "percent": 40.0}
+    [service] = kube_services(split, definition(), namespace=NAMESPACE)
+    assert service["spec"]["selector"][LABEL_SERVING] == "true"
+    assert names.LABEL_STARTED_BY not in service["spec"]["selector"]
+
+    owner = workload(split)
+    blue_pods = [pod(replica_set(workload(completed(blue_green())), 3), i) for i in range(3)]
+    green_pods = [pod(replica_set(owner, 3), 10 + i) for i in range(3)]
+    changes = serving_label_changes(split, blue_pods + green_pods)
+    serving = {name for name, value in changes.items() if value == "true"}
+    assert len(serving & {p["metadata"]["name"] for p in green_pods}) == 1, "round(3 x 40%) = 1 green task"
+    assert len(serving & {p["metadata"]["name"] for p in blue_pods}) == 2, "and 2 blue ones make up 3"
+    assert serving_label_changes(canary(), blue_pods + green_pods) == {}, "no split, no label"
+
+    assert blue_green_advanced(split, view_of(split, 3), now=T0 + 700 + 59) is None, "the canary bakes"
+    moved = blue_green_advanced(split, view_of(split, 3), now=T0 + 700 + 60)
+    assert moved is not None and "trafficSplit" not in moved
+    assert selected_deployment(moved) == names.label_value(D2)
+    assert primary_deployment(moved)["lifecycleStage"] == "CLEAN_UP", "bakeTimeInMinutes is 0 here"

@@ -357,12 +357,11 @@ def test_deployment_percents_that_cannot_roll_are_refused(maximum: int, minimum:
         validate_service_params(params(deploymentConfiguration=configuration))
 
 
-def test_only_the_ecs_deployment_controller_and_the_rolling_and_blue_green_strategies_are_supported() -> None:
+def test_only_the_ecs_deployment_controller_is_supported_with_every_deployment_strategy() -> None:
     with pytest.raises(UnsupportedFeatureException):
         validate_service_params(params(deploymentController={"type": "CODE_DEPLOY"}))
-    for strategy in ("LINEAR", "CANARY"):
-        with pytest.raises(UnsupportedFeatureException, match=strategy):
-            validate_service_params(params(deploymentConfiguration={"strategy": strategy}))
+    for strategy in ("ROLLING", "LINEAR", "CANARY"):
+        validate_service_params(params(deploymentConfiguration={"strategy": strategy}))
     validate_service_params(params(deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5}))
 
 
