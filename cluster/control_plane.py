@@ -102,6 +102,11 @@ def make_certificates(pki: Path) -> None:
     client_extensions = pki / "client.ext"
     client_extensions.write_text("extendedKeyUsage=clientAuth\n")
     issue_certificate(pki, "admin", "/O=system:masters/CN=ecs-shim-admin", client_extensions)
+    # The controller manager under its own name, as kubeadm names it: ecs-shim's admission policy
+    # for task protection tells the workload controllers' pod deletions by it.
+    issue_certificate(
+        pki, "controller-manager", "/O=system:masters/CN=system:kube-controller-manager", client_extensions
+    )
     # The API server's identity towards kubelets (logs, exec, port-forward).
     issue_certificate(
         pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client_extensions
@@ -213,7 +218,7 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
         ],
         "kube-controller-manager": [
             str(bin_dir / "kube-controller-manager"),
-            f"--kubeconfig={kubeconfig}",
+            f"--kubeconfig={STATE / 'controller-manager.kubeconfig'}",
             *authn,
             f"--secure-port={ports['kube-controller-manager']}",
             "--leader-elect=false",
@@ -426,6 +431,7 @@ def up(node_count: int | None, with_real_node: bool) -> None:
         ports = {name: free_port() for name in (*COMPONENTS, "etcd-peer")}
         (STATE / "ports.json").write_text(json.dumps(ports))
         write_kubeconfig(STATE / "kubeconfig", api_server_url(), STATE / "pki")
+        write_kubeconfig(STATE / "controller-manager.kubeconfig", api_server_url(), STATE / "pki", "controller-manager")
         start_registry(bin_dir)
         if with_real_node:
             start_runtime(bin_dir, layout)

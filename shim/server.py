@@ -39,6 +39,13 @@ def prepare_cluster(config: Config) -> None:
     except Forbidden:
         log.warning("not allowed to install CRDs; expecting them installed from manifests/crds/")
     store.wait_for_crds()
+    try:
+        store.install_admission_policies()
+    except Forbidden:
+        log.warning(
+            "not allowed to install admission policies; expecting them applied from manifests/deploy/ "
+            "(without them, rolling deployments replace tasks protected from scale-in)"
+        )
     if store.get_cluster(DEFAULT_CLUSTER, cached=False) is None:
         with contextlib.suppress(Conflict):
             store.save_cluster(new_cluster_spec(DEFAULT_CLUSTER, {}), None)

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import orjson
 import yaml
+from kubernetes import client
 from kubernetes.client import ApiException
 
 from shim.calls import Caller
@@ -33,6 +34,7 @@ from shim.translate.clusters import EVERY_CLUSTER, cluster_pin, is_dedicated, no
 from shim.translate.task_from_pod import task_id_of
 
 CRD_DIR = Path(__file__).resolve().parent / "crds"
+POLICY_DIR = Path(__file__).resolve().parent / "policies"
 SERVICE_ACCOUNT_WAIT_SECONDS = 10.0
 NAMESPACE_DELETION_TIMEOUT = 60.0
 FAMILY_LOCKS = 64
@@ -163,6 +165,25 @@ class Store:
                 force=True,
                 _content_type="application/apply-patch+yaml",
             )
+
+    def install_admission_policies(self) -> None:
+        """Create or update the admission policies (and their bindings) this server relies on,
+        where its credentials allow it (else `Forbidden`)."""
+        admission = client.AdmissionregistrationV1Api(self.kube.api)
+        apply = {
+            "ValidatingAdmissionPolicy": admission.patch_validating_admission_policy,
+            "ValidatingAdmissionPolicyBinding": admission.patch_validating_admission_policy_binding,
+        }
+        for path in sorted(POLICY_DIR.glob("*.yaml")):
+            for document in yaml.safe_load_all(path.read_text()):
+                requested(
+                    apply[document["kind"]],
+                    document["metadata"]["name"],
+                    document,
+                    field_manager="ecs-shim",
+                    force=True,
+                    _content_type="application/apply-patch+yaml",
+                )
 
     def wait_for_crds(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

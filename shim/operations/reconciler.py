@@ -1,9 +1,9 @@
 """The reconciler: what ECS does on its own, done by every server process (idempotently, so any
 number may run). A task whose essential container exited is stopped as a whole; a service task
 its ReplicaSet or DaemonSet removes is kept as stopped by the service scheduler; stopped tasks
-are forgotten after ECS's retention of about an hour, and expired scale-in protection is lifted;
-deleted task definition revisions go once nothing uses them; a service's deployments are
-followed (COMPLETED, FAILED, rolled back by the circuit breaker, blue/green ones moved through
+are forgotten after ECS's retention of about an hour, and expired scale-in protection is lifted
+within seconds; deleted task definition revisions go once nothing uses them; a service's
+deployments are followed (COMPLETED, FAILED, rolled back by the circuit breaker, blue/green ones moved through
 their stages and traffic steps), its UNHEALTHY tasks replaced, its tasks rebalanced across
 zones, and a drained service becomes INACTIVE. A stopped task's record gets the exit codes its
 other containers ended with once its pod is gone."""
@@ -62,6 +62,7 @@ RETENTION_SECONDS = 3600
 SWEEP_SECONDS = 300
 TASK_DEFINITION_SWEEP_SECONDS = 10
 SERVICE_CHECK_SECONDS = 2.0
+PROTECTION_CHECK_SECONDS = 2.0
 
 
 REPEAT_LOG_SECONDS = 300.0
@@ -121,6 +122,7 @@ class Reconciler:
         threading.Thread(target=self.record_removed_tasks, name="removed-service-tasks", daemon=True).start()
         threading.Thread(target=self.record_final_exits, name="final-exits", daemon=True).start()
         threading.Thread(target=self.forget_old_tasks, name="task-retention", daemon=True).start()
+        threading.Thread(target=self.end_expired_protection, name="task-protection", daemon=True).start()
         threading.Thread(
             target=self.forget_deleted_task_definitions, name="task-definition-removal", daemon=True
         ).start()
@@ -226,8 +228,20 @@ class Reconciler:
             metadata = pod["metadata"]
             if (stopped_at(pod) or now) < before:
                 self.store.delete_pod(metadata["namespace"], metadata["name"])
-            elif protected_until(pod) is not None and not is_protected(pod, now):
-                # Expired scale-in protection: the pod's deletion cost goes with it.
+
+    def end_expired_protection(self) -> None:
+        """Take expired scale-in protection off pods within PROTECTION_CHECK_SECONDS: a scale-in
+        or a rolling deployment waiting on a protected task (the admission policy refuses its
+        deletion) goes on at once, as the pod's change wakes its ReplicaSet's controller."""
+        while True:
+            time.sleep(PROTECTION_CHECK_SECONDS)
+            carry_on(self.lift_expired_protection, "could not lift expired task protection", expected=(NotFound,))
+
+    def lift_expired_protection(self) -> None:
+        now = time.time()
+        for pod in self.store.all_pods():
+            if protected_until(pod) is not None and not is_protected(pod, now):
+                metadata = pod["metadata"]
                 self.store.patch_pod(metadata["namespace"], metadata["name"], protection_patch(None))
 
     def forget_deleted_task_definitions(self) -> None:

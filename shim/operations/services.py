@@ -47,6 +47,7 @@ from shim.translate.service_to_kube import (
     workload_manifest,
     workload_name,
 )
+from shim.translate.task_protection import protected_until, protection_patch
 
 MAX_DESCRIBE = 10
 SERVICE_NOT_FOUND = "Service not found."
@@ -344,6 +345,10 @@ def delete_service(store: Store, call: Call) -> Response:
     saved = save_service_change(store, cluster_name, service_named(call, cluster_name, params["service"]), draining)
     record = saved.record
     namespace = names.cluster_namespace(cluster_name)
+    # A deleted service's tasks all stop: their scale-in protection must not hold them back.
+    for pod in ServiceObjects.load(store, saved).pods:
+        if protected_until(pod) is not None:
+            store.patch_pod(namespace, pod["metadata"]["name"], protection_patch(None))
     kind = "DaemonSet" if record["schedulingStrategy"] == DAEMON else "Deployment"
     store.delete_object(kind, namespace, workload_name(record["serviceName"]))
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record
