@@ -22,7 +22,7 @@ from shim.protocol.worker import EcsThreadWorker
 from shim.server import create_registry_gate_app, create_server_app, prepare_cluster
 from shim.translate.access import team_access_manifests
 from shim.translate.logs import log_destinations
-from shim.translate.rehearsal import service_manifests, task_manifests
+from shim.translate.rehearsal import rollout_manifests, service_manifests, task_manifests
 
 log = logging.getLogger(__name__)
 
@@ -137,14 +137,19 @@ def team_access(args: argparse.Namespace) -> None:
 def translate(args: argparse.Namespace) -> None:
     register_input = json.loads(Path(args.task_definition).read_text())
     where = {"cluster_name": args.cluster, "region": args.region, "account": args.account}
+    stages: list[tuple[str, list[Any]]] = []
     if args.service:
         service_input = json.loads(Path(args.service).read_text())
         manifests = service_manifests(register_input, service_input, **where)
+        stages = rollout_manifests(register_input, service_input, **where)
     else:
         manifests = task_manifests(register_input, **where)
     for destination in log_destinations(register_input):
         print(f"# {destination}")
     print(yaml.safe_dump_all(manifests, sort_keys=False), end="")
+    for stage, changed in stages:
+        print(f"---\n# During a deployment, {stage}:")
+        print(yaml.safe_dump_all(changed, sort_keys=False), end="")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,18 +1,26 @@
 """Migration rehearsal: the Kubernetes manifests ECS definitions become, without a server or a
 cluster. The same functions the server uses, composed for `ecs-shim translate`."""
 
+import copy
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from random import Random
 from typing import Any
 
 from shim.translate import names
-from shim.translate.placement import PlacementFailure, cluster_scheduling
+from shim.translate.blue_green import blue_green_advanced
+from shim.translate.placement import PlacementFailure, PodScheduling, cluster_scheduling
 from shim.translate.service_to_kube import (
+    COMPLETED,
     DAEMON,
     kube_services,
     new_deployment_id,
+    primary_deployment,
     service_pod_scheduling,
     service_record,
+    service_record_updated,
+    shifts_traffic,
     workload_manifest,
 )
 from shim.translate.task_definitions import task_definition_view, validate_registration
@@ -20,6 +28,10 @@ from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 Json = dict[str, Any]
 EXAMPLE_TASK_ID = "0" * 32
+FIRST_DEPLOYMENT_SEED, NEW_DEPLOYMENT_SEED = 1, 2
+"""Fixed deployment ids, so that every printing of a service names the same deployments."""
+LONGEST_WAIT_SECONDS = 2 * 24 * 3600
+"""Longer than any bake time or hook timeout: a rehearsed deployment waits for nothing."""
 
 
 def registered_view(register_input: Mapping[str, Any], *, region: str, account: str) -> Json:
@@ -67,19 +79,82 @@ def service_manifests(
 ) -> list[Json]:
     """The Namespace, Deployment or DaemonSet, and Services a CreateService of this task
     definition creates. Placement that needs the cluster's nodes to decide is left to them."""
-    definition = registered_view(register_input, region=region, account=account)
-    params = {**create_service_input, "taskDefinition": definition["taskDefinitionArn"]}
-    record = service_record(
-        params,
-        cluster_name=cluster_name,
-        created_at=0.0,
-        created_by=f"arn:aws:iam::{account}:root",
-        deployment_id=new_deployment_id(),
-        task_definition=definition,
-    )
-    placement = service_pod_scheduling(record, definition, nodes=[])
-    on_cluster = cluster_scheduling(cluster_name, dedicated=False, daemon=record["schedulingStrategy"] == DAEMON)
-    scheduling = on_cluster if isinstance(placement, PlacementFailure) else placement.and_then(on_cluster)
-    namespace = names.cluster_namespace(cluster_name)
-    workload = workload_manifest(record, definition, namespace=namespace, scheduling=scheduling)
-    return [namespace_manifest(cluster_name), workload, *kube_services(record, definition, namespace=namespace)]
+    service = _Service.created(register_input, create_service_input, cluster_name, region, account)
+    return [namespace_manifest(cluster_name), *service.manifests(service.record)]
+
+
+def rollout_manifests(
+    register_input: Mapping[str, Any],
+    create_service_input: Mapping[str, Any],
+    *,
+    cluster_name: str,
+    region: str,
+    account: str,
+) -> list[tuple[str, list[Json]]]:
+    """For a service whose deployments shift traffic (BLUE_GREEN, LINEAR, CANARY): the Deployment
+    and Services as a new deployment (forceNewDeployment) passes each stage, with the stage's
+    name and what happens in it. Empty for other services."""
+    service = _Service.created(register_input, create_service_input, cluster_name, region, account)
+    if not shifts_traffic(service.record):
+        return []
+    steady = copy.deepcopy(service.record)
+    primary_deployment(steady)["rolloutState"] = COMPLETED
+    steady["deploymentConfiguration"].pop("lifecycleHooks", None)  # as if each were continued
+    new_id = new_deployment_id(Random(NEW_DEPLOYMENT_SEED))
+    started = service_record_updated(steady, {"forceNewDeployment": True}, now=1.0, new_deployment_id=new_id)
+    stages = [(started, "the new deployment waits to start (Deployment paused)")]
+    scaling = blue_green_advanced(started, None, now=2.0) or started
+    stages.append((scaling, "the new tasks start beside the old ones, which keep the traffic (Deployment held)"))
+    desired = scaling.get("desiredCount", 0)
+    running = {"deployments": [{"id": primary_deployment(scaling)["id"], "status": "PRIMARY"}]}
+    running["deployments"][0].update(desiredCount=desired, runningCount=desired)
+    shifted = blue_green_advanced(scaling, running, now=3.0) or scaling
+    moved = "a step's share of the traffic" if shifted.get("trafficSplit") else "the traffic"
+    stages.append((shifted, f"{moved} moves to the new tasks; the old ones stay"))
+    cleaned, moment = shifted, 3.0 + LONGEST_WAIT_SECONDS
+    while (later := blue_green_advanced(cleaned, running, now=moment)) is not None:
+        cleaned, moment = later, moment + LONGEST_WAIT_SECONDS
+    stages.append((cleaned, "all traffic on the new tasks; Kubernetes removes the old ones (hold lifted)"))
+    return [
+        (f"{primary_deployment(record).get('lifecycleStage')}: {what}", service.manifests(record))
+        for record, what in stages
+    ]
+
+
+@dataclass(frozen=True)
+class _Service:
+    """A service as CreateService would make it, and where its objects go."""
+
+    record: Json
+    definition: Json
+    namespace: str
+    scheduling: PodScheduling
+
+    @classmethod
+    def created(
+        cls,
+        register_input: Mapping[str, Any],
+        create_service_input: Mapping[str, Any],
+        cluster_name: str,
+        region: str,
+        account: str,
+    ) -> "_Service":
+        definition = registered_view(register_input, region=region, account=account)
+        params = {**create_service_input, "taskDefinition": definition["taskDefinitionArn"]}
+        record = service_record(
+            params,
+            cluster_name=cluster_name,
+            created_at=0.0,
+            created_by=f"arn:aws:iam::{account}:root",
+            deployment_id=new_deployment_id(Random(FIRST_DEPLOYMENT_SEED)),
+            task_definition=definition,
+        )
+        placement = service_pod_scheduling(record, definition, nodes=[])
+        on_cluster = cluster_scheduling(cluster_name, dedicated=False, daemon=record["schedulingStrategy"] == DAEMON)
+        scheduling = on_cluster if isinstance(placement, PlacementFailure) else placement.and_then(on_cluster)
+        return cls(record, definition, names.cluster_namespace(cluster_name), scheduling)
+
+    def manifests(self, record: Mapping[str, Any]) -> list[Json]:
+        """The workload and Services of `record`, a state of this service."""
+        workload = workload_manifest(record, self.definition, namespace=self.namespace, scheduling=self.scheduling)
+        return [workload, *kube_services(record, self.definition, namespace=self.namespace)]

@@ -2,13 +2,14 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from shim.cli import main
 from shim.errors import ClientException
-from shim.translate.rehearsal import service_manifests, task_manifests
+from shim.translate.rehearsal import rollout_manifests, service_manifests, task_manifests
 
 WEB = {
     "family": "web",
@@ -56,3 +57,36 @@ def test_the_command_prints_yaml_documents(tmp_path: Path, capsys: pytest.Captur
     main(["translate", "--task-definition", str(definition), "--cluster", "prod"])
     documents = list(yaml.safe_load_all(capsys.readouterr().out))
     assert [document["kind"] for document in documents] == ["Namespace", "Pod"]
+
+
+def started_by(workload: dict[str, Any]) -> str:
+    label: str = workload["spec"]["template"]["metadata"]["labels"]["ecs.shim.io/started-by"]
+    return label
+
+
+def test_a_blue_green_service_shows_its_objects_at_each_stage_of_a_deployment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = {
+        "serviceName": "web",
+        "desiredCount": 2,
+        "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10},
+        "loadBalancers": [
+            {"targetGroupArn": "arn:aws:elasticloadbalancing:tg", "containerName": "web", "containerPort": 80}
+        ],
+    }
+    stages = rollout_manifests(WEB, service, **WHERE)
+    assert [stage.split(":")[0] for stage, _ in stages] == ["PRE_SCALE_UP", "SCALE_UP", "BAKE_TIME", "CLEAN_UP"]
+    selected = [objects[1]["spec"]["selector"]["ecs.shim.io/started-by"] for _, objects in stages]
+    first = started_by(service_manifests(WEB, service, **WHERE)[1])
+    new = started_by(stages[0][1][0])
+    assert selected == [first, first, new, new], "traffic moves in one step, at the stage ECS moves it"
+    assert [objects[0]["spec"].get("minReadySeconds") for _, objects in stages][-1] is None
+    assert rollout_manifests(WEB, {"serviceName": "web", "desiredCount": 1}, **WHERE) == []
+
+    (tmp_path / "web.json").write_text(json.dumps(WEB))
+    (tmp_path / "service.json").write_text(json.dumps(service))
+    main(["translate", "--task-definition", str(tmp_path / "web.json"), "--service", str(tmp_path / "service.json")])
+    printed = capsys.readouterr().out
+    assert printed.count("# During a deployment, ") == 4
+    assert len(list(yaml.safe_load_all(printed))) == 3 + 4 * 2
