@@ -102,8 +102,7 @@ def make_certificates(pki: Path) -> None:
     client_extensions = pki / "client.ext"
     client_extensions.write_text("extendedKeyUsage=clientAuth\n")
     issue_certificate(pki, "admin", "/O=system:masters/CN=ecs-shim-admin", client_extensions)
-    # The controller manager under its own name, as kubeadm names it: ecs-shim's admission policy
-    # for task protection tells the workload controllers' pod deletions by it.
+    # The controller manager under its own name, as kubeadm names it.
     issue_certificate(
         pki, "controller-manager", "/O=system:masters/CN=system:kube-controller-manager", client_extensions
     )
@@ -219,6 +218,9 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
         "kube-controller-manager": [
             str(bin_dir / "kube-controller-manager"),
             f"--kubeconfig={STATE / 'controller-manager.kubeconfig'}",
+            # Each controller under its own service account, as kubeadm runs them: ecs-shim's
+            # task protection policy refuses pod deletions by the workload controllers alone.
+            "--use-service-account-credentials",
             *authn,
             f"--secure-port={ports['kube-controller-manager']}",
             "--leader-elect=false",

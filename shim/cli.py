@@ -94,7 +94,7 @@ def registry_gate(args: argparse.Namespace) -> None:
     config = Config(account=args.account, kubeconfig=args.kubeconfig, registry_file=args.upstream)
     options = {
         "bind": args.listen,
-        "workers": 1,
+        "workers": 1,  # its per-repository locks order the pushes of a tag within this one process
         "worker_class": "gthread",
         "threads": args.threads,
         # A layer may take minutes to upload on a slow link.

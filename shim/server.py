@@ -9,7 +9,7 @@ from flask import Flask
 from shim.config import Config
 from shim.kube.client import api_server_problem, connect
 from shim.kube.ecr import RepositoryStore
-from shim.kube.errors import Conflict, Forbidden
+from shim.kube.errors import Conflict, Forbidden, NotFound
 from shim.kube.logs import LogStore
 from shim.kube.store import Store
 from shim.operations import build_handlers
@@ -41,7 +41,7 @@ def prepare_cluster(config: Config) -> None:
     store.wait_for_crds()
     try:
         store.install_admission_policies()
-    except Forbidden:
+    except (Forbidden, NotFound):  # NotFound: a Kubernetes older than 1.30 has no such policies
         log.warning(
             "not allowed to install admission policies; expecting them applied from manifests/deploy/ "
             "(without them, rolling deployments replace tasks protected from scale-in)"

@@ -20,7 +20,12 @@ from shim.kube.cache import KubeObject
 from shim.kube.errors import Conflict, Forbidden, NotFound, StoreError
 from shim.kube.records import Stored
 from shim.kube.store import Store
-from shim.operations.services import ServiceObjects, apply_service_objects, label_serving_tasks
+from shim.operations.services import (
+    ServiceObjects,
+    apply_service_objects,
+    label_serving_tasks,
+    retire_superseded_replica_sets,
+)
 from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
@@ -287,8 +292,10 @@ class Reconciler:
             step = self.zone_rebalancing(observed, view, objects, now)
             if step is not None:
                 observed = {**observed, "zoneRebalancing": step.history}
-        label_serving_tasks(self.store, observed, objects.pods)  # a step's new tasks serve too
+        label_serving_tasks(self.store, observed, objects.pods, additions=True)  # a step's new tasks serve too
         if observed == record:
+            label_serving_tasks(self.store, observed, objects.pods, additions=False)
+            retire_superseded_replica_sets(self.store, observed)
             return
         self.store.save_service_record(str(stored.namespace), stored.name, stored.labels, observed, stored)
         if target is not None or advanced is not None:

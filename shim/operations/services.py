@@ -22,7 +22,7 @@ from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
-from shim.translate.blue_green import blue_green_advanced, serving_label_changes
+from shim.translate.blue_green import blue_green_advanced, serving_label_changes, superseded_replica_sets
 from shim.translate.container_instances import instance_facts
 from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, cluster_scheduling, on_no_node
 from shim.translate.service_from_kube import service_view
@@ -35,6 +35,7 @@ from shim.translate.service_to_kube import (
     LABEL_SERVING,
     TASK_DEFINITION_REQUIRED,
     iam_role,
+    is_held,
     kube_services,
     new_deployment_id,
     primary_deployment,
@@ -47,7 +48,6 @@ from shim.translate.service_to_kube import (
     workload_manifest,
     workload_name,
 )
-from shim.translate.task_protection import protected_until, protection_patch
 
 MAX_DESCRIBE = 10
 SERVICE_NOT_FOUND = "Service not found."
@@ -191,21 +191,44 @@ def refusal_message(manifest: KubeObject, error: StoreError) -> str:
 
 
 def apply_service_objects(store: Store, cluster_name: str, record: dict[str, Any]) -> None:
-    """Make the Kubernetes objects match the record's PRIMARY deployment (and its traffic split:
-    the serving tasks are labelled before the Services select them)."""
-    label_serving_tasks(store, record)
-    apply_manifests(store, service_manifests(store, cluster_name, record))
+    """Make the Kubernetes objects match the record's PRIMARY deployment."""
+    apply_service_record(store, record, service_manifests(store, cluster_name, record))
 
 
-def label_serving_tasks(store: Store, record: dict[str, Any], pods: list[KubeObject] | None = None) -> None:
-    """Put the serving label on the tasks that take traffic in a LINEAR or CANARY step, and take
-    it off the others (translate/blue_green.py); `pods` are the service's (read when None)."""
+def apply_service_record(store: Store, record: dict[str, Any], manifests: list[KubeObject]) -> None:
+    """Apply the manifests made from `record`, with its traffic split: the tasks that serve get
+    the serving label before the Services select it, and the others lose it only after (so no
+    moment has none); the ReplicaSets of a superseded traffic-shifting deployment then go."""
+    label_serving_tasks(store, record, additions=True)
+    apply_manifests(store, manifests)
+    label_serving_tasks(store, record, additions=False)
+    retire_superseded_replica_sets(store, record)
+
+
+def label_serving_tasks(
+    store: Store, record: dict[str, Any], pods: list[KubeObject] | None = None, *, additions: bool
+) -> None:
+    """Put the serving label on the tasks that take traffic in a LINEAR or CANARY step
+    (`additions`), or take it off the others (translate/blue_green.py); `pods` are the
+    service's (read when None)."""
     namespace = names.cluster_namespace(record["clusterName"])
     if pods is None:
         selector = service_selector(record["serviceName"])
         pods = [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)]
     for pod_name, serving in serving_label_changes(record, pods).items():
-        store.patch_pod(namespace, pod_name, {"metadata": {"labels": {LABEL_SERVING: serving}}})
+        if (serving is not None) == additions:
+            store.patch_pod(namespace, pod_name, {"metadata": {"labels": {LABEL_SERVING: serving}}})
+
+
+def retire_superseded_replica_sets(store: Store, record: dict[str, Any]) -> None:
+    """Scale to 0 the ReplicaSets of a deployment a traffic-shifting one superseded (see
+    `superseded_replica_sets`); read from the API server, as the rollout may have just begun."""
+    if not is_held(record):
+        return
+    namespace = names.cluster_namespace(record["clusterName"])
+    replica_sets = store.list_replica_sets(namespace, service_selector(record["serviceName"]))
+    for name in superseded_replica_sets(record, replica_sets):
+        store.patch_replica_set(namespace, name, {"spec": {"replicas": 0}})
 
 
 def apply_manifests(store: Store, manifests: list[KubeObject]) -> None:
@@ -316,7 +339,7 @@ def update_service(store: Store, call: Call) -> Response:
     service = service_named(call, cluster_name, params["service"])
     saved = save_service_change(store, cluster_name, service, updated)
     try:
-        apply_manifests(store, written["manifests"])
+        apply_service_record(store, saved.record, written["manifests"])
     except Exception:
         restore_service(store, cluster_name, service, written["previous"])
         raise
@@ -345,10 +368,6 @@ def delete_service(store: Store, call: Call) -> Response:
     saved = save_service_change(store, cluster_name, service_named(call, cluster_name, params["service"]), draining)
     record = saved.record
     namespace = names.cluster_namespace(cluster_name)
-    # A deleted service's tasks all stop: their scale-in protection must not hold them back.
-    for pod in ServiceObjects.load(store, saved).pods:
-        if protected_until(pod) is not None:
-            store.patch_pod(namespace, pod["metadata"]["name"], protection_patch(None))
     kind = "DaemonSet" if record["schedulingStrategy"] == DAEMON else "Deployment"
     store.delete_object(kind, namespace, workload_name(record["serviceName"]))
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record

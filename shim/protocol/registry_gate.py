@@ -60,9 +60,16 @@ class _Gate:
         self.rules = rules
         self.pool = pool
         self.authorized_until: dict[str, float] = {}
+        self.manifest_locks: dict[str, threading.Lock] = {}
         self.lock = threading.Lock()
 
     def handle(self, path: str) -> Response:
+        try:
+            return self.gated(path)
+        except urllib3.exceptions.HTTPError as error:
+            return refusal(PushRefused(503, "UNAVAILABLE", f"The image registry does not answer: {error}"))
+
+    def gated(self, path: str) -> Response:
         checked = _CHECKED_PATH.fullmatch(path)
         if checked is None or (request.method, checked["kind"]) not in _CHECKED_REQUESTS or not self.authorized():
             return self.forward(None if request.method in ("GET", "HEAD") else request.stream)
@@ -78,17 +85,22 @@ class _Gate:
         manifest = request.stream.read(MANIFEST_LIMIT_BYTES + 1)
         if len(manifest) > MANIFEST_LIMIT_BYTES:
             return refusal(PushRefused(400, "MANIFEST_INVALID", "The manifest is larger than 4 MiB."))
-        try:
-            digests = self.rules.check_manifest(repository, reference, manifest)
-        except PushRefused as refused:
-            return refusal(refused)
-        answer = self.forward(manifest)
+        with self.manifest_lock(repository):  # two pushes of one tag are checked one after the other
+            try:
+                digests = self.rules.check_manifest(repository, reference, manifest)
+            except PushRefused as refused:
+                return refusal(refused)
+            answer = self.forward(manifest)
         if answer.status_code == 201:
             try:
                 self.rules.remember(repository, digests)
             except Exception:  # the image is stored: the server sees it at its next read instead
                 log.warning("could not remember the push of %s to %s", digests, repository, exc_info=True)
         return answer
+
+    def manifest_lock(self, repository: str) -> threading.Lock:
+        with self.lock:
+            return self.manifest_locks.setdefault(repository, threading.Lock())
 
     def authorized(self) -> bool:
         """Whether the registry accepts the client's credentials (see the module's docstring)."""

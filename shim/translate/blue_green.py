@@ -49,8 +49,10 @@ from shim.translate.service_to_kube import (
     PRODUCTION_TRAFFIC_SHIFT,
     SCALE_UP,
     blue_green_stage,
+    is_held,
     primary_deployment,
     shifts_traffic,
+    template_deployment_id,
     traffic_steps,
 )
 
@@ -88,7 +90,7 @@ def blue_green_advanced(record: Mapping[str, Any], view: Mapping[str, Any] | Non
         if len(waiting) > len(expired):
             break
         if entry["lifecycleStage"] == PRODUCTION_TRAFFIC_SHIFT and updated.get("trafficSplit"):
-            if not _next_step_due(updated, entry, now):
+            if not _next_step_due(entry, now):
                 break
             _shift(updated, entry, entry["trafficStep"] + 1, now)
             continue
@@ -126,6 +128,23 @@ def _may_leave(record: Mapping[str, Any], entry: Mapping[str, Any], view: Mappin
     return stage != CLEAN_UP
 
 
+def superseded_replica_sets(record: Mapping[str, Any], replica_sets: list[Json]) -> list[str]:
+    """The ReplicaSets whose tasks must go at once while a traffic-shifting deployment is under
+    way: those of neither the new deployment (green), nor the one that served when it began
+    (blue), nor the one production traffic is on: a deployment superseded before it completed.
+    Kubernetes would not remove them itself while the Deployment is held, or would remove the
+    oldest first, which may be the one serving."""
+    if not is_held(record):
+        return []
+    primary = primary_deployment(record)
+    kept = {primary["id"], primary.get("blueDeploymentId"), record.get("trafficDeploymentId")}
+    return [
+        rs["metadata"]["name"]
+        for rs in replica_sets
+        if int((rs.get("spec") or {}).get("replicas") or 0) > 0 and template_deployment_id(rs) not in kept
+    ]
+
+
 def serving_label_changes(record: Mapping[str, Any], pods: list[Json]) -> dict[str, str | None]:
     """Pod name -> the `ecs.shim.io/serving` label the pod must get ("true") or lose (None) for
     the traffic split of a LINEAR or CANARY step (see the module's docstring); none without one."""
@@ -159,6 +178,10 @@ def _labels(pod: Mapping[str, Any]) -> Mapping[str, str]:
 def _enter(record: Json, entry: Json, stage: str, now: float) -> None:
     entry.update(lifecycleStage=stage, lifecycleStageStartedAt=now, updatedAt=now)
     if stage == PRODUCTION_TRAFFIC_SHIFT:
+        # The steps are fixed as the shift begins: a change of the settings meanwhile applies to
+        # the next deployment, as the rest of deploymentConfiguration does.
+        percents, step_seconds = traffic_steps(record["deploymentConfiguration"])
+        entry.update(trafficSteps=percents, trafficStepSeconds=step_seconds)
         _shift(record, entry, 0, now)
     hooks = record["deploymentConfiguration"].get("lifecycleHooks") or []
     entry["lifecycleHookDetails"] = [
@@ -170,18 +193,17 @@ def _enter(record: Json, entry: Json, stage: str, now: float) -> None:
 
 def _shift(record: Json, entry: Json, step: int, now: float) -> None:
     """Production traffic moved to the step `step` of the deployment's traffic steps."""
-    percents, _ = traffic_steps(record["deploymentConfiguration"])
+    percent = entry["trafficSteps"][step]
     entry.update(trafficStep=step, trafficShiftedAt=now, updatedAt=now)
-    if percents[step] < 100:
-        record["trafficSplit"] = {"deploymentId": entry["id"], "percent": percents[step]}
+    if percent < 100:
+        record["trafficSplit"] = {"deploymentId": entry["id"], "percent": percent}
         return
     record.pop("trafficSplit", None)
     record["trafficDeploymentId"] = entry["id"]
 
 
-def _next_step_due(record: Mapping[str, Any], entry: Mapping[str, Any], now: float) -> bool:
-    _, step_bake_seconds = traffic_steps(record["deploymentConfiguration"])
-    return bool(now >= entry["trafficShiftedAt"] + step_bake_seconds)
+def _next_step_due(entry: Mapping[str, Any], now: float) -> bool:
+    return bool(now >= entry["trafficShiftedAt"] + entry["trafficStepSeconds"])
 
 
 def _waiting_hook(deployment_id: str, stage: str, index: int, hook: Mapping[str, Any], now: float) -> Json:

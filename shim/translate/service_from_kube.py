@@ -56,6 +56,7 @@ from shim.translate.service_to_kube import (
     annotations_of,
     circuit_breaker,
     in_progress_reason,
+    is_held,
     primary_deployment,
     progress_deadline_seconds,
     template_deployment_id,
@@ -290,8 +291,11 @@ class _ServiceState:
         return COMPLETED if self.complete() else IN_PROGRESS
 
     def complete(self) -> bool:
+        """All desired tasks run on the current template, no other deployment has any, and a
+        traffic-shifting deployment has passed its stages (it completes in CLEAN_UP)."""
         return (
             self.workload_current
+            and not is_held(self.record)
             and self.primary.steady(self.now) >= self.desired
             and not any(rollout.has_tasks for rollout in self.others)
         )

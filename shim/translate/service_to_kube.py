@@ -116,13 +116,20 @@ BLUE_GREEN_STAGES = (
 """The lifecycle stages a BLUE_GREEN, LINEAR or CANARY deployment passes, in order (translate/blue_green.py moves
 it on). Before SCALE_UP the Deployment is paused (the new template is not rolled out); from
 SCALE_UP until CLEAN_UP it is held (BLUE_GREEN_HOLD_SECONDS)."""
-HOOK_STAGES = ("RECONCILE_SERVICE", *BLUE_GREEN_STAGES[:-2])
-"""Stages a lifecycle hook may name."""
+HOOK_STAGES = (
+    "RECONCILE_SERVICE",
+    PRE_SCALE_UP,
+    *BLUE_GREEN_STAGES[BLUE_GREEN_STAGES.index(SCALE_UP) + 1 : BLUE_GREEN_STAGES.index(BAKE_TIME)],
+)
+"""Stages a lifecycle hook may name (DeploymentLifecycleHookStage)."""
+MAX_HOOK_TIMEOUT_MINUTES = 20160
 MAX_BAKE_TIME_MINUTES = 1440
-BLUE_GREEN_HOLD_SECONDS = 7 * 24 * 3600
+BLUE_GREEN_HOLD_SECONDS = 10 * 365 * 24 * 3600
 """minReadySeconds of a Deployment whose traffic-shifting deployment is under way: no pod
 counts as available for that long, so the Deployment controller scales the new ReplicaSet up in
-full (maxSurge 100%) and scales no old one down until the bake is over and the hold is lifted."""
+full (maxSurge 100%) and scales no old one down until the bake is over and the hold is lifted.
+Ten years: longer than any deployment (30 LINEAR steps of a day, hooks of two weeks), and with the
+progress deadline added still within the API server's 32-bit limit."""
 
 DEFAULT_PERCENTS = {REPLICA: (200, 100), DAEMON: (100, 0)}
 """(maximumPercent, minimumHealthyPercent) ECS fills in for each scheduling strategy."""
@@ -327,6 +334,9 @@ def _validate_hook(hook: Mapping[str, Any]) -> None:
         raise InvalidParameterException(f"A lifecycle hook needs lifecycleStages among {', '.join(HOOK_STAGES)}.")
     if hook.get("targetType", "AWS_LAMBDA") == "AWS_LAMBDA" and not hook.get("hookTargetArn"):
         raise InvalidParameterException("An AWS_LAMBDA lifecycle hook needs a hookTargetArn.")
+    timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
+    if timeout is not None and not 1 <= timeout <= MAX_HOOK_TIMEOUT_MINUTES:
+        raise InvalidParameterException(f"timeoutInMinutes must be between 1 and {MAX_HOOK_TIMEOUT_MINUTES}.")
     if hook.get("targetType") == "PAUSE" and {"TEST_TRAFFIC_SHIFT", PRODUCTION_TRAFFIC_SHIFT} & set(stages):
         raise InvalidParameterException(
             "PAUSE hooks cannot be configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT stages."
@@ -482,11 +492,17 @@ def service_record_updated(
     primary["updatedAt"] = now
     if not shifts_traffic(updated):
         updated.pop("trafficDeploymentId", None)
+        updated.pop("trafficSplit", None)
     if changed or params.get("forceNewDeployment"):
+        if shifts_traffic(updated):
+            # Traffic stays where it is (on the tasks of a service that rolled until now) until
+            # the new deployment shifts it; a superseded deployment's traffic step ends.
+            updated.setdefault("trafficDeploymentId", primary["id"])
+            updated.pop("trafficSplit", None)
         primary["status"] = ACTIVE
         deployment = _new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
         if shifts_traffic(updated):
-            deployment["lifecycleStage"] = PRE_SCALE_UP
+            deployment.update(lifecycleStage=PRE_SCALE_UP, blueDeploymentId=updated["trafficDeploymentId"])
         updated["deployments"] = [*updated["deployments"], deployment][-MAX_DEPLOYMENT_HISTORY:]
     return updated
 

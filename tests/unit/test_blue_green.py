@@ -7,7 +7,12 @@ import pytest
 
 from shim.errors import ClientException, InvalidParameterException
 from shim.translate import names
-from shim.translate.blue_green import blue_green_advanced, hook_resolved, serving_label_changes
+from shim.translate.blue_green import (
+    blue_green_advanced,
+    hook_resolved,
+    serving_label_changes,
+    superseded_replica_sets,
+)
 from shim.translate.service_to_kube import (
     BLUE_GREEN_HOLD_SECONDS,
     LABEL_SERVING,
@@ -21,6 +26,7 @@ from shim.translate.service_to_kube import (
 from tests.unit.test_services import (
     D1,
     D2,
+    D3,
     NAMESPACE,
     T0,
     completed,
@@ -33,6 +39,7 @@ from tests.unit.test_services import (
     update,
     workload,
 )
+from tests.unit.test_services import view as service_view_of
 
 TARGET = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
 BLUE_GREEN = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 2}
@@ -274,3 +281,46 @@ def test_a_canary_splits_traffic_by_the_tasks_that_serve_then_moves_the_rest() -
     assert moved is not None and "trafficSplit" not in moved
     assert selected_deployment(moved) == names.label_value(D2)
     assert primary_deployment(moved)["lifecycleStage"] == "CLEAN_UP", "bakeTimeInMinutes is 0 here"
+
+
+def test_a_deployment_under_way_is_not_completed_even_with_nothing_to_replace() -> None:
+    record = updated(blue_green())
+    owner = workload(record)
+    green = replica_set(owner, 3)
+    shown = service_view_of(record, owner, [green], [pod(green, i) for i in range(3)])
+    assert shown["deployments"][0]["rolloutState"] == "IN_PROGRESS", "it completes in CLEAN_UP"
+
+
+def test_the_tasks_of_a_superseded_deployment_go_while_traffic_stays_where_it_is() -> None:
+    baking = blue_green_advanced(updated(blue_green()), view_of(updated(blue_green()), 3), now=T0 + 700)
+    assert baking is not None and baking["trafficDeploymentId"] == D2
+    newer = update(baking, D3, now=T0 + 800, taskDefinition=definition(3)["taskDefinitionArn"])
+    assert selected_deployment(newer) == names.label_value(D2), "traffic stays on the tasks serving it"
+    sets = {
+        deployment_id: replica_set(workload(deployed), 3)
+        for deployment_id, deployed in ((D1, blue_green()), (D2, baking), (D3, newer))
+    }
+    assert superseded_replica_sets(baking, [sets[D1], sets[D2]]) == [], "blue stays through the bake"
+    assert superseded_replica_sets(newer, list(sets.values())) == [sets[D1]["metadata"]["name"]]
+    assert superseded_replica_sets(blue_green(), list(sets.values())) == [], "nothing is held"
+
+
+def test_traffic_steps_are_fixed_once_the_shift_begins() -> None:
+    linear = {"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 10, "stepBakeTimeInMinutes": 1}}
+    record = updated(blue_green(linear))
+    split = blue_green_advanced(record, view_of(record, 3), now=T0 + 700)
+    assert split is not None and split["trafficSplit"]["percent"] == 10.0
+    changed = update(split, None, now=T0 + 710, deploymentConfiguration={"linearConfiguration": {"stepPercent": 50}})
+    assert len(changed["deployments"]) == len(split["deployments"]), "settings alone start no deployment"
+    steps = 1
+    while (later := blue_green_advanced(changed, view_of(changed, 3), now=T0 + 700 + 60 * steps)) is not None:
+        changed, steps = later, steps + 1
+    assert primary_deployment(changed)["lifecycleStage"] == "CLEAN_UP"
+    assert steps == 10, "ten steps of 10%, as the shift began"
+
+
+def test_a_rolling_service_that_turns_blue_green_keeps_its_traffic_on_the_running_tasks() -> None:
+    load_balancer = {"targetGroupArn": TARGET, "containerName": "app", "containerPort": 8080}
+    rolling = completed(create(loadBalancers=[load_balancer]))
+    record = update(rolling, taskDefinition=definition(2)["taskDefinitionArn"], deploymentConfiguration=BLUE_GREEN)
+    assert selected_deployment(record) == names.label_value(D1)

@@ -5,6 +5,7 @@ applied when stored and at every read of a repository's images (images.current_i
 
 import threading
 import time
+from functools import partial
 
 from shim.kube.ecr import RepositoryStore
 from shim.operations.ecr.images import current_images
@@ -28,7 +29,8 @@ class LifecycleSweep:
             carry_on(self.sweep, "could not apply ECR lifecycle policies")
 
     def sweep(self) -> None:
-        """Apply every repository's lifecycle policy once."""
+        """Apply every repository's lifecycle policy once (a failing one does not stop the rest)."""
         for record in self.store.list():
             if record.get("lifecyclePolicyText"):
-                current_images(self.store, self.registry, record)
+                failure = f"could not apply the lifecycle policy of {record['repositoryName']}"
+                carry_on(partial(current_images, self.store, self.registry, record), failure)
