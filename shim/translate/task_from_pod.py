@@ -639,7 +639,16 @@ def task_health(pod: Mapping[str, Any], now: float) -> str:
 
 def health_due_at(pod: Mapping[str, Any]) -> float | None:
     """The next moment the pod's health turns UNHEALTHY by the clock alone (see the module's
-    docstring), or None: a view of the pod made before it is stale after it."""
+    docstring), or None: a view of the pod made before it is stale after it. Asked for every task
+    DescribeTasks shows, so a pod with no unready health-checked container is answered without
+    reading its annotations."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    probed = {
+        c["name"] for c in [*spec.get("initContainers", []), *spec.get("containers", [])] if "readinessProbe" in c
+    }
+    statuses = [*status.get("initContainerStatuses", []), *status.get("containerStatuses", [])]
+    if not any(s["name"] in probed and not s.get("ready") for s in statuses):
+        return None
     due = [c.unhealthy_unless_ready_at for c in _containers(pod) if c.unhealthy_unless_ready_at is not None]
     return min(due, default=None)
 
