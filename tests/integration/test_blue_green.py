@@ -116,7 +116,8 @@ def test_a_rollback_during_the_bake_moves_traffic_back_to_the_old_tasks_at_once(
         return shown if shown.get("lifecycleStage") == "BAKE_TIME" else None
 
     arn = eventually(baking, timeout=60)["serviceDeploymentArn"]
-    assert endpoint_ips(kube, cluster) != blue_ips
+    green_ips = ips_by_revision(kube, cluster)[revision(green)]
+    eventually(lambda: endpoint_ips(kube, cluster) == green_ips, timeout=10)  # the EndpointSlices follow
     ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
     eventually(lambda: endpoint_ips(kube, cluster) == blue_ips, timeout=10)
     eventually(lambda: list(ips_by_revision(kube, cluster)) == [revision(blue)], timeout=30)
