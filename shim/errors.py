@@ -59,6 +59,10 @@ class ServiceNotActiveException(EcsError):
     pass
 
 
+class TaskSetNotFoundException(EcsError):
+    pass
+
+
 class ServiceDeploymentNotFoundException(EcsError):
     pass
 

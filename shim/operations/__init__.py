@@ -16,6 +16,7 @@ from shim.operations import (
     tags,
     task_definitions,
     task_protection,
+    task_sets,
     tasks,
 )
 
@@ -27,6 +28,7 @@ def build_handlers(store: Store) -> dict[str, Handler]:
         task_definitions,
         tasks,
         services,
+        task_sets,
         service_deployments,
         container_instances,
         tags,

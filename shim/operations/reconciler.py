@@ -27,6 +27,7 @@ from shim.operations.services import (
     retire_superseded_replica_sets,
 )
 from shim.operations.task_definitions import remove_unused_deleted_revisions
+from shim.operations.task_sets import follow_task_sets
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
 from shim.translate.blue_green import blue_green_advanced
@@ -42,6 +43,7 @@ from shim.translate.service_to_kube import (
     COMPLETED,
     DRAINING,
     INACTIVE,
+    is_external,
     primary_deployment,
     service_record_observed,
     service_record_rolled_back,
@@ -274,6 +276,9 @@ class Reconciler:
         now = time.time()
         for pod in unhealthy_tasks(record, objects.pods, now):
             self.stop_service_task(record["clusterName"], pod, UNHEALTHY_STOP_REASON)
+        if is_external(record):
+            follow_task_sets(self.store, stored, objects.pods)
+            return
         view = objects.view(self.region, self.account)
         observed = service_record_observed(record, view, now=now)
         if observed["status"] == DRAINING and not objects.pods:

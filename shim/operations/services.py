@@ -31,10 +31,12 @@ from shim.translate.service_to_kube import (
     DAEMON,
     DESIRED_REPLICAS_ANNOTATION,
     DRAINING,
+    EXTERNAL_CONTROLLER,
     INACTIVE,
     LABEL_SERVING,
     TASK_DEFINITION_REQUIRED,
     iam_role,
+    is_external,
     is_held,
     kube_services,
     new_deployment_id,
@@ -45,8 +47,17 @@ from shim.translate.service_to_kube import (
     service_record_observed,
     service_record_updated,
     service_selector,
+    validate_service_params,
     workload_manifest,
     workload_name,
+)
+from shim.translate.task_sets import (
+    external_service_updated,
+    external_service_view,
+    target_group_service_names,
+    target_group_services,
+    task_set_manifest,
+    task_set_workload_name,
 )
 
 MAX_DESCRIBE = 10
@@ -81,11 +92,15 @@ class ServiceObjects:
             stored,
             store.workload(kind, namespace, workload_name(record["serviceName"])),
             [rs for rs in store.replica_sets_in(namespace) if in_service(rs, namespace, selector)],
-            [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)],
+            service_pods(store, record),
             [task.record["task"] for task in store.task_records_in(namespace) if has_labels(task.labels, selector)],
         )
 
     def view(self, region: str, account: str, include_tags: bool = False) -> dict[str, Any]:
+        if is_external(self.record):
+            return external_service_view(
+                self.record, self.pods, region=region, account=account, now=time.time(), include_tags=include_tags
+            )
         return service_view(
             self.record,
             self.workload,
@@ -93,11 +108,17 @@ class ServiceObjects:
             self.pods,
             region=region,
             account=account,
-            cluster_name=self.record["clusterName"],
             now=time.time(),
             include_tags=include_tags,
             stopped_tasks=self.stopped_tasks,
         )
+
+
+def service_pods(store: Store, record: dict[str, Any]) -> list[KubeObject]:
+    """The pods of the service's tasks, whatever their deployment or task set."""
+    namespace = names.cluster_namespace(record["clusterName"])
+    selector = service_selector(record["serviceName"])
+    return [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)]
 
 
 def in_service(obj: KubeObject, namespace: str, selector: dict[str, str]) -> bool:
@@ -213,8 +234,7 @@ def label_serving_tasks(
     service's (read when None)."""
     namespace = names.cluster_namespace(record["clusterName"])
     if pods is None:
-        selector = service_selector(record["serviceName"])
-        pods = [pod for pod in store.pods_in(namespace) if in_service(pod, namespace, selector)]
+        pods = service_pods(store, record)
     for pod_name, serving in serving_label_changes(record, pods).items():
         if (serving is not None) == additions:
             store.patch_pod(namespace, pod_name, {"metadata": {"labels": {LABEL_SERVING: serving}}})
@@ -272,25 +292,65 @@ def await_daemon_set_status(store: Store, daemon_set: KubeObject) -> None:
         time.sleep(0.02)
 
 
+def task_set_objects(store: Store, record: dict[str, Any], task_sets: list[dict[str, Any]]) -> list[KubeObject]:
+    """The Deployments of `task_sets` (entries of `record`), then the Services of every target
+    group the record's task sets name."""
+    namespace = names.cluster_namespace(record["clusterName"])
+    definitions = {
+        entry["taskDefinition"]: find_task_definition(store, entry["taskDefinition"]).record
+        for entry in record["taskSets"]
+    }
+    workloads = []
+    for task_set in task_sets:
+        definition = definitions[task_set["taskDefinition"]]
+        placed_as = {**record, "launchType": task_set.get("launchType")}  # the task set's launch type
+        scheduling = scheduling_for(store, record["clusterName"], placed_as, definition)
+        workloads.append(task_set_manifest(record, task_set, definition, namespace=namespace, scheduling=scheduling))
+    return [*workloads, *target_group_services(record, definitions, namespace=namespace)]
+
+
+def apply_task_sets(store: Store, record: dict[str, Any], task_sets: list[dict[str, Any]]) -> None:
+    for manifest in task_set_objects(store, record, task_sets):
+        store.apply(manifest)
+
+
+def delete_task_set_objects(store: Store, before: dict[str, Any], after: dict[str, Any] | None) -> None:
+    """Delete the Deployments of the task sets `before` has and `after` has not, and the Services
+    of the target groups only they named (`after` None: every one)."""
+    namespace = names.cluster_namespace(before["clusterName"])
+    kept = {entry["id"] for entry in (after or {}).get("taskSets", [])}
+    for task_set in before["taskSets"]:
+        if task_set["id"] not in kept:
+            store.delete_object("Deployment", namespace, task_set_workload_name(before["serviceName"], task_set["id"]))
+    stale = target_group_service_names(before) - (target_group_service_names(after) if after else set())
+    for name in sorted(stale):
+        store.delete_object("Service", namespace, name)
+
+
 def create_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, call)["clusterName"]
     namespace = names.cluster_namespace(cluster_name)
-    if not params.get("taskDefinition"):
-        raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
-    definition = find_active_task_definition(store, params["taskDefinition"])
+    external = (params.get("deploymentController") or {}).get("type") == EXTERNAL_CONTROLLER
+    definition = None
+    if not external:
+        if not params.get("taskDefinition"):
+            raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
+        definition = find_active_task_definition(store, params["taskDefinition"])
     existing = find_service(store, cluster_name, params["serviceName"])
     if existing is not None and existing.record["status"] != INACTIVE:
         raise InvalidParameterException("Creation of service was not idempotent.")
+    resolved = {} if definition is None else {"taskDefinition": definition["taskDefinitionArn"]}
     record = service_record(
-        {**params, "taskDefinition": definition["taskDefinitionArn"], **iam_role(params, call.account)},
+        {**params, **resolved, **iam_role(params, call.account)},
         cluster_name=cluster_name,
         created_at=time.time(),
         created_by=f"arn:aws:iam::{call.account}:root",
         deployment_id=new_deployment_id(),
         task_definition=definition,
     )
-    manifests = service_manifests(store, cluster_name, record)
+    # An EXTERNAL service has no objects until its first task set.
+    manifests = [] if external else service_manifests(store, cluster_name, record)
     check_service_objects(store, manifests)
     labels = {**service_selector(record["serviceName"]), names.LABEL_CLUSTER: names.label_value(cluster_name)}
     try:
@@ -298,7 +358,8 @@ def create_service(store: Store, call: Call) -> Response:
     except Conflict as error:  # another CreateService of this name wrote first
         raise InvalidParameterException("Creation of service was not idempotent.") from error
     try:
-        apply_manifests(store, manifests)
+        if manifests:
+            apply_manifests(store, manifests)
     except Exception:
         delete_service_objects(store, manifests)
         store.delete_service_record(namespace, record_name(record["serviceName"]))
@@ -337,12 +398,30 @@ def update_service(store: Store, call: Call) -> Response:
         return new_record
 
     service = service_named(call, cluster_name, params["service"])
+    found = find_service(store, cluster_name, service)
+    if found is not None and is_external(found.record):
+        return update_external_service(store, call, cluster_name, service)
     saved = save_service_change(store, cluster_name, service, updated)
     try:
         apply_service_record(store, saved.record, written["manifests"])
     except Exception:
         restore_service(store, cluster_name, service, written["previous"])
         raise
+    return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
+
+
+def update_external_service(store: Store, call: Call, cluster_name: str, service: str) -> Response:
+    """UpdateService of an EXTERNAL service: its own settings, its task sets rescaled."""
+
+    def updated(found: Stored) -> dict[str, Any]:
+        if found.record["status"] != ACTIVE:
+            raise ServiceNotActiveException("Service was not ACTIVE.")
+        record = external_service_updated(found.record, call.params)
+        validate_service_params(record)
+        return record
+
+    saved = save_service_change(store, cluster_name, service, updated)
+    apply_task_sets(store, saved.record, saved.record["taskSets"])
     return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
 
 
@@ -367,6 +446,9 @@ def delete_service(store: Store, call: Call) -> Response:
 
     saved = save_service_change(store, cluster_name, service_named(call, cluster_name, params["service"]), draining)
     record = saved.record
+    if is_external(record):
+        delete_task_set_objects(store, record, None)
+        return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
     namespace = names.cluster_namespace(cluster_name)
     kind = "DaemonSet" if record["schedulingStrategy"] == DAEMON else "Deployment"
     store.delete_object(kind, namespace, workload_name(record["serviceName"]))

@@ -14,6 +14,7 @@ from shim.translate.placement import PlacementFailure, PodScheduling, cluster_sc
 from shim.translate.service_to_kube import (
     COMPLETED,
     DAEMON,
+    is_external,
     kube_services,
     new_deployment_id,
     primary_deployment,
@@ -24,6 +25,15 @@ from shim.translate.service_to_kube import (
     workload_manifest,
 )
 from shim.translate.task_definitions import task_definition_view, validate_registration
+from shim.translate.task_sets import (
+    TASK_SET_FIELDS,
+    check_task_set_load_balancers,
+    target_group_services,
+    task_set_entry,
+    task_set_manifest,
+    with_primary,
+    with_task_set,
+)
 from shim.translate.task_to_pod import RunParameters, task_to_pod
 
 Json = dict[str, Any]
@@ -78,7 +88,9 @@ def service_manifests(
     account: str,
 ) -> list[Json]:
     """The Namespace, Deployment or DaemonSet, and Services a CreateService of this task
-    definition creates. Placement that needs the cluster's nodes to decide is left to them."""
+    definition creates (for an EXTERNAL service, those of its first task set, made primary with
+    the service's task definition and load balancers). Placement that needs the cluster's nodes
+    to decide is left to them."""
     service = _Service.created(register_input, create_service_input, cluster_name, region, account)
     return [namespace_manifest(cluster_name), *service.manifests(service.record)]
 
@@ -149,6 +161,8 @@ class _Service:
             deployment_id=new_deployment_id(Random(FIRST_DEPLOYMENT_SEED)),
             task_definition=definition,
         )
+        if is_external(record):
+            record = _with_first_task_set(record, params, definition)
         placement = service_pod_scheduling(record, definition, nodes=[])
         on_cluster = cluster_scheduling(cluster_name, dedicated=False, daemon=record["schedulingStrategy"] == DAEMON)
         scheduling = on_cluster if isinstance(placement, PlacementFailure) else placement.and_then(on_cluster)
@@ -156,5 +170,26 @@ class _Service:
 
     def manifests(self, record: Mapping[str, Any]) -> list[Json]:
         """The workload and Services of `record`, a state of this service."""
+        if is_external(record):
+            return [
+                *(
+                    task_set_manifest(
+                        record, entry, self.definition, namespace=self.namespace, scheduling=self.scheduling
+                    )
+                    for entry in record["taskSets"]
+                ),
+                *target_group_services(
+                    record, {self.definition["taskDefinitionArn"]: self.definition}, namespace=self.namespace
+                ),
+            ]
         workload = workload_manifest(record, self.definition, namespace=self.namespace, scheduling=self.scheduling)
         return [workload, *kube_services(record, self.definition, namespace=self.namespace)]
+
+
+def _with_first_task_set(record: Json, params: Mapping[str, Any], definition: Mapping[str, Any]) -> Json:
+    """An EXTERNAL service with the task set an outside tool would make first: the service's task
+    definition and load balancers at full scale, primary."""
+    check_task_set_load_balancers(params, definition)
+    task_set_params = {key: params[key] for key in TASK_SET_FIELDS if params.get(key)}
+    entry = task_set_entry(task_set_params, task_set_id=new_deployment_id(Random(FIRST_DEPLOYMENT_SEED)), now=0.0)
+    return with_primary(with_task_set(record, entry), entry["id"], 0.0)

@@ -123,6 +123,11 @@ def running_pods(pods: Iterable[Json]) -> list[Json]:
     return [pod for pod in pods if _is_running(pod)]
 
 
+def live_pods(pods: Iterable[Json]) -> list[Json]:
+    """The pods whose tasks are PENDING or RUNNING (not stopping)."""
+    return [pod for pod in pods if _is_alive(pod)]
+
+
 def _failures(pod: Mapping[str, Any]) -> int:
     if _phase(pod) == "Failed":
         return 1
@@ -144,7 +149,7 @@ class _Rollout:
 
     @property
     def live_pods(self) -> list[Json]:
-        return [pod for pod in self.pods if _is_alive(pod)]
+        return live_pods(self.pods)
 
     @property
     def running(self) -> int:
@@ -350,7 +355,6 @@ def service_view(
     *,
     region: str,
     account: str,
-    cluster_name: str,
     now: float,
     include_tags: bool = False,
     stopped_tasks: Sequence[Json] = (),
@@ -358,28 +362,40 @@ def service_view(
     """The ECS `Service` shape of the service, from its workload, ReplicaSets, pods and the
     STOPPED views of its tasks that were stopped (`stopped_tasks`)."""
     state = _ServiceState.of(record, workload, replica_sets, pods, now, stopped_tasks)
-    service_arn = names.service_arn(region, account, cluster_name, record["serviceName"])
-    deployments = _deployment_views(state)
+    view = service_settings_view(record, pods, region=region, account=account, include_tags=include_tags)
+    view.update(
+        desiredCount=state.desired,
+        runningCount=sum(rollout.running for rollout in state.rollouts.values()),
+        pendingCount=sum(rollout.pending for rollout in state.rollouts.values()),
+        taskDefinition=state.primary.entry["taskDefinition"],
+        deployments=_deployment_views(state),
+    )
+    view["events"] = _events(state, view["serviceArn"], stable=record["status"] == ACTIVE and is_stable(view))
+    return view
+
+
+def service_settings_view(
+    record: Mapping[str, Any], pods: Sequence[Json], *, region: str, account: str, include_tags: bool
+) -> Json:
+    """The fields of the ECS `Service` shape that its record holds (and its status, which its
+    `pods` end), without its counts, deployments or events."""
+    cluster_name = record["clusterName"]
     view: Json = {
-        "serviceArn": service_arn,
+        "serviceArn": names.service_arn(region, account, cluster_name, record["serviceName"]),
         "serviceName": record["serviceName"],
         "clusterArn": names.cluster_arn(region, account, cluster_name),
         "loadBalancers": copy.deepcopy(record.get("loadBalancers", [])),
         "serviceRegistries": copy.deepcopy(record.get("serviceRegistries", [])),
         "status": INACTIVE if record["status"] == DRAINING and not pods else record["status"],
-        "desiredCount": state.desired,
-        "runningCount": sum(rollout.running for rollout in state.rollouts.values()),
-        "pendingCount": sum(rollout.pending for rollout in state.rollouts.values()),
         "launchType": record["launchType"],
-        "taskDefinition": state.primary.entry["taskDefinition"],
         "deploymentConfiguration": copy.deepcopy(record["deploymentConfiguration"]),
-        "deployments": deployments,
+        "deployments": [],
         "events": [],
         "createdAt": record["createdAt"],
         "placementConstraints": copy.deepcopy(record.get("placementConstraints", [])),
         "placementStrategy": copy.deepcopy(record.get("placementStrategy", [])),
         "schedulingStrategy": record["schedulingStrategy"],
-        "deploymentController": {"type": "ECS"},
+        "deploymentController": copy.deepcopy(record["deploymentController"]),
         "createdBy": record["createdBy"],
         "enableECSManagedTags": record["enableECSManagedTags"],
         "propagateTags": record["propagateTags"],
@@ -391,7 +407,6 @@ def service_view(
             view[key] = copy.deepcopy(record[key])
     if include_tags:
         view["tags"] = copy.deepcopy(record.get("tags", []))
-    view["events"] = _events(state, service_arn, stable=record["status"] == ACTIVE and is_stable(view))
     return view
 
 

@@ -75,6 +75,8 @@ from shim.translate.zone_rebalancing import DISABLED, rebalancing_setting
 Json = dict[str, Any]
 
 REPLICA = "REPLICA"
+ECS_CONTROLLER = "ECS"
+EXTERNAL_CONTROLLER = "EXTERNAL"
 DAEMON = "DAEMON"
 ACTIVE = "ACTIVE"
 DRAINING = "DRAINING"
@@ -208,23 +210,27 @@ def validate_service_params(params: Mapping[str, Any], *, task_definition: Mappi
         raise InvalidParameterException(
             "Service name must be 1-255 characters: letters (upper and lower case), numbers, hyphens and underscores."
         )
-    if not params.get("taskDefinition"):
+    controller = (params.get("deploymentController") or {}).get("type", ECS_CONTROLLER)
+    if controller not in (ECS_CONTROLLER, EXTERNAL_CONTROLLER):
+        raise UnsupportedFeatureException(
+            f"The {controller} deployment controller is not supported; use ECS or EXTERNAL."
+        )
+    if not params.get("taskDefinition") and controller == ECS_CONTROLLER:
         raise InvalidParameterException(TASK_DEFINITION_REQUIRED)
     strategy = params.get("schedulingStrategy") or REPLICA
+    if controller == EXTERNAL_CONTROLLER:
+        _validate_external(params, strategy)
     _validate_scheduling(params, strategy)
     _validate_deployment_configuration(
         deployment_configuration(params.get("deploymentConfiguration"), strategy), strategy
     )
-    controller = (params.get("deploymentController") or {}).get("type", "ECS")
-    if controller != "ECS":
-        raise UnsupportedFeatureException(f"The {controller} deployment controller is not supported; use ECS.")
     constraints = list(params.get("placementConstraints") or [])
     if task_definition is not None:
         constraints += list(task_definition.get("placementConstraints") or [])
     validate_constraints(constraints)
     validate_strategies(list(params.get("placementStrategy") or []))
     _validate_role(params, task_definition)
-    _validate_load_balancers(params.get("loadBalancers") or [], task_definition)
+    validate_load_balancers(params.get("loadBalancers") or [], task_definition)
     if len(params.get("serviceRegistries") or []) > MAX_SERVICE_REGISTRIES:
         raise InvalidParameterException("A service can have at most one service registry.")
     _validate_registry_ports(params.get("serviceRegistries") or [])
@@ -232,6 +238,15 @@ def validate_service_params(params: Mapping[str, Any], *, task_definition: Mappi
     if grace is not None and grace < 0:
         raise InvalidParameterException("healthCheckGracePeriodSeconds must be greater than or equal to 0.")
     check_tags(params.get("tags") or [])
+
+
+def _validate_external(params: Mapping[str, Any], strategy: str) -> None:
+    if strategy == DAEMON:
+        raise InvalidParameterException(
+            "The EXTERNAL deployment controller does not support the DAEMON scheduling strategy."
+        )
+    if (params.get("deploymentConfiguration") or {}).get("strategy") in TRAFFIC_SHIFTING:
+        raise InvalidParameterException("A service with the EXTERNAL deployment controller has no deployment strategy.")
 
 
 def _validate_registry_ports(registries: Sequence[Mapping[str, Any]]) -> None:
@@ -343,7 +358,7 @@ def _validate_hook(hook: Mapping[str, Any]) -> None:
         )
 
 
-def _validate_load_balancers(
+def validate_load_balancers(
     load_balancers: Sequence[Mapping[str, Any]], task_definition: Mapping[str, Any] | None
 ) -> None:
     if len(load_balancers) > MAX_LOAD_BALANCERS:
@@ -422,14 +437,14 @@ def service_record(
     `task_definition`, when given, the definition it names, for `validate_service_params`)."""
     validate_service_params(params, task_definition=task_definition)
     strategy = params.get("schedulingStrategy") or REPLICA
+    controller = (params.get("deploymentController") or {}).get("type", ECS_CONTROLLER)
     record: Json = {
         "serviceName": params["serviceName"],
         "clusterName": cluster_name,
-        "taskDefinition": params["taskDefinition"],
         "launchType": params.get("launchType") or DEFAULT_LAUNCH_TYPE,
         "schedulingStrategy": strategy,
         "deploymentConfiguration": deployment_configuration(params.get("deploymentConfiguration"), strategy),
-        "deploymentController": {"type": "ECS"},
+        "deploymentController": {"type": controller},
         "placementConstraints": copy.deepcopy(list(params.get("placementConstraints") or [])),
         "placementStrategy": copy.deepcopy(list(params.get("placementStrategy") or [])),
         "loadBalancers": copy.deepcopy(list(params.get("loadBalancers") or [])),
@@ -450,7 +465,11 @@ def service_record(
             record[key] = copy.deepcopy(params[key])
     if params.get("role"):
         record["roleArn"] = params["role"]
-    record["deployments"] = [_new_deployment(record, deployment_id, created_at)]
+    if controller == EXTERNAL_CONTROLLER:
+        # Its tasks are in the task sets an outside tool creates (translate/task_sets.py).
+        return {**record, "deployments": [], "taskSets": []}
+    record["taskDefinition"] = params["taskDefinition"]
+    record["deployments"] = [new_deployment(record, deployment_id, created_at)]
     if shifts_traffic(record):
         record["trafficDeploymentId"] = deployment_id
     return record
@@ -500,7 +519,7 @@ def service_record_updated(
             updated.setdefault("trafficDeploymentId", primary["id"])
             updated.pop("trafficSplit", None)
         primary["status"] = ACTIVE
-        deployment = _new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
+        deployment = new_deployment(updated, new_deployment_id or _generated_deployment_id(), now)
         if shifts_traffic(updated):
             deployment.update(lifecycleStage=PRE_SCALE_UP, blueDeploymentId=updated["trafficDeploymentId"])
         updated["deployments"] = [*updated["deployments"], deployment][-MAX_DEPLOYMENT_HISTORY:]
@@ -562,6 +581,11 @@ def service_record_rolled_back(record: Mapping[str, Any], *, failed_id: str, res
     return updated
 
 
+def is_external(record: Mapping[str, Any]) -> bool:
+    """Whether the service's tasks are in task sets an outside tool drives (EXTERNAL controller)."""
+    return bool(record["deploymentController"]["type"] == EXTERNAL_CONTROLLER)
+
+
 def shifts_traffic(record: Mapping[str, Any]) -> bool:
     return record["deploymentConfiguration"].get("strategy") in TRAFFIC_SHIFTING
 
@@ -585,7 +609,7 @@ def primary_deployment(record: Mapping[str, Any]) -> Json:
     return primary
 
 
-def _new_deployment(record: Mapping[str, Any], deployment_id: str, now: float) -> Json:
+def new_deployment(record: Mapping[str, Any], deployment_id: str, now: float) -> Json:
     deployment: Json = {
         "id": deployment_id,
         "status": PRIMARY,
@@ -864,11 +888,11 @@ def _load_balancer_service(
         if load_balancer.get(key):
             annotations[annotation] = load_balancer[key]
     spec: Json = {
-        "type": _service_type(record),
+        "type": service_type(record),
         "selector": traffic_selector(record),
-        "ports": [_service_port(task_definition, container_name, container_port)],
+        "ports": [service_port(task_definition, container_name, container_port)],
     }
-    return _service(
+    return kube_service(
         load_balancer_service_name(record["serviceName"], container_name, container_port),
         record,
         namespace,
@@ -886,11 +910,11 @@ def _registry_service(
     spec: Json = {"clusterIP": "None", "selector": traffic_selector(record)}
     port = registry.get("containerPort") or registry.get("port")
     if port:
-        spec["ports"] = [_service_port(task_definition, registry.get("containerName"), port)]
-    return _service(registry_service_name(record["serviceName"]), record, namespace, annotations, spec)
+        spec["ports"] = [service_port(task_definition, registry.get("containerName"), port)]
+    return kube_service(registry_service_name(record["serviceName"]), record, namespace, annotations, spec)
 
 
-def _service(name: str, record: Mapping[str, Any], namespace: str, annotations: dict[str, str], spec: Json) -> Json:
+def kube_service(name: str, record: Mapping[str, Any], namespace: str, annotations: dict[str, str], spec: Json) -> Json:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -904,12 +928,12 @@ def _service(name: str, record: Mapping[str, Any], namespace: str, annotations: 
     }
 
 
-def _service_type(record: Mapping[str, Any]) -> str:
+def service_type(record: Mapping[str, Any]) -> str:
     wanted = next((tag.get("value") for tag in record.get("tags", []) if tag["key"] == SERVICE_TYPE_TAG), None)
     return wanted if wanted in SERVICE_TYPES else "ClusterIP"
 
 
-def _service_port(task_definition: Mapping[str, Any], container_name: str | None, port: int) -> Json:
+def service_port(task_definition: Mapping[str, Any], container_name: str | None, port: int) -> Json:
     containers = [c for c in task_definition["containerDefinitions"] if container_name in (None, c["name"])]
     mapping = next((m for c in containers if (m := _port_mapping(c, port)) is not None), None)
     service_port: Json = {"port": port, "targetPort": port, "protocol": "TCP"}

@@ -47,12 +47,13 @@ def ips_by_revision(kube: KubeClients, cluster: str) -> dict[str, list[str]]:
     return {revision: sorted(ips) for revision, ips in found.items()}
 
 
-def endpoint_ips(kube: KubeClients, cluster: str) -> list[str]:
-    """The ready addresses behind the load balancer's Service (its EndpointSlices)."""
+def endpoint_ips(kube: KubeClients, cluster: str, service_selector: str = "ecs.shim.io/service=web") -> list[str]:
+    """The ready addresses behind the load balancer's Service (its EndpointSlices), or the Services
+    `service_selector` selects."""
     slices = kube_json(
         client.DiscoveryV1Api(kube.api).list_namespaced_endpoint_slice,
         cluster_namespace(cluster),
-        label_selector="kubernetes.io/service-name,ecs.shim.io/service=web",
+        label_selector=f"kubernetes.io/service-name,{service_selector}",
     )["items"]
     return sorted(
         address

@@ -41,10 +41,12 @@ FUZZED = (
     "ContinueServiceDeployment",
     "CreateCluster",
     "CreateService",
+    "CreateTaskSet",
     "DeleteAttributes",
     "DeleteCluster",
     "DeleteService",
     "DeleteTaskDefinitions",
+    "DeleteTaskSet",
     "DeregisterTaskDefinition",
     "DescribeClusters",
     "DescribeContainerInstances",
@@ -52,6 +54,7 @@ FUZZED = (
     "DescribeServiceRevisions",
     "DescribeServices",
     "DescribeTaskDefinition",
+    "DescribeTaskSets",
     "DescribeTasks",
     "ExecuteCommand",
     "GetTaskProtection",
@@ -76,7 +79,9 @@ FUZZED = (
     "UpdateClusterSettings",
     "UpdateContainerInstancesState",
     "UpdateService",
+    "UpdateServicePrimaryTaskSet",
     "UpdateTaskProtection",
+    "UpdateTaskSet",
 )
 
 EXAMPLES_PER_OPERATION = 12
@@ -106,6 +111,10 @@ def target(shim: ShimServer, ecs: Any, kube: KubeClients) -> Iterator[Target]:
     )
     # A service with no tasks for the service operations to find (the fuzzer rarely makes one).
     ecs.create_service(cluster=name, serviceName=SERVICE_NAMES[0], taskDefinition=family, desiredCount=0)
+    # And an EXTERNAL one, for the task set operations.
+    ecs.create_service(
+        cluster=name, serviceName=SERVICE_NAMES[1], desiredCount=0, deploymentController={"type": "EXTERNAL"}
+    )
     yield made
     remove_services(ecs, kube, made.cluster)
     stop_every_task(ecs, kube, made.cluster)

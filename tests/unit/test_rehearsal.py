@@ -46,6 +46,22 @@ def test_a_service_becomes_a_deployment_with_its_rollout_and_a_service_per_load_
     }
 
 
+def test_an_external_service_shows_its_first_task_set_and_a_service_per_target_group() -> None:
+    service = {
+        "serviceName": "web",
+        "desiredCount": 4,
+        "deploymentController": {"type": "EXTERNAL"},
+        "loadBalancers": [
+            {"targetGroupArn": "arn:aws:elasticloadbalancing:tg", "containerName": "web", "containerPort": 80}
+        ],
+    }
+    _, deployment, target_group = service_manifests(WEB, service, **WHERE)
+    assert (deployment["kind"], deployment["spec"]["replicas"]) == ("Deployment", 4)
+    assert deployment["metadata"]["name"].startswith("ts-"), "the task set's own Deployment"
+    assert target_group["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert rollout_manifests(WEB, service, **WHERE) == []
+
+
 def test_an_invalid_definition_is_refused_as_ecs_would() -> None:
     with pytest.raises(ClientException):
         task_manifests({**WEB, "family": "no spaces"}, **WHERE)

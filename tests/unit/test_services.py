@@ -276,7 +276,6 @@ def view(
         pods,
         region=REGION,
         account=ACCOUNT,
-        cluster_name=CLUSTER,
         now=now,
         include_tags=include_tags,
         stopped_tasks=stopped_tasks or [],
