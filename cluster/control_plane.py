@@ -233,6 +233,8 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
             "--concurrent-replicaset-syncs=10",
             "--concurrent-daemonset-syncs=4",
             "--concurrent-gc-syncs=40",
+            # Services' HorizontalPodAutoscalers (Application Auto Scaling) act within seconds.
+            "--horizontal-pod-autoscaler-sync-period=5s",
             "--profiling=false",
         ],
         "kube-scheduler": [

@@ -153,3 +153,11 @@ class InvalidTagParameterException(EcsError):
 
 class LifecyclePolicyNotFoundException(EcsError):
     """ECR: the repository has no lifecycle policy."""
+
+
+class ValidationException(EcsError):
+    """Application Auto Scaling's refusal of bad input."""
+
+
+class ObjectNotFoundException(EcsError):
+    pass

@@ -13,6 +13,7 @@ from shim.kube.errors import Conflict, Forbidden, NotFound
 from shim.kube.logs import LogStore
 from shim.kube.store import Store
 from shim.operations import build_handlers
+from shim.operations.autoscaling import build_autoscaling_handlers
 from shim.operations.clusters import new_cluster_spec
 from shim.operations.ecr import build_ecr_handlers
 from shim.operations.ecr.lifecycle import LifecycleSweep
@@ -24,7 +25,7 @@ from shim.operations.reconciler import Reconciler
 from shim.protocol.app import create_app
 from shim.protocol.registry_gate import create_gate_app
 from shim.registry import Registry
-from shim.schemas.model import ECR, LOGS
+from shim.schemas.model import APPLICATION_AUTOSCALING, ECR, LOGS
 from shim.translate.clusters import DEFAULT_CLUSTER
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def create_server_app(config: Config) -> Flask:
     log_store = LogStore(store.kube)
     Reconciler(store, config.region, config.account).start()
     LogCollector(store, log_store).start()
-    other_services = {LOGS: build_log_handlers(log_store)}
+    other_services = {LOGS: build_log_handlers(log_store), APPLICATION_AUTOSCALING: build_autoscaling_handlers(store)}
     if config.registry_file:
         registry = Registry.from_file(config.registry_file)
         repositories = RepositoryStore(store.kube)

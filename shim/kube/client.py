@@ -88,6 +88,7 @@ class KubeClients:
     api: client.ApiClient
     core: client.CoreV1Api
     apps: client.AppsV1Api
+    autoscaling: client.AutoscalingV2Api
     custom: client.CustomObjectsApi
     extensions: client.ApiextensionsV1Api
     authorization: client.AuthorizationV1Api
@@ -144,6 +145,7 @@ def connect(kubeconfig: str | None = None, pool_size: int = 32) -> KubeClients:
         api=api,
         core=client.CoreV1Api(api),
         apps=client.AppsV1Api(api),
+        autoscaling=client.AutoscalingV2Api(api),
         custom=client.CustomObjectsApi(api),
         extensions=client.ApiextensionsV1Api(api),
         authorization=client.AuthorizationV1Api(api),

@@ -55,6 +55,15 @@ def raw_json(call: Callable[..., Any], *args: Any) -> KubeObject:
     return cast(KubeObject, orjson.loads(requested(call, *args, _preload_content=False).data))
 
 
+_APPLIED_KINDS = {
+    "Deployment": ("apis/apps/v1", "deployments"),
+    "DaemonSet": ("apis/apps/v1", "daemonsets"),
+    "Service": ("api/v1", "services"),
+    "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
+}
+"""The API path and resource of each kind `Store.apply` applies."""
+
+
 def task_definition_object_name(family: str, revision: int) -> str:
     return f"{names.dns_label(family)}.{revision}"
 
@@ -111,7 +120,7 @@ class Store:
         self._services = Informer("services", self._list_custom("services")).add_index("namespace", namespace_of)
         self._deployments = Informer(
             "deployments", kube.apps.list_deployment_for_all_namespaces, label_selector=managed
-        )
+        ).add_index("namespace", namespace_of)
         self._daemon_sets = Informer("daemonsets", kube.apps.list_daemon_set_for_all_namespaces, label_selector=managed)
         self._replica_sets = Informer(
             "replicasets", kube.apps.list_replica_set_for_all_namespaces, label_selector=managed
@@ -522,7 +531,8 @@ class Store:
         absent_if_missing(call, GROUP, VERSION, namespace, "services", name)
 
     def apply(self, manifest: KubeObject) -> KubeObject:
-        """Create or update a Deployment, DaemonSet or Service by server-side apply."""
+        """Create or update a Deployment, DaemonSet, Service or HorizontalPodAutoscaler by
+        server-side apply."""
         applied = self._server_side_apply(manifest)
         informer = {"Deployment": self._deployments, "DaemonSet": self._daemon_sets}.get(manifest["kind"])
         if informer is not None:
@@ -540,8 +550,7 @@ class Store:
         server decodes an apply patch as YAML, which refuses the surrogate pair escapes of
         characters outside the Basic Multilingual Plane (an emoji in an environment value)."""
         metadata = manifest["metadata"]
-        group = "api/v1" if manifest["kind"] == "Service" else "apis/apps/v1"
-        plural = {"Deployment": "deployments", "DaemonSet": "daemonsets", "Service": "services"}[manifest["kind"]]
+        group, plural = _APPLIED_KINDS[manifest["kind"]]
         method, url, headers, body, _ = self.kube.api.param_serialize(
             method="PATCH",
             resource_path=f"/{group}/namespaces/{metadata['namespace']}/{plural}/{metadata['name']}",
@@ -563,6 +572,9 @@ class Store:
         informer = self._daemon_sets if kind == "DaemonSet" else self._deployments
         return informer.get(f"{namespace}/{name}")
 
+    def deployments_in(self, namespace: str) -> list[KubeObject]:
+        return self._deployments.indexed("namespace", namespace)
+
     def replica_sets_in(self, namespace: str) -> list[KubeObject]:
         return self._replica_sets.indexed("namespace", namespace)
 
@@ -579,12 +591,19 @@ class Store:
         self._replica_sets.observe(patched)
         return patched
 
+    def autoscaler(self, namespace: str, name: str) -> KubeObject | None:
+        """The HorizontalPodAutoscaler of that name, as the API server has it now."""
+        call = cast(Any, self.kube.autoscaling.read_namespaced_horizontal_pod_autoscaler)
+        return absent_if_missing(raw_json, call, name, namespace)
+
     def delete_object(self, kind: str, namespace: str, name: str) -> None:
-        """Delete a Deployment, DaemonSet or Service (in the background; absent is fine)."""
+        """Delete a Deployment, DaemonSet, Service or HorizontalPodAutoscaler (in the background;
+        absent is fine)."""
         call = {
             "Deployment": self.kube.apps.delete_namespaced_deployment,
             "DaemonSet": self.kube.apps.delete_namespaced_daemon_set,
             "Service": self.kube.core.delete_namespaced_service,
+            "HorizontalPodAutoscaler": self.kube.autoscaling.delete_namespaced_horizontal_pod_autoscaler,
         }[kind]
         absent_if_missing(cast(Any, call), name, namespace, propagation_policy="Background", _preload_content=False)
 

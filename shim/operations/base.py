@@ -1,8 +1,10 @@
-"""What several handlers read from a call the same way: the names a Describe call asks for, and
-whether it includes tags."""
+"""What several handlers do with a call the same way: read the names a Describe call asks for
+and whether it includes tags, and make the call as its caller."""
 
-from shim.calls import Call
-from shim.errors import InvalidParameterException
+from shim.calls import Call, Handler, Response
+from shim.errors import AccessDeniedException, InvalidParameterException
+from shim.kube.errors import Forbidden
+from shim.kube.store import Store
 
 
 def requested(call: Call, member: str, limit: int, what: str, *, empty: str | None = None) -> list[str]:
@@ -19,3 +21,23 @@ def requested(call: Call, member: str, limit: int, what: str, *, empty: str | No
 
 def includes_tags(call: Call) -> bool:
     return "TAGS" in call.params.get("include", [])
+
+
+def as_caller(handler: Handler, service: str, resource: str) -> Handler:
+    """`handler` made as the call's caller, when it has one (an access key mapped to a Kubernetes
+    identity), so that RBAC decides it; a refusal is AccessDeniedException in IAM's words, naming
+    the action `service:<operation>` on `arn:aws:<service>:<region>:<account>:<resource>`."""
+
+    def run_as_caller(call: Call) -> Response:
+        if call.caller is None:
+            return handler(call)
+        try:
+            with Store.acting_as(call.caller):
+                return handler(call)
+        except Forbidden:
+            raise AccessDeniedException(
+                f"User: arn:aws:iam::{call.account}:user/{call.caller.iam_user} is not authorized to perform: "
+                f"{service}:{call.operation} on resource: arn:aws:{service}:{call.region}:{call.account}:{resource}"
+            ) from None
+
+    return run_as_caller

@@ -22,6 +22,7 @@ from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.services import (
     ServiceObjects,
+    apply_autoscaler,
     apply_service_objects,
     label_serving_tasks,
     retire_superseded_replica_sets,
@@ -30,6 +31,7 @@ from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.task_sets import follow_task_sets
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
+from shim.translate.autoscaling import autoscaled, due_actions, scheduled, settings_of
 from shim.translate.blue_green import blue_green_advanced
 from shim.translate.service_from_kube import (
     UNHEALTHY_STOP_REASON,
@@ -47,6 +49,7 @@ from shim.translate.service_to_kube import (
     primary_deployment,
     service_record_observed,
     service_record_rolled_back,
+    workload_name,
 )
 from shim.translate.task_from_pod import (
     ESSENTIAL_CONTAINER_EXITED,
@@ -269,9 +272,11 @@ class Reconciler:
                 carry_on(partial(self.follow_service, stored), failure, expected=(NotFound, Conflict))
 
     def follow_service(self, stored: Stored) -> None:
-        record = stored.record
-        if record["status"] == INACTIVE:
+        if stored.record["status"] == INACTIVE:
             return
+        if settings_of(stored.record).get("target"):
+            stored = self.follow_autoscaling(stored)
+        record = stored.record
         objects = ServiceObjects.load(self.store, stored)
         now = time.time()
         for pod in unhealthy_tasks(record, objects.pods, now):
@@ -308,6 +313,21 @@ class Reconciler:
         if step is not None and step.stop is not None:
             reason = REBALANCING_STOP_REASON.format(deployment_id=primary_deployment(observed)["id"])
             self.stop_service_task(record["clusterName"], step.stop, reason)
+
+    def follow_autoscaling(self, stored: Stored) -> Stored:
+        """Take the desired count the service's HPA set, and run its scheduled actions that are
+        due (translate/autoscaling.py); the record as it now stands."""
+        record, now = stored.record, time.time()
+        namespace = str(stored.namespace)
+        updated = autoscaled(record, self.store.autoscaler(namespace, workload_name(record["serviceName"]))) or record
+        for action in due_actions(updated, now):
+            updated = scheduled(updated, action, now)
+        if updated == record:
+            return stored
+        saved = self.store.save_service_record(namespace, stored.name, stored.labels, updated, stored)
+        apply_service_objects(self.store, record["clusterName"], updated)
+        apply_autoscaler(self.store, updated)
+        return saved
 
     def zone_rebalancing(
         self, record: dict[str, Any], view: dict[str, Any], objects: ServiceObjects, now: float

@@ -22,6 +22,7 @@ from shim.operations.clusters import active_cluster
 from shim.operations.pagination import page
 from shim.operations.task_definitions import find_active_task_definition, find_task_definition
 from shim.translate import names
+from shim.translate.autoscaling import autoscaler_manifest, settings_of
 from shim.translate.blue_green import blue_green_advanced, serving_label_changes, superseded_replica_sets
 from shim.translate.container_instances import instance_facts
 from shim.translate.placement import CandidateNode, PlacementFailure, PodScheduling, cluster_scheduling, on_no_node
@@ -327,6 +328,16 @@ def delete_task_set_objects(store: Store, before: dict[str, Any], after: dict[st
         store.delete_object("Service", namespace, name)
 
 
+def apply_autoscaler(store: Store, record: dict[str, Any]) -> None:
+    """Make the service's HorizontalPodAutoscaler match its auto scaling settings (none: no HPA)."""
+    namespace = names.cluster_namespace(record["clusterName"])
+    manifest = autoscaler_manifest(record, namespace)
+    if manifest is None:
+        store.delete_object("HorizontalPodAutoscaler", namespace, workload_name(record["serviceName"]))
+    else:
+        store.apply(manifest)
+
+
 def create_service(store: Store, call: Call) -> Response:
     params = call.params
     cluster_name = active_cluster(store, call)["clusterName"]
@@ -442,7 +453,8 @@ def delete_service(store: Store, call: Call) -> Response:
             raise ServiceNotFoundException(SERVICE_NOT_FOUND)
         if record["status"] == ACTIVE and record.get("desiredCount", 0) > 0 and not params.get("force"):
             raise InvalidParameterException("The service cannot be stopped while it is scaled above 0.")
-        return {**record, "status": DRAINING, "desiredCount": 0}
+        task_sets = [{**task_set, "status": DRAINING} for task_set in record.get("taskSets", [])]
+        return {**record, "status": DRAINING, "desiredCount": 0, **({"taskSets": task_sets} if task_sets else {})}
 
     saved = save_service_change(store, cluster_name, service_named(call, cluster_name, params["service"]), draining)
     record = saved.record
@@ -451,6 +463,8 @@ def delete_service(store: Store, call: Call) -> Response:
         return {"service": ServiceObjects.load(store, saved).view(call.region, call.account)}
     namespace = names.cluster_namespace(cluster_name)
     kind = "DaemonSet" if record["schedulingStrategy"] == DAEMON else "Deployment"
+    if settings_of(record):
+        apply_autoscaler(store, record)  # a DRAINING service has none
     store.delete_object(kind, namespace, workload_name(record["serviceName"]))
     definition = find_task_definition(store, primary_deployment(record)["taskDefinition"]).record
     for manifest in kube_services(record, definition, namespace=namespace):

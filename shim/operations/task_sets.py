@@ -22,39 +22,43 @@ from shim.operations.services import (
     check_service_objects,
     delete_task_set_objects,
     find_service,
+    in_service,
     save_service_change,
     service_named,
     service_pods,
     task_set_objects,
 )
 from shim.operations.task_definitions import find_active_task_definition
-from shim.translate.service_to_kube import ACTIVE, DRAINING, INACTIVE, new_deployment_id
+from shim.translate.service_to_kube import ACTIVE, DRAINING, INACTIVE, new_deployment_id, service_selector
 from shim.translate.task_sets import (
     check_external,
     check_task_set_load_balancers,
     checked_scale,
     drained_task_sets,
     find_task_set,
+    names_task_set,
     shown_task_sets,
     task_set_arn,
     task_set_entry,
     task_set_view,
+    task_set_workload_name,
     with_primary,
     with_task_set,
+    without_task_sets,
 )
 
 Json = dict[str, Any]
 MAX_DESCRIBE = 10
 
 
-def external_service(store: Store, call: Call) -> Stored:
-    """The EXTERNAL service a task set call names, ACTIVE."""
+def external_service(store: Store, call: Call, statuses: tuple[str, ...] = (ACTIVE,)) -> Stored:
+    """The EXTERNAL service a task set call names, in one of `statuses`."""
     cluster_name = active_cluster(store, call)["clusterName"]
     found = find_service(store, cluster_name, service_named(call, cluster_name, call.params["service"]))
     if found is None:
         raise ServiceNotFoundException(SERVICE_NOT_FOUND)
     check_external(found.record)
-    if found.record["status"] != ACTIVE:
+    if found.record["status"] not in statuses:
         raise ServiceNotActiveException("Service was not ACTIVE.")
     return found
 
@@ -85,24 +89,23 @@ def shown(store: Store, call: Call, record: Json, task_set_id: str, include_tags
 def create_task_set(store: Store, call: Call) -> Response:
     params = call.params
     found = external_service(store, call)
+    token = params.get("clientToken")
+    retried = next((entry for entry in found.record["taskSets"] if token and entry.get("clientToken") == token), None)
+    if retried is not None:  # the same request again: its task set, not a second one
+        return {"taskSet": shown(store, call, found.record, retried["id"], include_tags=True)}
     definition = find_active_task_definition(store, params["taskDefinition"])
     check_task_set_load_balancers(params, definition)
-    entry = task_set_entry(
-        {**params, "taskDefinition": definition["taskDefinitionArn"]}, task_set_id=new_deployment_id(), now=time.time()
-    )
+    resolved = {**params, "taskDefinition": definition["taskDefinitionArn"]}
+    entry = task_set_entry(resolved, found.record, task_set_id=new_deployment_id(), now=time.time())
     check_service_objects(store, task_set_objects(store, with_task_set(found.record, entry), [entry]))
     saved = change_task_sets(store, found, lambda record: with_task_set(record, entry))
     try:
         apply_task_sets(store, saved, [entry])
     except Exception:
-        without = change_task_sets(store, found, lambda record: remove_task_set(record, entry["id"]))
+        without = change_task_sets(store, found, lambda record: without_task_sets(record, {entry["id"]}))
         delete_task_set_objects(store, saved, without)
         raise
     return {"taskSet": shown(store, call, saved, entry["id"], include_tags=True)}
-
-
-def remove_task_set(record: Json, task_set_id: str) -> Json:
-    return {**record, "taskSets": [entry for entry in record["taskSets"] if entry["id"] != task_set_id]}
 
 
 def update_task_set(store: Store, call: Call) -> Response:
@@ -149,55 +152,67 @@ def update_service_primary_task_set(store: Store, call: Call) -> Response:
 
 
 def describe_task_sets(store: Store, call: Call) -> Response:
-    cluster_name = active_cluster(store, call)["clusterName"]
-    found = find_service(store, cluster_name, service_named(call, cluster_name, call.params["service"]))
-    if found is None:
-        raise ServiceNotFoundException(SERVICE_NOT_FOUND)
-    record = found.record
-    check_external(record)
-    if record["status"] == INACTIVE:
-        raise ServiceNotActiveException("Service was not ACTIVE.")
+    record = external_service(store, call, (ACTIVE, DRAINING)).record
     wanted = call.params.get("taskSets") or []
     if len(wanted) > MAX_DESCRIBE:
         raise InvalidParameterException(f"Too many task sets requested: at most {MAX_DESCRIBE}.")
     pods = service_pods(store, record)
     now, include_tags = time.time(), includes_tags(call)
-    views = {
-        entry["id"]: task_set_view(
-            record, entry, pods, region=call.region, account=call.account, now=now, include_tags=include_tags
-        )
-        for entry in shown_task_sets(record, pods)
-    }
-    if not wanted:
-        return {"taskSets": list(views.values()), "failures": []}
-    task_sets, failures = [], []
-    for reference in wanted:
-        match = next((view for view in views.values() if reference in (view["id"], view["taskSetArn"])), None)
-        if match is None:
-            arn = (
-                reference
-                if reference.startswith("arn:")
-                else task_set_arn(call.region, call.account, record, reference)
-            )
-            failures.append({"arn": arn, "reason": "MISSING"})
-        else:
-            task_sets.append(match)
-    return {"taskSets": task_sets, "failures": failures}
+    shown_sets = shown_task_sets(record, pods)
+    if wanted:
+        shown_sets = [entry for entry in shown_sets if any(names_task_set(record, entry, ref) for ref in wanted)]
+    views = [
+        task_set_view(record, entry, pods, region=call.region, account=call.account, now=now, include_tags=include_tags)
+        for entry in shown_sets
+    ]
+    failures = [
+        {
+            "arn": ref if ref.startswith("arn:") else task_set_arn(call.region, call.account, record, ref),
+            "reason": "MISSING",
+        }
+        for ref in wanted
+        if not any(names_task_set(record, entry, ref) for entry in shown_sets)
+    ]
+    return {"taskSets": views, "failures": [{**failure, "reason": "MISSING"} for failure in failures]}
 
 
 def follow_task_sets(store: Store, stored: Stored, pods: list[KubeObject]) -> None:
     """What the reconciler does for an EXTERNAL service whose tasks' pods are `pods`: drained
-    task sets leave the record with their objects, and a deleted service whose tasks are all gone
-    becomes INACTIVE."""
+    task sets leave the record with their objects, a deleted service whose tasks are all gone
+    becomes INACTIVE, and a task set Deployment its record does not have (one a call applied
+    again after it was removed) goes."""
     record = stored.record
-    drained = {entry["id"] for entry in drained_task_sets(record, pods)}
-    updated = {**record, "taskSets": [entry for entry in record["taskSets"] if entry["id"] not in drained]}
+    updated = without_task_sets(record, {entry["id"] for entry in drained_task_sets(record, pods)})
     if record["status"] == DRAINING and not pods:
         updated["status"] = INACTIVE
-    if updated == record:
-        return
-    store.save_service_record(str(stored.namespace), stored.name, stored.labels, updated, stored)
-    delete_task_set_objects(store, record, updated)
+    if updated != record:
+        store.save_service_record(str(stored.namespace), stored.name, stored.labels, updated, stored)
+        delete_task_set_objects(store, record, updated)
+    remove_stray_task_set_deployments(store, stored)
+
+
+def remove_stray_task_set_deployments(store: Store, stored: Stored) -> None:
+    namespace = str(stored.namespace)
+    service = stored.record["serviceName"]
+    deployments = [
+        deployment["metadata"]["name"]
+        for deployment in store.deployments_in(namespace)
+        if in_service(deployment, namespace, service_selector(service))
+        and deployment["metadata"]["name"].startswith("ts-")
+    ]
+    strays = set(deployments) - task_set_workloads(stored.record)
+    if strays:  # asked again of the API server: a record is saved before its objects are applied
+        current = store.get_service_record(namespace, stored.name, cached=False)
+        strays -= task_set_workloads(current.record) if current is not None else set()
+    for name in sorted(strays):
+        store.delete_object("Deployment", namespace, name)
+
+
+def task_set_workloads(record: Json) -> set[str]:
+    """The names of the Deployments of the record's task sets (none once it is deleted)."""
+    if record["status"] != ACTIVE:
+        return set()
+    return {task_set_workload_name(record["serviceName"], entry["id"]) for entry in record["taskSets"]}
 
 
 def handlers(store: Store) -> dict[str, Handler]:

@@ -31,11 +31,20 @@ from shim.errors import (
     ServerException,
     UnknownOperationException,
     UnsupportedFeatureException,
+    ValidationException,
 )
 from shim.protocol.exec import exec_session
 from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
-from shim.schemas.model import ECR, ECS, LOGS, operation_names, service_of_target_prefix, target_prefix
+from shim.schemas.model import (
+    APPLICATION_AUTOSCALING,
+    ECR,
+    ECS,
+    LOGS,
+    operation_names,
+    service_of_target_prefix,
+    target_prefix,
+)
 from shim.schemas.requests import validate_request
 from shim.sessions import SessionOpener
 
@@ -56,7 +65,12 @@ class RequestTimeoutException(EcsError):
     status = 408
 
 
-SERVICE_NAMES = {ECS: "Amazon ECS", LOGS: "Amazon CloudWatch Logs", ECR: "Amazon ECR"}
+SERVICE_NAMES = {
+    ECS: "Amazon ECS",
+    LOGS: "Amazon CloudWatch Logs",
+    ECR: "Amazon ECR",
+    APPLICATION_AUTOSCALING: "Application Auto Scaling",
+}
 
 
 def create_app(
@@ -192,6 +206,8 @@ def _operation(target: str | None, service: str) -> str:
 def _unserved(service: str, operation: str) -> EcsError:
     """The answer to an operation of the model that has no handler, in the service's own terms."""
     message = f"The operation {operation} is not supported by ecs-shim yet."
+    if service == APPLICATION_AUTOSCALING:
+        return ValidationException(message)
     return UnsupportedFeatureException(message) if service == ECS else InvalidOperationException(message)
 
 

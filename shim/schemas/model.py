@@ -1,5 +1,6 @@
 """botocore's service models, loaded once: the specification of every operation's shapes, for
-each AWS service the server speaks (`ecs`, `logs` for CloudWatch Logs, `ecr` for ECR)."""
+each AWS service the server speaks (`ecs`, `logs` for CloudWatch Logs, `ecr` for ECR,
+`application-autoscaling` for Application Auto Scaling)."""
 
 import functools
 
@@ -9,7 +10,8 @@ from botocore.model import OperationModel, ServiceModel, StructureShape
 ECS = "ecs"
 LOGS = "logs"
 ECR = "ecr"
-SERVICES = (ECS, LOGS, ECR)
+APPLICATION_AUTOSCALING = "application-autoscaling"
+SERVICES = (ECS, LOGS, ECR, APPLICATION_AUTOSCALING)
 """The services served on one endpoint, by their SigV4 signing names."""
 
 

@@ -34,8 +34,8 @@ from botocore.model import Shape
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from shim.calls import Params
-from shim.errors import InvalidParameterException, SerializationException
-from shim.schemas.model import ECS, input_shape, service_model
+from shim.errors import EcsError, InvalidParameterException, SerializationException, ValidationException
+from shim.schemas.model import APPLICATION_AUTOSCALING, ECS, input_shape, service_model
 
 WRONG_TYPE = "wrong JSON type"
 MUST_NOT_BE_NULL = "Member must not be null"
@@ -60,7 +60,7 @@ def validate_request(operation: str, body: Mapping[str, Any], service: str = ECS
     try:
         params: Params = _operation_schema(service, operation).load(body)
     except ValidationError as error:
-        raise _ecs_error(list(_problems(error.messages, input_shape(operation, service), body, ""))) from None
+        raise _refusal(list(_problems(error.messages, input_shape(operation, service), body, "")), service) from None
     return params
 
 
@@ -242,10 +242,12 @@ def _json_token(value: Any) -> str:
     return "NUMBER_VALUE"
 
 
-def _ecs_error(problems: list[_Problem]) -> SerializationException | InvalidParameterException:
+def _refusal(problems: list[_Problem], service: str) -> EcsError:
+    """The error `service` answers input its model refuses with."""
     for problem in problems:
         if problem.deserializing:
             return SerializationException(problem.text)
     count = len(problems)
     heading = f"{count} validation error{'s' if count > 1 else ''} detected: "
-    return InvalidParameterException(heading + "; ".join(problem.text for problem in problems))
+    refused = ValidationException if service == APPLICATION_AUTOSCALING else InvalidParameterException
+    return refused(heading + "; ".join(problem.text for problem in problems))

@@ -194,6 +194,7 @@ NAMESPACED_GRANTS: list[tuple[list[str], list[str], list[str]]] = [
     (["apps"], ["deployments", "daemonsets"], ["get", "list", "watch", "create", "update", "patch", "delete"]),
     (["apps"], ["replicasets"], ["get", "list", "watch", "patch"]),
     ([ECS_GROUP], ["tasks", "services"], ["get", "list", "watch", "create", "update", "patch", "delete"]),
+    (["autoscaling"], ["horizontalpodautoscalers"], ["get", "create", "update", "patch", "delete"]),
 ]
 """What a team needs in its clusters' Namespaces to run tasks and services there: the objects the
 server writes for it, as it (see the server's own ClusterRole in manifests/deploy/)."""

@@ -191,5 +191,6 @@ def _with_first_task_set(record: Json, params: Mapping[str, Any], definition: Ma
     definition and load balancers at full scale, primary."""
     check_task_set_load_balancers(params, definition)
     task_set_params = {key: params[key] for key in TASK_SET_FIELDS if params.get(key)}
-    entry = task_set_entry(task_set_params, task_set_id=new_deployment_id(Random(FIRST_DEPLOYMENT_SEED)), now=0.0)
+    task_set_id = new_deployment_id(Random(FIRST_DEPLOYMENT_SEED))
+    entry = task_set_entry(task_set_params, record, task_set_id=task_set_id, now=0.0)
     return with_primary(with_task_set(record, entry), entry["id"], 0.0)

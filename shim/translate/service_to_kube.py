@@ -505,6 +505,8 @@ def service_record_updated(
     updated["availabilityZoneRebalancing"] = rebalancing_setting(
         params, record.get("availabilityZoneRebalancing") or DISABLED
     )
+    if params.get("desiredCount") is not None:
+        updated["desiredCountAt"] = now  # an autoscaler's later decision takes over from here
     validate_service_params(updated, task_definition=task_definition)
     changed = any(updated.get(key) != record.get(key) for key in TEMPLATE_FIELDS)
     primary = primary_deployment(updated)

@@ -215,7 +215,7 @@ def revisions_in_use(
 ) -> set[tuple[str, int]]:
     """(family, revision) of every revision in use: by a task's pod (running, or stopped and not
     yet swept), by a stopped task's record (`{"task": view}`) while it is retained, or by a
-    service record that is not INACTIVE (its task definition and every deployment's)."""
+    service record that is not INACTIVE (its task definition and every deployment's and task set's)."""
     arns = [
         *((pod["metadata"].get("annotations") or {}).get(ANNOTATION_TASK_DEFINITION_ARN, "") for pod in pods),
         *(record["task"].get("taskDefinitionArn", "") for record in stopped_tasks),
@@ -226,7 +226,7 @@ def revisions_in_use(
 
 def _service_revisions(service: Mapping[str, Any]) -> Iterator[str]:
     yield service.get("taskDefinition", "")
-    for deployment in service.get("deployments", []):
+    for deployment in [*service.get("deployments", []), *service.get("taskSets", [])]:
         yield deployment.get("taskDefinition", "")
 
 

@@ -57,9 +57,16 @@ TASK_SET_FIELDS = (
     "loadBalancers",
     "serviceRegistries",
 )
-"""What a task set fixes for its tasks; the service shows its PRIMARY task set's."""
-SERVICE_FIELDS_OF_TASK_SETS = ("taskDefinition", "launchType", "networkConfiguration", "loadBalancers")
-"""UpdateService refuses these for an EXTERNAL service: a new task set carries them."""
+"""What a task set fixes for its tasks: the service shows its PRIMARY task set's, and UpdateService
+refuses them for an EXTERNAL service (a new task set carries them)."""
+EXTERNAL_SERVICE_FIELDS = (
+    "desiredCount",
+    "healthCheckGracePeriodSeconds",
+    "propagateTags",
+    "enableECSManagedTags",
+    "enableExecuteCommand",
+)
+"""What UpdateService changes of an EXTERNAL service's own (besides its placement)."""
 DEFAULT_SCALE = {"value": 100.0, "unit": "PERCENT"}
 STEADY_STATE = "STEADY_STATE"
 STABILIZING = "STABILIZING"
@@ -85,9 +92,10 @@ def checked_scale(scale: Mapping[str, Any] | None) -> Json:
     return {"value": float(value), "unit": unit}
 
 
-def task_set_entry(params: Mapping[str, Any], *, task_set_id: str, now: float) -> Json:
-    """The task set CreateTaskSet adds to the service record (`params["taskDefinition"]` is the
-    resolved ARN, checked against `definition` by the caller)."""
+def task_set_entry(params: Mapping[str, Any], record: Mapping[str, Any], *, task_set_id: str, now: float) -> Json:
+    """The task set CreateTaskSet adds to the service `record` (`params["taskDefinition"]` is the
+    resolved ARN). The tags its tasks get and whether they allow ECS Exec are fixed now, from the
+    service as it is, as ECS fixes them when it launches tasks."""
     if params.get("launchType") and params.get("capacityProviderStrategy"):
         raise InvalidParameterException(
             "Specifying both a launch type and capacity provider strategy is not supported."
@@ -103,11 +111,14 @@ def task_set_entry(params: Mapping[str, Any], *, task_set_id: str, now: float) -
         "loadBalancers": copy.deepcopy(list(params.get("loadBalancers") or [])),
         "serviceRegistries": copy.deepcopy(list(params.get("serviceRegistries") or [])),
     }
-    for key in ("taskDefinition", "externalId", "capacityProviderStrategy", "platformVersion", "networkConfiguration"):
-        if params.get(key):
+    for key in (*TASK_SET_FIELDS, "externalId", "clientToken"):
+        if params.get(key) and key not in entry:
             entry[key] = copy.deepcopy(params[key])
     if not params.get("capacityProviderStrategy"):
         entry["launchType"] = params.get("launchType") or DEFAULT_LAUNCH_TYPE
+    launched = new_deployment(_as_service(record, entry), task_set_id, now)
+    entry["taskTags"] = launched.get("tags", [])
+    entry["enableExecuteCommand"] = bool(launched.get("enableExecuteCommand"))
     return entry
 
 
@@ -120,17 +131,27 @@ def check_task_set_load_balancers(params: Mapping[str, Any], task_definition: Ma
 
 def find_task_set(record: Mapping[str, Any], reference: str) -> Json:
     """The task set `reference` (its id or ARN) names, or ECS's TaskSetNotFoundException."""
-    for task_set in record["taskSets"]:
-        if reference == task_set["id"] or reference.endswith(f"/{task_set['id']}"):
-            found: Json = task_set
-            return found
-    raise TaskSetNotFoundException(TASK_SET_NOT_FOUND)
+    found: Json | None = next((entry for entry in record["taskSets"] if names_task_set(record, entry, reference)), None)
+    if found is None:
+        raise TaskSetNotFoundException(TASK_SET_NOT_FOUND)
+    return found
+
+
+def names_task_set(record: Mapping[str, Any], task_set: Mapping[str, Any], reference: str) -> bool:
+    """Whether `reference` is the task set's id or its ARN (in any region and account: the
+    server is one of each)."""
+    path = f":task-set/{record['clusterName']}/{record['serviceName']}/{task_set['id']}"
+    return reference == task_set["id"] or (reference.startswith("arn:") and reference.endswith(path))
 
 
 def with_task_set(record: Mapping[str, Any], task_set: Mapping[str, Any]) -> Json:
     """The record with `task_set` in place of the task set of its id (or added)."""
-    others = [entry for entry in record["taskSets"] if entry["id"] != task_set["id"]]
-    return {**record, "taskSets": [*others, copy.deepcopy(dict(task_set))]}
+    others = without_task_sets(record, {task_set["id"]})
+    return {**others, "taskSets": [*others["taskSets"], copy.deepcopy(dict(task_set))]}
+
+
+def without_task_sets(record: Mapping[str, Any], task_set_ids: set[str]) -> Json:
+    return {**record, "taskSets": [entry for entry in record["taskSets"] if entry["id"] not in task_set_ids]}
 
 
 def with_primary(record: Mapping[str, Any], task_set_id: str, now: float) -> Json:
@@ -147,14 +168,14 @@ def with_primary(record: Mapping[str, Any], task_set_id: str, now: float) -> Jso
 def external_service_updated(record: Mapping[str, Any], params: Mapping[str, Any]) -> Json:
     """An EXTERNAL service after UpdateService: its desired count and the settings of its own;
     what a task set fixes takes a new task set, as ECS requires."""
-    refused = [key for key in SERVICE_FIELDS_OF_TASK_SETS if params.get(key)]
+    refused = [key for key in TASK_SET_FIELDS if params.get(key)]
     if refused or params.get("forceNewDeployment"):
         what = ", ".join(refused) or "forceNewDeployment"
         raise InvalidParameterException(
             f"{what} cannot be updated for a service with the EXTERNAL deployment controller; create a task set."
         )
     updated = copy.deepcopy(dict(record))
-    for key in ("desiredCount", "healthCheckGracePeriodSeconds", "propagateTags", "enableECSManagedTags"):
+    for key in (*EXTERNAL_SERVICE_FIELDS, "placementConstraints", "placementStrategy"):
         if params.get(key) is not None:
             updated[key] = params[key]
     for key, value in (params.get("deploymentConfiguration") or {}).items():
@@ -163,11 +184,11 @@ def external_service_updated(record: Mapping[str, Any], params: Mapping[str, Any
 
 
 def drained_task_sets(record: Mapping[str, Any], pods: Sequence[Json]) -> list[Json]:
-    """The DRAINING task sets whose tasks have all stopped: they go from the record."""
+    """The DRAINING task sets whose tasks' pods are all gone: they go from the record."""
     return [
         task_set
         for task_set in record.get("taskSets", [])
-        if task_set["status"] == DRAINING and not live_pods(task_set_pods(task_set, pods))
+        if task_set["status"] == DRAINING and not task_set_pods(task_set, pods)
     ]
 
 
@@ -217,21 +238,40 @@ def task_set_manifest(
     scheduling: PodScheduling | None,
 ) -> Json:
     """The Deployment running the task set's tasks."""
-    as_service = {
-        **record,
-        **{key: copy.deepcopy(task_set[key]) for key in TASK_SET_FIELDS if key in task_set},
-        "launchType": task_set.get("launchType") or DEFAULT_LAUNCH_TYPE,
-        "schedulingStrategy": REPLICA,
-        "desiredCount": computed_desired_count(record, task_set),
-        "status": ACTIVE,
-    }
-    as_service["deployments"] = [new_deployment(as_service, task_set["id"], task_set["createdAt"])]
+    as_service = _as_service(record, task_set)
+    deployment = new_deployment(as_service, task_set["id"], task_set["createdAt"])
+    deployment.pop("tags", None)
+    deployment.pop("enableExecuteCommand", None)
+    if task_set.get("taskTags"):
+        deployment["tags"] = copy.deepcopy(task_set["taskTags"])
+    if task_set.get("enableExecuteCommand"):
+        deployment["enableExecuteCommand"] = True
+    as_service["deployments"] = [deployment]
     manifest = workload_manifest(as_service, task_definition, namespace=namespace, scheduling=scheduling)
     manifest["metadata"]["name"] = task_set_workload_name(record["serviceName"], task_set["id"])
     manifest["spec"]["selector"]["matchLabels"] = task_set_selector(record, task_set)
     labels = manifest["spec"]["template"]["metadata"]["labels"]
     labels.update({target_group_label(_target(lb)): "true" for lb in task_set.get("loadBalancers", [])})
     return manifest
+
+
+def _as_service(record: Mapping[str, Any], task_set: Mapping[str, Any]) -> Json:
+    """The service record as one service running only the task set's tasks would be: what
+    `workload_manifest` makes the task set's Deployment from (no circuit breaker: ECS has none
+    for task sets)."""
+    configuration = {
+        **record["deploymentConfiguration"],
+        "deploymentCircuitBreaker": {"enable": False, "rollback": False},
+    }
+    return {
+        **record,
+        **{key: copy.deepcopy(task_set[key]) for key in TASK_SET_FIELDS if key in task_set},
+        "launchType": task_set.get("launchType") or DEFAULT_LAUNCH_TYPE,
+        "schedulingStrategy": REPLICA,
+        "desiredCount": computed_desired_count(record, task_set),
+        "status": ACTIVE,
+        "deploymentConfiguration": configuration,
+    }
 
 
 def task_set_selector(record: Mapping[str, Any], task_set: Mapping[str, Any]) -> dict[str, str]:
@@ -334,11 +374,11 @@ def external_service_view(
         task_set_view(record, task_set, pods, region=region, account=account, now=now)
         for task_set in shown_task_sets(record, pods)
     ]
-    for key in SERVICE_FIELDS_OF_TASK_SETS:
+    for key in TASK_SET_FIELDS:
         view.pop(key, None)
     primary = next((task_set for task_set in task_sets if task_set["status"] == PRIMARY), None)
     if primary is not None:
-        view.update({key: copy.deepcopy(primary[key]) for key in SERVICE_FIELDS_OF_TASK_SETS if key in primary})
+        view.update({key: copy.deepcopy(primary[key]) for key in TASK_SET_FIELDS if key in primary})
     view.update(
         desiredCount=record["desiredCount"] if record["status"] == ACTIVE else 0,
         runningCount=sum(task_set["runningCount"] for task_set in task_sets),

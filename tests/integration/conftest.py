@@ -154,17 +154,17 @@ def ecs(shim: ShimServer) -> Any:
     return ecs_client(shim.url)
 
 
-def run_aws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real AWS CLI, pointed at the shim."""
+def run_aws(url: str, *args: str, service: str = "ecs") -> subprocess.CompletedProcess[str]:
+    """The real AWS CLI, pointed at the shim: `aws <service> ARGS --output json`."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
         "AWS_SECRET_ACCESS_KEY": "secret",
         "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL_ECS": url,
+        "AWS_ENDPOINT_URL": url,
     }
     aws = str(Path(sys.executable).with_name("aws"))
-    return subprocess.run([aws, "ecs", *args, "--output", "json"], env=env, capture_output=True, text=True)
+    return subprocess.run([aws, service, *args, "--output", "json"], env=env, capture_output=True, text=True)
 
 
 def unique_name(prefix: str) -> str:
@@ -290,7 +290,7 @@ def check_wire_response(operation_model: Any, response_dict: dict[str, Any], **_
     assert response_dict["headers"].get("x-amzn-RequestId")
     body = json.loads(response_dict["body"]) if response_dict["body"] else {}
     if response_dict["status_code"] == 200:
-        assert output_problems(operation_model.name, body) == [], body
+        assert output_problems(operation_model.name, body, operation_model.service_model.service_name) == [], body
     else:
         assert response_dict["status_code"] < 500 and set(body) == {"__type", "message"}, body
 

@@ -33,6 +33,7 @@ EXPECTED_GRANTS: set[Grant] = {
     *((group, "events", verb) for group in ("", "events.k8s.io") for verb in ("create", "patch", "list", "watch")),
     *(("apps", resource, verb) for resource in ("deployments", "daemonsets") for verb in CRUD),
     *(("apps", "replicasets", verb) for verb in ("get", "list", "watch", "patch")),
+    *(("autoscaling", "horizontalpodautoscalers", verb) for verb in ("get", "create", "update", "patch", "delete")),
     *(
         ("ecs.shim.io", resource, verb)
         for resource in ("clusters", "taskdefinitions", "tasks", "services", "repositories")

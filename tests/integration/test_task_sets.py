@@ -213,3 +213,24 @@ def test_task_set_calls_are_checked_and_leave_nothing_half_written(
     deleted = ecs.delete_task_set(cluster=cluster, service="web", taskSet=task_set["id"])
     assert deleted["taskSet"]["status"] == "DRAINING", "a task set scaled to 0 is deleted without force"
     eventually(lambda: task_sets(ecs, cluster) == {}, timeout=30)
+    retry = {"clientToken": "deploy-7", "taskDefinition": definition, "scale": {"value": 0, "unit": "PERCENT"}}
+    first = ecs.create_task_set(cluster=cluster, service="web", **retry)["taskSet"]
+    assert ecs.create_task_set(cluster=cluster, service="web", **retry)["taskSet"]["id"] == first["id"]
+    assert list(task_sets(ecs, cluster)) == [first["id"]], "a retried request makes no second task set"
+
+
+def test_deleting_an_external_service_drains_its_task_sets_and_removes_their_objects(
+    ecs: Any, kube: KubeClients, cluster: str
+) -> None:
+    definition = register(ecs, unique_name("web"), portMappings=[{"containerPort": 8080}])
+    create_external_service(ecs, cluster, desired=2)
+    task_set = ecs.create_task_set(
+        cluster=cluster, service="web", taskDefinition=definition, loadBalancers=load_balancer(BLUE_TARGET_GROUP)
+    )["taskSet"]
+    eventually(lambda: steady(ecs, cluster, task_set["id"], 2), timeout=60)
+    deleted = ecs.delete_service(cluster=cluster, service="web", force=True)["service"]
+    assert [shown["status"] for shown in deleted["taskSets"]] == ["DRAINING"]
+    eventually(lambda: describe(ecs, cluster, "web")["status"] == "INACTIVE", timeout=60)
+    assert live_pods(kube, cluster, "web") == []
+    made = {task_set_workload_name("web", task_set["id"]), target_group_service_name("web", BLUE_TARGET_GROUP)}
+    assert not made & {*kube_objects(kube, cluster, "Deployment"), *kube_objects(kube, cluster, "Service")}

@@ -301,6 +301,49 @@ def test_a_team_reads_its_task_logs_account_wide_as_in_aws(tenancy: Tenancy) -> 
     logs.delete_log_group(logGroupName=group)
 
 
+def test_a_team_scales_its_own_services_and_sees_no_other_teams_targets(tenancy: Tenancy) -> None:
+    """Application Auto Scaling is made as the team too: its service's record and HPA are the
+    team's to write, the other team's are not, and Describe shows each team its own."""
+    team_a = tenancy.teams["a"]
+    family = unique_name("scaled")
+    tenancy.clients["a"].register_task_definition(**busybox(family))
+    tenancy.clients["a"].create_service(
+        cluster=team_a.cluster, serviceName="web", taskDefinition=family, desiredCount=0
+    )
+    target = {
+        "ServiceNamespace": "ecs",
+        "ScalableDimension": "ecs:service:DesiredCount",
+        "ResourceId": f"service/{team_a.cluster}/web",
+    }
+    scaling = {
+        label: boto3.client(
+            "application-autoscaling",
+            endpoint_url=tenancy.server.url,
+            region_name="us-east-1",
+            aws_access_key_id=team.key[0],
+            aws_secret_access_key=team.key[1],
+        )
+        for label, team in tenancy.teams.items()
+    }
+    with pytest.raises(scaling["b"].exceptions.ClientError) as refused:
+        scaling["b"].register_scalable_target(MinCapacity=1, MaxCapacity=3, **target)
+    assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
+    scaling["a"].register_scalable_target(MinCapacity=1, MaxCapacity=3, **target)
+    cpu = {
+        "TargetValue": 50.0,
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+    }
+    scaling["a"].put_scaling_policy(
+        PolicyName="cpu", PolicyType="TargetTrackingScaling", TargetTrackingScalingPolicyConfiguration=cpu, **target
+    )
+    shown = {
+        label: scaling[label].describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"] for label in scaling
+    }
+    assert [t["ResourceId"] for t in shown["a"]] == [target["ResourceId"]]
+    assert shown["b"] == []
+    tenancy.clients["a"].delete_service(cluster=team_a.cluster, service="web", force=True)
+
+
 def test_keys_mapped_to_no_kubernetes_user_act_as_the_server(tenancy: Tenancy) -> None:
     arns = tenancy.admin.list_clusters()["clusterArns"]
     assert f"arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/default" in arns

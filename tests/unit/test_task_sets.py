@@ -8,6 +8,7 @@ import pytest
 from shim.errors import InvalidParameterException, TaskSetNotFoundException
 from shim.schemas.responses import output_problems
 from shim.translate.service_to_kube import service_record
+from shim.translate.task_definitions import revisions_in_use
 from shim.translate.task_sets import (
     checked_scale,
     computed_desired_count,
@@ -49,13 +50,14 @@ def external(desired: int = 4, **fields: Any) -> dict[str, Any]:
 
 
 def task_set(task_set_id: str, revision: int, target_group: str, scale: float = 100, at: float = T0) -> dict[str, Any]:
+    """A task set of the service `external()` makes."""
     load_balancers = [{"targetGroupArn": target_group, "containerName": "app", "containerPort": 8080}]
     params = {
         "taskDefinition": arn(revision),
         "loadBalancers": load_balancers,
         "scale": {"value": scale, "unit": "PERCENT"},
     }
-    return task_set_entry(params, task_set_id=task_set_id, now=at)
+    return task_set_entry(params, external(), task_set_id=task_set_id, now=at)
 
 
 def blue_green(green_scale: float = 50) -> dict[str, Any]:
@@ -198,3 +200,23 @@ def test_a_draining_task_set_goes_once_its_tasks_have_stopped() -> None:
     stopping = running_pods_of(record, D1, 1)
     assert drained_task_sets(record, stopping) == []
     assert [entry["id"] for entry in drained_task_sets(record, [])] == [D1]
+
+
+def test_a_task_sets_tasks_keep_the_tags_they_were_launched_with() -> None:
+    record = external(propagateTags="SERVICE", tags=[{"key": "team", "value": "web"}])
+    entry = task_set_entry({"taskDefinition": arn(1)}, record, task_set_id=D1, now=T0)
+    record = with_task_set(record, entry)
+    before = task_set_manifest(record, entry, definition(1), namespace=NAMESPACE, scheduling=None)
+    retagged = {**record, "tags": [{"key": "team", "value": "api"}], "desiredCount": 6}
+    after = task_set_manifest(retagged, entry, definition(1), namespace=NAMESPACE, scheduling=None)
+    assert after["spec"]["template"] == before["spec"]["template"], "a new count or new service tags roll out nothing"
+    assert "team" in before["spec"]["template"]["metadata"]["annotations"]["ecs.shim.io/tags"]
+    assert "ecs.shim.io/circuit-breaker" not in before["metadata"]["annotations"]
+
+
+def test_a_task_set_keeps_its_task_definition_in_use_and_is_found_only_by_its_own_arn() -> None:
+    record = blue_green()
+    assert {("web", 1), ("web", 2)} <= revisions_in_use([], [], [record])
+    other_service_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-set/{CLUSTER}/api/{D2}"
+    with pytest.raises(TaskSetNotFoundException):
+        find_task_set(record, other_service_arn)

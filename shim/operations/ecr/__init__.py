@@ -13,10 +13,9 @@ import datetime
 from functools import partial
 
 from shim.calls import Call, Handler, Response
-from shim.errors import AccessDeniedException, ServerException
+from shim.errors import ServerException
 from shim.kube.ecr import RepositoryStore
-from shim.kube.errors import Forbidden
-from shim.kube.store import Store
+from shim.operations.base import as_caller
 from shim.operations.ecr import images, repositories
 from shim.registry import Registry, RegistryError
 from shim.translate.ecr import AUTHORIZATION_HOURS
@@ -44,20 +43,12 @@ def get_authorization_token(store: RepositoryStore, registry: Registry, call: Ca
 
 
 def _as_caller(handler: Handler) -> Handler:
+    checked = as_caller(handler, "ecr", "repository/*")
+
     def run_as_caller(call: Call) -> Response:
         try:
-            if call.caller is None:
-                return handler(call)
-            with Store.acting_as(call.caller):
-                return handler(call)
+            return checked(call)
         except RegistryError as error:
             raise ServerException(f"The image registry failed: {error}") from None
-        except Forbidden:
-            if call.caller is None:
-                raise
-            raise AccessDeniedException(
-                f"User: arn:aws:iam::{call.account}:user/{call.caller.iam_user} is not authorized to perform: "
-                f"ecr:{call.operation} on resource: arn:aws:ecr:{call.region}:{call.account}:repository/*"
-            ) from None
 
     return run_as_caller

@@ -7,30 +7,12 @@ A call with a caller (an access key mapped to a Kubernetes identity) is made as 
 Kubernetes RBAC on `loggroups` and `logstreams` (ecs.shim.io) decides it; a refusal is
 AccessDeniedException in IAM's words."""
 
-from shim.calls import Call, Handler, Response
-from shim.errors import AccessDeniedException
-from shim.kube.errors import Forbidden
+from shim.calls import Handler
 from shim.kube.logs import LogStore
-from shim.kube.store import Store
+from shim.operations.base import as_caller
 from shim.operations.logs import groups, streams
 
 
 def build_log_handlers(log_store: LogStore) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {**groups.handlers(log_store), **streams.handlers(log_store)}
-    return {operation: _as_caller(handler) for operation, handler in handlers.items()}
-
-
-def _as_caller(handler: Handler) -> Handler:
-    def run_as_caller(call: Call) -> Response:
-        if call.caller is None:
-            return handler(call)
-        try:
-            with Store.acting_as(call.caller):
-                return handler(call)
-        except Forbidden:
-            raise AccessDeniedException(
-                f"User: arn:aws:iam::{call.account}:user/{call.caller.iam_user} is not authorized to perform: "
-                f"logs:{call.operation} on resource: arn:aws:logs:{call.region}:{call.account}:log-group:*"
-            ) from None
-
-    return run_as_caller
+    return {operation: as_caller(handler, "logs", "log-group:*") for operation, handler in handlers.items()}
