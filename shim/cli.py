@@ -22,7 +22,7 @@ from shim.protocol.worker import EcsThreadWorker
 from shim.server import create_registry_gate_app, create_server_app, prepare_cluster
 from shim.translate.access import team_access_manifests
 from shim.translate.logs import log_destinations
-from shim.translate.rehearsal import rollout_manifests, service_manifests, task_manifests
+from shim.translate.rehearsal import autoscaler_manifests, rollout_manifests, service_manifests, task_manifests
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,10 @@ def translate(args: argparse.Namespace) -> None:
         service_input = json.loads(Path(args.service).read_text())
         manifests = service_manifests(register_input, service_input, **where)
         stages = rollout_manifests(register_input, service_input, **where)
+        if args.scalable_target:
+            target_input = json.loads(Path(args.scalable_target).read_text())
+            policy_inputs = [json.loads(Path(policy).read_text()) for policy in args.scaling_policy]
+            manifests += autoscaler_manifests(register_input, service_input, target_input, policy_inputs, **where)
     else:
         manifests = task_manifests(register_input, **where)
     for destination in log_destinations(register_input):
@@ -190,6 +194,18 @@ def parser() -> argparse.ArgumentParser:
         help="a RegisterTaskDefinition input, as for `aws ecs register-task-definition --cli-input-json`",
     )
     rehearse.add_argument("--service", metavar="FILE", help="a CreateService input: print the service's manifests")
+    rehearse.add_argument(
+        "--scalable-target",
+        metavar="FILE",
+        help="with --service, a RegisterScalableTarget input: print the service's HorizontalPodAutoscaler",
+    )
+    rehearse.add_argument(
+        "--scaling-policy",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="with --scalable-target, a PutScalingPolicy input (repeatable)",
+    )
     rehearse.add_argument("--cluster", default="default")
     rehearse.add_argument("--region", default=DEFAULT_REGION)
     rehearse.add_argument("--account", default=DEFAULT_ACCOUNT)

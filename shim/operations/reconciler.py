@@ -31,7 +31,14 @@ from shim.operations.task_definitions import remove_unused_deleted_revisions
 from shim.operations.task_sets import follow_task_sets
 from shim.operations.tasks import ClusterTasks, keep_task_stop, record_task_stop
 from shim.translate import names
-from shim.translate.autoscaling import autoscaled, due_actions, scheduled, settings_of
+from shim.translate.autoscaling import (
+    autoscaled,
+    autoscaler_current,
+    autoscaler_manifest,
+    due_actions,
+    scheduled,
+    settings_of,
+)
 from shim.translate.blue_green import blue_green_advanced
 from shim.translate.service_from_kube import (
     UNHEALTHY_STOP_REASON,
@@ -42,6 +49,7 @@ from shim.translate.service_from_kube import (
     unhealthy_tasks,
 )
 from shim.translate.service_to_kube import (
+    ACTIVE,
     COMPLETED,
     DRAINING,
     INACTIVE,
@@ -274,7 +282,7 @@ class Reconciler:
     def follow_service(self, stored: Stored) -> None:
         if stored.record["status"] == INACTIVE:
             return
-        if settings_of(stored.record).get("target"):
+        if stored.record["status"] == ACTIVE and settings_of(stored.record):
             stored = self.follow_autoscaling(stored)
         record = stored.record
         objects = ServiceObjects.load(self.store, stored)
@@ -315,19 +323,21 @@ class Reconciler:
             self.stop_service_task(record["clusterName"], step.stop, reason)
 
     def follow_autoscaling(self, stored: Stored) -> Stored:
-        """Take the desired count the service's HPA set, and run its scheduled actions that are
-        due (translate/autoscaling.py); the record as it now stands."""
+        """Take the desired count the service's HPA set, run its scheduled actions that are due
+        (translate/autoscaling.py), and apply its HPA if it is not the one its record makes (a
+        change another server applied late, or an apply that failed); the record as it now stands."""
         record, now = stored.record, time.time()
         namespace = str(stored.namespace)
-        updated = autoscaled(record, self.store.autoscaler(namespace, workload_name(record["serviceName"]))) or record
+        existing = self.store.autoscaler(namespace, workload_name(record["serviceName"]))
+        updated = autoscaled(record, existing) or record
         for action in due_actions(updated, now):
             updated = scheduled(updated, action, now)
-        if updated == record:
-            return stored
-        saved = self.store.save_service_record(namespace, stored.name, stored.labels, updated, stored)
-        apply_service_objects(self.store, record["clusterName"], updated)
-        apply_autoscaler(self.store, updated)
-        return saved
+        if updated != record:
+            stored = self.store.save_service_record(namespace, stored.name, stored.labels, updated, stored)
+            apply_service_objects(self.store, record["clusterName"], updated)
+        if not autoscaler_current(existing, autoscaler_manifest(updated, namespace)):
+            apply_autoscaler(self.store, updated)
+        return stored
 
     def zone_rebalancing(
         self, record: dict[str, Any], view: dict[str, Any], objects: ServiceObjects, now: float

@@ -20,6 +20,7 @@ stored and shown, and nothing runs them.
 """
 
 import copy
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -48,6 +49,12 @@ RESOURCE_METRICS = {
 }
 """The predefined metrics an HPA can track, by the pod resource they measure."""
 DEFAULT_COOLDOWN_SECONDS = 300
+MAX_STABILIZATION_SECONDS = 3600
+"""The longest stabilization window an HPA takes: a longer ScaleInCooldown waits that long."""
+MAX_INT32 = 2**31 - 1
+ANNOTATION_SPEC = f"{names.PREFIX}/autoscaler-spec"
+"""A hash of the HPA's spec as the server made it: the API server fills in defaults, so the
+reconciler compares this, not the specs, to tell an HPA that needs applying."""
 MAX_ACTIVITIES = 100
 ROLE = (
     "arn:aws:iam::{account}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/"
@@ -135,14 +142,21 @@ def registered(record: Mapping[str, Any], params: Mapping[str, Any], *, account:
             "CreationTime": now,
             "Tags": dict(params.get("Tags") or {}),
         }
-    for key in ("MinCapacity", "MaxCapacity"):
+    for key in ("MinCapacity", "MaxCapacity", "RoleARN"):
         if params.get(key) is not None:
             target[key] = params[key]
-    if target["MinCapacity"] > target["MaxCapacity"]:
-        raise ValidationException("Minimum capacity cannot be greater than maximum capacity")
+    _check_limits(target)
     target["SuspendedState"] = {**target.get("SuspendedState", _NOT_SUSPENDED), **(params.get("SuspendedState") or {})}
     settings["target"] = target
     return {**record, "autoScaling": settings}
+
+
+def _check_limits(limits: Mapping[str, Any]) -> None:
+    minimum, maximum = limits.get("MinCapacity"), limits.get("MaxCapacity")
+    if any(value is not None and value < 0 for value in (minimum, maximum)):
+        raise ValidationException("Capacity limits must be at least 0.")
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise ValidationException("Minimum capacity cannot be greater than maximum capacity")
 
 
 _NOT_SUSPENDED = {
@@ -210,6 +224,8 @@ def _check_target_tracking(configuration: Mapping[str, Any]) -> None:
         raise ValidationException(f"{metric} is not a metric of ECS services.")
     if configuration["TargetValue"] <= 0:
         raise ValidationException("TargetValue must be greater than 0.")
+    if any(configuration.get(key, 0) < 0 for key in ("ScaleInCooldown", "ScaleOutCooldown")):
+        raise ValidationException("Cooldowns must be at least 0 seconds.")
 
 
 def _policy_arn(record: Mapping[str, Any], policy_name: str, account: str, region: str) -> str:
@@ -256,16 +272,20 @@ def scheduled_action_put(
     settings = copy.deepcopy(settings_of(record))
     actions = settings.setdefault("scheduledActions", [])
     existing = next((a for a in actions if a["ScheduledActionName"] == params["ScheduledActionName"]), None)
-    action = copy.deepcopy(existing) if existing else {"CreationTime": now}
+    action: Json = copy.deepcopy(existing) if existing else {"CreationTime": now}
     if existing is None:
         resource = resource_id(record["clusterName"], record["serviceName"])
         action["ScheduledActionARN"] = (
             f"arn:aws:autoscaling:{region}:{account}:scheduledAction:{uuid.uuid4()}:"
             f"resource/ecs/{resource}:scheduledActionName/{params['ScheduledActionName']}"
         )
-    for key in ("ScheduledActionName", "Schedule", "Timezone", "StartTime", "EndTime", "ScalableTargetAction"):
+    for key in ("ScheduledActionName", "Schedule", "Timezone", "ScalableTargetAction"):
         if params.get(key) is not None:
             action[key] = copy.deepcopy(params[key])
+    for key in ("StartTime", "EndTime"):  # kept as epoch seconds, as every time in the record
+        if params.get(key) is not None:
+            action[key] = _epoch(params[key])
+    _check_limits(action.get("ScalableTargetAction") or {})
     if not action.get("Schedule"):
         raise ValidationException("A new scheduled action needs a Schedule.")
     next_run(action, after=now)  # refuses a schedule it cannot read
@@ -316,7 +336,7 @@ def _unix_cron(fields: str, schedule: str) -> str:
     if len(parts) != 6 or parts[5] not in ("*", "?"):
         raise ValidationException(f"Invalid schedule {schedule}: cron takes six fields, the last (year) *.")
     minute, hour, day, month, weekday = (part.replace("?", "*") for part in parts[:5])
-    weekday = re.sub(r"\d+", lambda number: str(int(number[0]) - 1), weekday)
+    weekday = re.sub(r"(?<![#\d])\d+", lambda number: str(int(number[0]) - 1), weekday)  # not the n of d#n
     expression = f"{minute} {hour} {day} {month} {weekday}"
     if not croniter.is_valid(expression):
         raise ValidationException(f"Invalid schedule {schedule}.")
@@ -355,11 +375,14 @@ def scheduled(record: Mapping[str, Any], action: Mapping[str, Any], now: float) 
     target = settings["target"]
     change = action.get("ScalableTargetAction") or {}
     target.update({key: change[key] for key in ("MinCapacity", "MaxCapacity") if change.get(key) is not None})
+    if target["MinCapacity"] > target["MaxCapacity"]:  # one limit moved past the other: it takes it along
+        moved = "MinCapacity" if change.get("MinCapacity") is not None else "MaxCapacity"
+        target["MinCapacity"] = target["MaxCapacity"] = target[moved]
     for entry in settings["scheduledActions"]:
         if entry["ScheduledActionName"] == action["ScheduledActionName"]:
             entry["LastRunAt"] = now
     desired = min(max(record["desiredCount"], target["MinCapacity"]), target["MaxCapacity"])
-    updated = {**record, "autoScaling": settings, "desiredCount": desired}
+    updated = {**record, "autoScaling": settings, "desiredCount": desired, "desiredCountAt": now}
     cause = f"scheduled action name {action['ScheduledActionName']} was triggered"
     return with_activity(updated, desired, cause, f"{action['ScheduledActionName']}:{now}", now)
 
@@ -395,8 +418,10 @@ def autoscaled(record: Mapping[str, Any], autoscaler: Mapping[str, Any] | None) 
     status = (autoscaler or {}).get("status") or {}
     desired, scaled_at = status.get("desiredReplicas"), epoch_of(status.get("lastScaleTime"))
     set_at = float(record.get("desiredCountAt") or record["createdAt"])
-    if desired is None or scaled_at is None or scaled_at <= set_at or desired == record.get("desiredCount"):
+    if desired is None or scaled_at is None or scaled_at <= set_at:
         return None
+    if desired == record.get("desiredCount"):  # the same count: nothing to take, but this decision is seen
+        return {**record, "desiredCountAt": scaled_at}
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     reason = (conditions.get("AbleToScale") or {}).get("message") or "the HPA rescaled the Deployment"
     cause = f"HorizontalPodAutoscaler {workload_name(record['serviceName'])}: {reason}"
@@ -431,15 +456,21 @@ def autoscaler_manifest(record: Mapping[str, Any], namespace: str) -> Json | Non
     if suspended.get("DynamicScalingInSuspended") and suspended.get("DynamicScalingOutSuspended"):
         return None
     scale_in_disabled = suspended.get("DynamicScalingInSuspended") or any(c.get("DisableScaleIn") for c in tracked)
-    scale_down: Json = {
-        "stabilizationWindowSeconds": max(int(c.get("ScaleInCooldown", DEFAULT_COOLDOWN_SECONDS)) for c in tracked)
-    }
+    cooldown = max(int(c.get("ScaleInCooldown", DEFAULT_COOLDOWN_SECONDS)) for c in tracked)
+    scale_down: Json = {"stabilizationWindowSeconds": min(max(cooldown, 0), MAX_STABILIZATION_SECONDS)}
     if scale_in_disabled:
         scale_down["selectPolicy"] = "Disabled"
     behavior: Json = {"scaleDown": scale_down}
     if suspended.get("DynamicScalingOutSuspended"):
         behavior["scaleUp"] = {"selectPolicy": "Disabled"}
     name = workload_name(record["serviceName"])
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+        "minReplicas": max(1, int(target["MinCapacity"])),
+        "maxReplicas": max(1, int(target["MaxCapacity"])),
+        "metrics": [_resource_metric(c) for c in tracked],
+        "behavior": behavior,
+    }
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -451,20 +482,28 @@ def autoscaler_manifest(record: Mapping[str, Any], namespace: str) -> Json | Non
                 names.LABEL_SERVICE: names.label_value(record["serviceName"]),
                 names.LABEL_CLUSTER: names.label_value(record["clusterName"]),
             },
+            "annotations": {ANNOTATION_SPEC: _spec_hash(spec)},
         },
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": max(1, int(target["MinCapacity"])),
-            "maxReplicas": max(1, int(target["MaxCapacity"])),
-            "metrics": [_resource_metric(c) for c in tracked],
-            "behavior": behavior,
-        },
+        "spec": spec,
     }
+
+
+def autoscaler_current(existing: Mapping[str, Any] | None, wanted: Mapping[str, Any] | None) -> bool:
+    """Whether the HPA the API server has (`existing`) is the one the record makes (`wanted`;
+    None for both: there is none and should be none)."""
+    if existing is None or wanted is None:
+        return existing is None and wanted is None
+    annotations = (existing.get("metadata") or {}).get("annotations") or {}
+    return bool(annotations.get(ANNOTATION_SPEC) == wanted["metadata"]["annotations"][ANNOTATION_SPEC])
+
+
+def _spec_hash(spec: Mapping[str, Any]) -> str:
+    return names.short_hash(json.dumps(spec, sort_keys=True), 16)
 
 
 def _resource_metric(configuration: Mapping[str, Any]) -> Json:
     resource = RESOURCE_METRICS[configuration["PredefinedMetricSpecification"]["PredefinedMetricType"]]
-    utilization = max(1, round(configuration["TargetValue"]))
+    utilization = min(max(1, round(configuration["TargetValue"])), MAX_INT32)
     return {
         "type": "Resource",
         "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": utilization}},

@@ -2,13 +2,14 @@
 cluster. The same functions the server uses, composed for `ecs-shim translate`."""
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from random import Random
 from typing import Any
 
 from shim.translate import names
+from shim.translate.autoscaling import autoscaler_manifest, check_dimension, policy_put, registered
 from shim.translate.blue_green import blue_green_advanced
 from shim.translate.placement import PlacementFailure, PodScheduling, cluster_scheduling
 from shim.translate.service_to_kube import (
@@ -93,6 +94,28 @@ def service_manifests(
     to decide is left to them."""
     service = _Service.created(register_input, create_service_input, cluster_name, region, account)
     return [namespace_manifest(cluster_name), *service.manifests(service.record)]
+
+
+def autoscaler_manifests(
+    register_input: Mapping[str, Any],
+    create_service_input: Mapping[str, Any],
+    scalable_target_input: Mapping[str, Any],
+    scaling_policy_inputs: Sequence[Mapping[str, Any]],
+    *,
+    cluster_name: str,
+    region: str,
+    account: str,
+) -> list[Json]:
+    """The HorizontalPodAutoscaler of the service once its RegisterScalableTarget and
+    PutScalingPolicy inputs are applied (none when no policy is one an HPA runs)."""
+    service = _Service.created(register_input, create_service_input, cluster_name, region, account)
+    check_dimension(scalable_target_input)
+    record = registered(service.record, scalable_target_input, account=account, region=region, now=0.0)
+    for policy_input in scaling_policy_inputs:
+        check_dimension(policy_input)
+        record = policy_put(record, policy_input, account=account, region=region, now=0.0)
+    manifest = autoscaler_manifest(record, service.namespace)
+    return [] if manifest is None else [manifest]
 
 
 def rollout_manifests(

@@ -166,6 +166,12 @@ def test_bad_input_gets_application_auto_scalings_errors_and_changes_nothing(
         (scaling.put_scaling_policy, {**resource, **tracking}, "ObjectNotFoundException"),
         (scaling.delete_scaling_policy, {**resource, "PolicyName": "cpu"}, "ObjectNotFoundException"),
         (scaling.deregister_scalable_target, resource, "ObjectNotFoundException"),
+        # A service deleted first (terraform destroy): nothing is registered for it.
+        (
+            scaling.deregister_scalable_target,
+            {**resource, "ResourceId": f"service/{cluster}/absent"},
+            "ObjectNotFoundException",
+        ),
     ):
         assert error_code(call, **params) == code, (call, params)
     assert (

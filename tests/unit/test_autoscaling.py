@@ -1,6 +1,7 @@
 """Application Auto Scaling of ECS services -> a HorizontalPodAutoscaler, scheduled actions and
 scaling activities, and the shapes botocore's `application-autoscaling` model gives them."""
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from shim.schemas.responses import output_problems
 from shim.translate.autoscaling import (
     activity_views,
     autoscaled,
+    autoscaler_current,
     autoscaler_manifest,
     deregistered,
     due_actions,
@@ -148,3 +150,43 @@ def test_a_due_scheduled_action_changes_the_limits_and_brings_the_count_within_t
     assert (ran["desiredCount"], target_view(ran)["MinCapacity"], target_view(ran)["MaxCapacity"]) == (5, 5, 8)
     assert "peak" in activity_views(ran)[0]["Cause"]
     assert due_actions(ran, moment + 3600) == [], "an at() action runs once"
+
+
+def test_a_scheduled_actions_times_are_kept_as_epoch_seconds_and_bound_when_it_runs() -> None:
+    window = {"StartTime": datetime(2023, 11, 15, tzinfo=UTC), "EndTime": datetime(2023, 11, 16, tzinfo=UTC)}
+    action = {"ScheduledActionName": "day", "Schedule": "rate(1 hour)", **window}
+    record = json.loads(json.dumps(scheduled_action_put(target(), action, now=T0, **WHERE)))  # as Kubernetes keeps it
+    [view] = scheduled_action_views(record)
+    assert output_problems("DescribeScheduledActions", {"ScheduledActions": [view]}, AAS) == []
+    assert due_actions(record, window["StartTime"].timestamp() - 1) == [], "not before its start"
+    [stored] = record["autoScaling"]["scheduledActions"]
+    assert next_run(stored, after=window["EndTime"].timestamp()) is None, "not after its end"
+
+
+def test_a_scheduled_limit_past_the_other_takes_it_along_and_bad_limits_are_refused() -> None:
+    raised = {
+        "ScheduledActionName": "up",
+        "Schedule": "at(2023-11-14T23:00:00)",
+        "ScalableTargetAction": {"MinCapacity": 6},
+    }
+    record = scheduled_action_put(target(minimum=2, maximum=4), raised, now=T0, **WHERE)
+    ran = scheduled(record, record["autoScaling"]["scheduledActions"][0], T0 + 3600)
+    assert (target_view(ran)["MinCapacity"], target_view(ran)["MaxCapacity"], ran["desiredCount"]) == (6, 6, 6)
+    for limits in ({"MinCapacity": 5, "MaxCapacity": 4}, {"MinCapacity": -1}):
+        bad = {"ScheduledActionName": "bad", "Schedule": "rate(1 hour)", "ScalableTargetAction": limits}
+        with pytest.raises(ValidationException):
+            scheduled_action_put(target(), bad, now=T0, **WHERE)
+
+
+def test_the_nth_weekday_of_a_cron_schedule_counts_from_aws_sunday() -> None:
+    action = {"Schedule": "cron(0 9 ? * 2#1 *)", "CreationTime": T0}  # the first Monday of the month
+    assert next_run(action, after=T0) == datetime(2023, 12, 4, 9, 0, tzinfo=UTC).timestamp()
+
+
+def test_the_reconciler_can_tell_an_hpa_that_needs_applying() -> None:
+    wanted = autoscaler_manifest(cpu_policy(target(), ScaleInCooldown=7200), NAMESPACE)
+    assert wanted is not None and wanted["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 3600
+    assert autoscaler_current(wanted, wanted) and autoscaler_current(None, None)
+    assert not autoscaler_current(None, wanted) and not autoscaler_current(wanted, None)
+    other = autoscaler_manifest(cpu_policy(target(), 70.0), NAMESPACE)
+    assert not autoscaler_current(other, wanted)

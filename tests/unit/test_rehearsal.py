@@ -16,6 +16,7 @@ WEB = {
     "containerDefinitions": [{"name": "web", "image": "nginx", "memory": 256, "portMappings": [{"containerPort": 80}]}],
 }
 WHERE = {"cluster_name": "prod", "region": "us-east-1", "account": "123456789012"}
+SCALED = {"ServiceNamespace": "ecs", "ScalableDimension": "ecs:service:DesiredCount", "ResourceId": "service/prod/web"}
 
 
 def test_a_task_definition_becomes_a_namespace_and_a_pod_in_it() -> None:
@@ -60,6 +61,41 @@ def test_an_external_service_shows_its_first_task_set_and_a_service_per_target_g
     assert deployment["metadata"]["name"].startswith("ts-"), "the task set's own Deployment"
     assert target_group["spec"]["selector"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
     assert rollout_manifests(WEB, service, **WHERE) == []
+
+
+def test_a_scaled_service_shows_its_horizontal_pod_autoscaler(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = {
+        "web.json": WEB,
+        "service.json": {"serviceName": "web", "desiredCount": 2},
+        "target.json": {**SCALED, "MinCapacity": 2, "MaxCapacity": 6},
+        "cpu.json": {
+            **SCALED,
+            "PolicyName": "cpu",
+            "PolicyType": "TargetTrackingScaling",
+            "TargetTrackingScalingPolicyConfiguration": {
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {"PredefinedMetricType": "ECSServiceAverageCPUUtilization"},
+            },
+        },
+    }
+    for name, document in inputs.items():
+        (tmp_path / name).write_text(json.dumps(document))
+    files = {name: str(tmp_path / name) for name in inputs}
+    main(
+        [
+            "translate",
+            "--task-definition", files["web.json"],
+            "--service", files["service.json"],
+            "--scalable-target", files["target.json"],
+            "--scaling-policy", files["cpu.json"],
+        ]
+    )  # fmt: skip
+    *_, deployment, hpa = yaml.safe_load_all(capsys.readouterr().out)
+    assert hpa["kind"] == "HorizontalPodAutoscaler"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 6)
 
 
 def test_an_invalid_definition_is_refused_as_ecs_would() -> None:

@@ -17,15 +17,17 @@ from shim.errors import (
 from shim.kube.records import Stored
 from shim.kube.store import Store
 from shim.operations.pagination import page
-from shim.operations.services import apply_autoscaler, save_service_change
+from shim.operations.services import apply_autoscaler, check_service_objects, save_service_change
 from shim.translate import names
 from shim.translate.access import SERVICE, permission
 from shim.translate.autoscaling import (
     SCALABLE_DIMENSION,
     SERVICE_NAMESPACE,
     activity_views,
+    autoscaler_manifest,
     check_dimension,
     deregistered,
+    not_registered,
     policy_deleted,
     policy_put,
     policy_views,
@@ -44,26 +46,42 @@ from shim.translate.service_to_kube import ACTIVE, INACTIVE
 Json = dict[str, Any]
 MAX_PAGE = 50
 MAX_RESOURCE_IDS = 50
+NEWEST_FIRST = 1e11
+"""Activities are paged by this minus their start time: newest first."""
 
 
-def change_scaling(store: Store, call: Call, change: Callable[[Json], Json]) -> Json:
+def change_scaling(store: Store, call: Call, change: Callable[[Json], Json], *, registers: bool = True) -> Json:
     """Save `change(record)` over the record of the service the call's ResourceId names (redone
-    from a fresh read when another writer was first), then apply its HPA; the saved record."""
+    from a fresh read when another writer was first), once Kubernetes would take the HPA it makes,
+    then apply that HPA; the saved record. A service that is not there is ValidationException for
+    a call that `registers`, ObjectNotFoundException (nothing registered) for one that removes."""
     check_dimension(call.params)
     resource = call.params["ResourceId"]
     cluster_name, service_name = service_of(resource)
+    missing = ValidationException(f"ECS service doesn't exist: {resource}") if registers else not_registered(resource)
 
     def changed(found: Stored) -> Json:
         if found.record["status"] != ACTIVE:
-            raise ValidationException(f"ECS service doesn't exist: {resource}")
-        return change(found.record)
+            raise missing
+        updated = change(found.record)
+        check_autoscaler(store, updated)
+        return updated
 
     try:
         saved = save_service_change(store, cluster_name, service_name, changed).record
     except ServiceNotFoundException:
-        raise ValidationException(f"ECS service doesn't exist: {resource}") from None
+        raise missing from None
     apply_autoscaler(store, saved)
     return saved
+
+
+def check_autoscaler(store: Store, record: Json) -> None:
+    """Refuse, before it is saved, settings whose HPA the API server would not take."""
+    manifest = autoscaler_manifest(record, names.cluster_namespace(record["clusterName"]))
+    try:
+        check_service_objects(store, [] if manifest is None else [manifest])
+    except InvalidParameterException as refused:
+        raise ValidationException(refused.message) from None
 
 
 def scaled_services(store: Store, call: Call) -> list[Json]:
@@ -114,7 +132,7 @@ def register_scalable_target(store: Store, call: Call) -> Response:
 
 
 def deregister_scalable_target(store: Store, call: Call) -> Response:
-    change_scaling(store, call, deregistered)
+    change_scaling(store, call, deregistered, registers=False)
     return {}
 
 
@@ -136,7 +154,7 @@ def put_scaling_policy(store: Store, call: Call) -> Response:
 
 
 def delete_scaling_policy(store: Store, call: Call) -> Response:
-    change_scaling(store, call, lambda record: policy_deleted(record, call.params["PolicyName"]))
+    change_scaling(store, call, lambda record: policy_deleted(record, call.params["PolicyName"]), registers=False)
     return {}
 
 
@@ -173,7 +191,8 @@ def put_scheduled_action(store: Store, call: Call) -> Response:
 
 
 def delete_scheduled_action(store: Store, call: Call) -> Response:
-    change_scaling(store, call, lambda record: scheduled_action_deleted(record, call.params["ScheduledActionName"]))
+    name = call.params["ScheduledActionName"]
+    change_scaling(store, call, lambda record: scheduled_action_deleted(record, name), registers=False)
     return {}
 
 
@@ -187,23 +206,31 @@ def describe_scheduled_actions(store: Store, call: Call) -> Response:
 
 def describe_scaling_activities(store: Store, call: Call) -> Response:
     views = [activity for record in scaled_services(store, call) for activity in activity_views(record)]
-    views.sort(key=lambda activity: -activity["StartTime"])
-    ordered = {activity["ActivityId"]: f"{index:08d}" for index, activity in enumerate(views)}
-    return paged(call, views, lambda activity: ordered[activity["ActivityId"]], "ScalingActivities")
+    views.sort(key=activity_key)
+    return paged(call, views, activity_key, "ScalingActivities")
+
+
+def activity_key(activity: Json) -> str:
+    """Newest first, and a key a new activity does not move (a page resumes where it stopped)."""
+    return f"{NEWEST_FIRST - activity['StartTime']:020.6f}/{activity['ActivityId']}"
 
 
 # Tags (of scalable targets)
 
 
-def tagged_service(store: Store, arn: str) -> Stored:
+def tagged_service(store: Store, call: Call) -> Stored:
+    """The service whose scalable target the call's ResourceARN names, if the caller may read it."""
+    arn = call.params["ResourceARN"]
     for found in store.all_service_records():
-        if settings_of(found.record).get("target", {}).get("ScalableTargetARN") == arn:
+        record = found.record
+        target_arn = settings_of(record).get("target", {}).get("ScalableTargetARN")
+        if record["status"] != INACTIVE and target_arn == arn and may_read(store, call, record["clusterName"]):
             return found
     raise ResourceNotFoundException(f"No scalable target found for ARN {arn}.")
 
 
 def change_tags(store: Store, call: Call, change: Callable[[dict[str, str]], dict[str, str]]) -> None:
-    found = tagged_service(store, call.params["ResourceARN"])
+    found = tagged_service(store, call)
 
     def changed(current: Stored) -> Json:
         settings = settings_of(current.record)
@@ -227,7 +254,7 @@ def untag_resource(store: Store, call: Call) -> Response:
 
 
 def list_tags_for_resource(store: Store, call: Call) -> Response:
-    found = tagged_service(store, call.params["ResourceARN"])
+    found = tagged_service(store, call)
     return {"Tags": dict(target_of(found.record).get("Tags") or {})}
 
 
