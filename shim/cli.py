@@ -2,11 +2,14 @@
 `ecs-shim registry-gate` the gate in front of the image registry (cluster/up starts it)."""
 
 import argparse
+import atexit
 import ipaddress
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -16,6 +19,7 @@ import yaml
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from shim import metrics
 from shim.config import DEFAULT_ACCOUNT, DEFAULT_REGION, Config
 from shim.memory import QuietCollector
 from shim.protocol.worker import EcsThreadWorker
@@ -38,7 +42,12 @@ class GunicornServer(BaseApplication):
 
     def __init__(self, create: Callable[[], Flask], options: dict[str, Any]) -> None:
         self.create = create
-        self.options = {**options, "pre_request": self.request_started, "post_request": self.request_finished}
+        self.options = {
+            **options,
+            "pre_request": self.request_started,
+            "post_request": self.request_finished,
+            "child_exit": lambda server, worker: metrics.worker_exited(worker.pid),
+        }
         self.collector = QuietCollector()
         super().__init__()
 
@@ -68,6 +77,7 @@ def serve(args: argparse.Namespace) -> None:
         credentials_file=args.credentials,
         registry_file=args.registry,
     )
+    metrics_directory()  # first: prometheus_client picks its mode when first used (metrics.py)
     prepare_cluster(config)
     options = {
         "bind": f"{args.host}:{args.port}",
@@ -88,6 +98,20 @@ def serve(args: argparse.Namespace) -> None:
         "loglevel": "info",
     }
     GunicornServer(partial(create_server_app, config), options).run()
+
+
+def metrics_directory() -> None:
+    """Where every worker keeps its metrics, read by whichever worker answers /metrics
+    (metrics.py): PROMETHEUS_MULTIPROC_DIR emptied, or a directory of this server's own,
+    removed when it stops."""
+    given = os.environ.get(metrics.MULTIPROCESS_DIR)
+    if given:
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return
+    directory = tempfile.mkdtemp(prefix="ecs-shim-metrics-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    os.environ[metrics.MULTIPROCESS_DIR] = directory
 
 
 def registry_gate(args: argparse.Namespace) -> None:

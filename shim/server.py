@@ -2,10 +2,13 @@
 
 import contextlib
 import logging
+from collections import Counter
+from collections.abc import Iterator
 from functools import partial
 
 from flask import Flask
 
+from shim import metrics
 from shim.config import Config
 from shim.kube.client import api_server_problem, connect
 from shim.kube.ecr import RepositoryStore
@@ -26,7 +29,9 @@ from shim.protocol.app import create_app
 from shim.protocol.registry_gate import create_gate_app
 from shim.registry import Registry
 from shim.schemas.model import APPLICATION_AUTOSCALING, ECR, LOGS
+from shim.translate import names
 from shim.translate.clusters import DEFAULT_CLUSTER
+from shim.translate.task_from_pod import last_status
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +74,34 @@ def create_server_app(config: Config) -> Flask:
         ready=partial(readiness_problem, store),
         other_services=other_services,
         open_session=partial(open_session, store),
+        exposition=partial(metrics.exposition, [partial(state_metrics, store)]),
     )
+
+
+def state_metrics(store: Store) -> Iterator[metrics.Family]:
+    """What this worker's caches hold, at scrape time: tasks by ECS cluster and last status,
+    services by cluster and status, and the size of each watch-backed cache."""
+    tasks = Counter(
+        ((pod["metadata"].get("annotations") or {}).get(names.ANNOTATION_CLUSTER_NAME, ""), last_status(pod))
+        for pod in store.all_pods()
+    )
+    services = Counter((found.record["clusterName"], found.record["status"]) for found in store.all_service_records())
+    yield metrics.gauge(
+        "ecs_shim_tasks",
+        "ECS tasks that have pods, by cluster and last status",
+        ["cluster", "status"],
+        ((list(key), count) for key, count in tasks.items()),
+    )
+    yield metrics.gauge(
+        "ecs_shim_services",
+        "ECS services, by cluster and status",
+        ["cluster", "status"],
+        ((list(key), count) for key, count in services.items()),
+    )
+    yield metrics.gauge(
+        "ecs_shim_watch_cache_objects", "Objects in this worker's watch-backed caches", ["resource"],
+        (([informer.name], len(informer.items())) for informer in store.informers()),
+    )  # fmt: skip
 
 
 def create_registry_gate_app(config: Config) -> Flask:

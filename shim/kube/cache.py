@@ -15,6 +15,8 @@ from typing import Any, Generic, TypeVar
 import orjson
 import urllib3
 
+from shim import metrics
+
 log = logging.getLogger(__name__)
 
 KubeObject = dict[str, Any]
@@ -161,6 +163,7 @@ class Informer:
         self._failure = failure
 
     def _relist(self) -> str:
+        metrics.watch_listed(self.name)
         response = self._list_call(_preload_content=False, _request_timeout=LIST_TIMEOUT, **self._list_kwargs)
         body = orjson.loads(response.data)
         self.replace(body.get("items", []))

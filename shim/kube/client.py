@@ -13,6 +13,7 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.rest import RESTClientObject, should_bypass_proxies
 
+from shim import metrics
 from shim.kube.access import impersonation_headers
 
 JSON_HEADERS = ("Content-Type: application/json", "Accept: application/json", "Expect:")
@@ -108,12 +109,13 @@ class KubeClients:
         handle.setopt(pycurl.HTTPHEADER, [*JSON_HEADERS, *credentials, *impersonation])
         handle.setopt(pycurl.POSTFIELDS, orjson.dumps(body))
         handle.setopt(pycurl.WRITEDATA, answer)
-        handle.perform()
-        status = handle.getinfo(pycurl.RESPONSE_CODE)
-        if not 200 <= status < 300:
-            error = client.ApiException(status=status, reason=f"POST {path} answered {status}")
-            error.body = answer.getvalue().decode(errors="replace")
-            raise error
+        with metrics.kube_call("create"):
+            handle.perform()
+            status = handle.getinfo(pycurl.RESPONSE_CODE)
+            if not 200 <= status < 300:
+                error = client.ApiException(status=status, reason=f"POST {path} answered {status}")
+                error.body = answer.getvalue().decode(errors="replace")
+                raise error
         return cast(dict[str, Any], orjson.loads(answer.getvalue()))
 
     def _handle(self) -> pycurl.Curl:

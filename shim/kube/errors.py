@@ -10,6 +10,8 @@ from typing import Any, NoReturn, TypeVar
 
 from kubernetes.client import ApiException
 
+from shim import metrics
+
 T = TypeVar("T")
 
 MAX_CONFLICT_RETRIES = 50
@@ -49,11 +51,13 @@ def refused(error: ApiException) -> NoReturn:
 
 
 def requested(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`call(*args, **kwargs)`, a client request, with a refusal raised as the store's error."""
-    try:
-        return call(*args, **kwargs)
-    except ApiException as error:
-        refused(error)
+    """`call(*args, **kwargs)`, a client request, with a refusal raised as the store's error;
+    counted and timed by the client method's name (metrics.py)."""
+    with metrics.kube_call(getattr(call, "__name__", "request")):
+        try:
+            return call(*args, **kwargs)
+        except ApiException as error:
+            refused(error)
 
 
 def absent_if_missing(call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

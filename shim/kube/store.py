@@ -25,7 +25,7 @@ from shim.calls import Caller
 from shim.kube import access, records
 from shim.kube.cache import Informer, KubeObject
 from shim.kube.client import KubeClients
-from shim.kube.errors import Conflict, absent_if_missing, refused, requested, retrying_conflicts
+from shim.kube.errors import Conflict, NotFound, absent_if_missing, refused, requested, retrying_conflicts
 from shim.kube.exec import ExecKeys, PodCommand
 from shim.kube.records import GROUP, VERSION, Record, Stored
 from shim.translate import names
@@ -62,6 +62,14 @@ _APPLIED_KINDS = {
     "HorizontalPodAutoscaler": ("apis/autoscaling/v2", "horizontalpodautoscalers"),
 }
 """The API path and resource of each kind `Store.apply` applies."""
+
+
+def raw_json_or_none(call: Callable[..., Any], *args: Any) -> KubeObject | None:
+    """`raw_json(call, *args)`, or None when the object is absent (404)."""
+    try:
+        return raw_json(call, *args)
+    except NotFound:
+        return None
 
 
 def task_definition_object_name(family: str, revision: int) -> str:
@@ -410,7 +418,7 @@ class Store:
 
     def read_pod(self, namespace: str, name: str) -> KubeObject | None:
         """The pod as the API server has it now (None: absent)."""
-        found = absent_if_missing(raw_json, self.kube.core.read_namespaced_pod, name, namespace)
+        found = raw_json_or_none(self.kube.core.read_namespaced_pod, name, namespace)
         if found is not None:
             self._pods.observe(found)
         return found
@@ -594,7 +602,7 @@ class Store:
     def autoscaler(self, namespace: str, name: str) -> KubeObject | None:
         """The HorizontalPodAutoscaler of that name, as the API server has it now."""
         call = cast(Any, self.kube.autoscaling.read_namespaced_horizontal_pod_autoscaler)
-        return absent_if_missing(raw_json, call, name, namespace)
+        return raw_json_or_none(call, name, namespace)
 
     def delete_object(self, kind: str, namespace: str, name: str) -> None:
         """Delete a Deployment, DaemonSet, Service or HorizontalPodAutoscaler (in the background;

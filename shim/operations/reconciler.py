@@ -16,6 +16,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from shim import metrics
 from shim.kube.cache import KubeObject
 from shim.kube.errors import Conflict, Forbidden, NotFound, StoreError
 from shim.kube.records import Stored
@@ -94,12 +95,17 @@ def carry_on(action: Callable[[], object], failure: str, *, expected: tuple[type
     """Run one step of a background loop, which must go on whatever happens: an `expected` store
     error is logged at debug level, any other failure with its traceback, once per kind of
     failure in REPEAT_LOG_SECONDS (repeats at debug level)."""
+    started, failed = time.monotonic(), True
     try:
         action()
+        failed = False
     except expected as error:
         log.debug("%s: %s %s", failure, error.status, error.reason)
     except Exception as error:
         _log_failure(failure, error)
+    finally:
+        step = getattr(getattr(action, "func", action), "__name__", "step")
+        metrics.background_step(step, time.monotonic() - started, failed)
 
 
 def _log_failure(failure: str, error: Exception) -> None:
@@ -235,7 +241,10 @@ class Reconciler:
     def forget_old_tasks(self) -> None:
         while True:
             time.sleep(SWEEP_SECONDS)
-            carry_on(lambda: self.sweep(time.time() - RETENTION_SECONDS), "could not sweep stopped tasks")
+            carry_on(self.sweep_stopped_tasks, "could not sweep stopped tasks")
+
+    def sweep_stopped_tasks(self) -> None:
+        self.sweep(time.time() - RETENTION_SECONDS)
 
     def sweep(self, before: float) -> None:
         for stopped in self.store.all_task_records():
@@ -266,10 +275,10 @@ class Reconciler:
         """Remove deleted task definition revisions once nothing uses them (see task_definitions.py)."""
         while True:
             time.sleep(TASK_DEFINITION_SWEEP_SECONDS)
-            carry_on(
-                lambda: remove_unused_deleted_revisions(self.store, time.time()),
-                "could not remove deleted task definitions",
-            )
+            carry_on(self.remove_deleted_task_definitions, "could not remove deleted task definitions")
+
+    def remove_deleted_task_definitions(self) -> None:
+        remove_unused_deleted_revisions(self.store, time.time())
 
     def follow_services(self) -> None:
         while True:

@@ -22,6 +22,7 @@ import orjson
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from shim import metrics
 from shim.calls import Call, Caller, Handler, Params
 from shim.config import Config
 from shim.errors import (
@@ -79,10 +80,12 @@ def create_app(
     ready: Callable[[], str | None] = lambda: None,
     other_services: Mapping[str, Mapping[str, Handler]] | None = None,
     open_session: SessionOpener | None = None,
+    exposition: Callable[[], bytes] | None = None,
 ) -> Flask:
     """The API app: ECS `handlers`, and `other_services`' handlers by service name (`logs`) on the
     same endpoint; `ready()` says why the server cannot serve now (None: it can), for /readyz;
-    `open_session` runs the command of an ECS Exec session, whose WebSocket is `/exec/<id>`."""
+    `open_session` runs the command of an ECS Exec session, whose WebSocket is `/exec/<id>`;
+    `exposition()` is the Prometheus text served at /metrics."""
     services = {ECS: dict(handlers), **{name: dict(table) for name, table in (other_services or {}).items()}}
     for service, table in services.items():
         unknown = sorted(set(table) - operation_names(service))
@@ -97,6 +100,8 @@ def create_app(
     app.add_url_rule("/", "ecs_api", api.serve, methods=["POST"])
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", partial(_readyz, ready), methods=["GET"])
+    if exposition is not None:
+        app.add_url_rule("/metrics", "metrics", partial(_metrics, exposition), methods=["GET"])
     if open_session is not None:
         view = partial(exec_session, open_session)
         app.add_url_rule("/exec/<session_id>", "exec", view, methods=["GET"], websocket=True)
@@ -249,14 +254,20 @@ def _error_response(error: EcsError) -> Response:
 
 
 def _log_access(entry: _AccessEntry, status: int, started: float) -> None:
+    seconds = time.monotonic() - started
     record = {
         "operation": entry.logged_operation,
         "cluster": entry.cluster,
         "status": status,
-        "duration_ms": round((time.monotonic() - started) * 1000, 3),
+        "duration_ms": round(seconds * 1000, 3),
         "request_id": g.request_id,
     }
     access_log.info(json.dumps(record))
+    metrics.request_answered(entry.service, entry.operation, status, seconds)
+
+
+def _metrics(exposition: Callable[[], bytes]) -> Response:
+    return Response(exposition(), status=200, content_type=metrics.CONTENT_TYPE)
 
 
 def _http_error(error: HTTPException) -> Response:
