@@ -124,12 +124,25 @@ def test_target_tracking_scales_the_service_through_its_hpa_and_a_scheduled_acti
     assert listed.returncode == 0, listed.stderr
     policies = json.loads(listed.stdout)
     assert [p["PolicyName"] for p in policies["ScalingPolicies"]] == ["cpu50"]
-    scaling.deregister_scalable_target(**resource)
+    scaling.tag_resource(ResourceARN=arn, Tags={"team": "web", "stage": "prod"})
+    scaling.untag_resource(ResourceARN=arn, TagKeys=["stage"])
+    assert scaling.list_tags_for_resource(ResourceARN=arn)["Tags"] == {"team": "web"}
+    scaling.delete_scheduled_action(ScheduledActionName="peak", **resource)
     assert (
-        scaling.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource["ResourceId"])["ScalingPolicies"]
+        scaling.describe_scheduled_actions(ServiceNamespace="ecs", ResourceId=resource["ResourceId"])[
+            "ScheduledActions"
+        ]
         == []
     )
-    eventually(lambda: autoscaler(kube, cluster) is None)
+    scaling.delete_scaling_policy(PolicyName="cpu50", **resource)
+    eventually(lambda: autoscaler(kube, cluster) is None)  # a target without target tracking has no HPA
+    scaling.deregister_scalable_target(**resource)
+    assert (
+        scaling.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource["ResourceId"]])[
+            "ScalableTargets"
+        ]
+        == []
+    )
 
 
 def test_bad_input_gets_application_auto_scalings_errors_and_changes_nothing(
