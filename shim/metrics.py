@@ -7,8 +7,8 @@ multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (`ecs-shim serve` sets it
 workers start, and prometheus_client must not be imported before that: it picks its mode on
 import, hence the imports inside the functions here), and in memory otherwise (tests, tools)."""
 
-import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -22,8 +22,21 @@ Family = Any
 """A prometheus_client metric family (GaugeMetricFamily), built at scrape time."""
 
 
-@functools.cache
+_created: dict[str, Any] = {}
+_creating = threading.Lock()
+
+
 def _metrics() -> dict[str, Any]:
+    """The metrics, made on first use, once: a worker's threads reach them together at its first
+    requests, and a metric registered twice is an error."""
+    if not _created:
+        with _creating:
+            if not _created:
+                _created.update(_made())
+    return _created
+
+
+def _made() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram
 
     return {

@@ -9,6 +9,7 @@ change to the framing shows there even where the plugin's output hides it."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,7 +80,12 @@ def execute_command(shim: ShimServer, plugin_path: str, task: str, command: str,
     aws = str(Path(sys.executable).with_name("aws"))
     arguments = ["ecs", "execute-command", "--cluster", REAL, "--task", task, "--interactive", "--command", command]
     with subprocess.Popen(
-        [aws, *arguments], env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [aws, *arguments],
+        env=environment,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # the CLI and the plugin it starts, killed together if they hang
     ) as process:
         assert process.stdin is not None and process.stdout is not None
         if typed:
@@ -89,7 +95,8 @@ def execute_command(shim: ShimServer, plugin_path: str, task: str, command: str,
         try:
             process.wait(timeout=SESSION_SECONDS)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)  # else the plugin keeps the output open
+            process.wait()
         output = process.stdout.read().decode(errors="replace")
         assert process.returncode == 0, output
         return output
