@@ -429,6 +429,16 @@ def nodes(kube: KubeClients) -> list[dict[str, Any]]:
     return listed
 
 
+def connected_instance(ecs: Any, cluster: str, node: str) -> bool:
+    """Whether the cluster lists the node as a container instance whose agent is connected (kwok
+    has reported it Ready), as an EC2 instance is once its agent registers."""
+    arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+    if not arns:
+        return False
+    described = ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"]
+    return any(i["ec2InstanceId"] == node and i["agentConnected"] for i in described)
+
+
 def remove_services(ecs: Any, kube: KubeClients, cluster: str) -> None:
     """Force-delete every service of the cluster and wait until their pods are gone."""
     arns = [arn for page in ecs.get_paginator("list_services").paginate(cluster=cluster) for arn in page["serviceArns"]]
@@ -506,6 +516,7 @@ def add_node(ecs: Any, kube: KubeClients, cluster: str) -> Iterator[Callable[...
         }
         kube_json(kube.core.create_node, node)
         added.append(name)
+        eventually(lambda: connected_instance(ecs, cluster, name), timeout=30)
         return name
 
     yield add
