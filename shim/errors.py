@@ -1,4 +1,4 @@
-"""Errors as ECS, CloudWatch Logs and ECR send them: the class name is the wire code (`__type`), the
+"""Errors as ECS and the other AWS services served beside it send them: the class name is the wire code (`__type`), the
 status its HTTP status.
 
 Every layer raises these; only the protocol layer turns them into responses.
@@ -160,4 +160,44 @@ class ValidationException(EcsError):
 
 
 class ObjectNotFoundException(EcsError):
+    pass
+
+
+class InvalidInput(EcsError):
+    """Cloud Map's refusal of bad input."""
+
+
+class NamespaceNotFound(EcsError):
+    pass
+
+
+class ServiceNotFound(EcsError):
+    """Cloud Map: no such service (ECS's is ServiceNotFoundException)."""
+
+
+class InstanceNotFound(EcsError):
+    pass
+
+
+class OperationNotFound(EcsError):
+    pass
+
+
+class NamespaceAlreadyExists(EcsError):
+    pass
+
+
+class ServiceAlreadyExists(EcsError):
+    pass
+
+
+class ResourceInUse(EcsError):
+    """Cloud Map: the namespace still has services, or the service still has instances."""
+
+
+class CustomHealthNotFound(EcsError):
+    pass
+
+
+class TooManyTagsException(EcsError):
     pass

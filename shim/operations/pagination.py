@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from shim.errors import InvalidParameterException
+from shim.errors import EcsError, InvalidParameterException
 
 T = TypeVar("T")
 
@@ -18,16 +18,18 @@ def page(
     next_token: str | None,
     limit: int = 100,
     descending: bool = False,
+    refused: type[EcsError] = InvalidParameterException,
 ) -> tuple[list[T], str | None]:
     """One page of `items` and the token for the next, if any. The token names the last key
     handed out; when that item has gone since, the page resumes at the first key after it in
-    the order of `items`: sorted by `key`, ascending unless `descending`."""
+    the order of `items`: sorted by `key`, ascending unless `descending`. A size or token out of
+    bounds is `refused` (the service's own error for bad input)."""
     size = limit if max_results is None else max_results
     if not 1 <= size <= limit:
-        raise InvalidParameterException(f"maxResults must be between 1 and {limit}.")
+        raise refused(f"maxResults must be between 1 and {limit}.")
     start = 0
     if next_token:
-        after = _decode(next_token)
+        after = _decode(next_token, refused)
         keys = [key(item) for item in items]
         start = (
             keys.index(after) + 1
@@ -50,8 +52,8 @@ def _encode(after: str) -> str:
     return base64.urlsafe_b64encode(json.dumps({"after": after}).encode()).decode()
 
 
-def _decode(token: str) -> str:
+def _decode(token: str, refused: type[EcsError]) -> str:
     try:
         return str(json.loads(base64.urlsafe_b64decode(token.encode()))["after"])
     except (binascii.Error, ValueError, KeyError, TypeError) as error:
-        raise InvalidParameterException("Invalid token.") from error
+        raise refused("Invalid token.") from error

@@ -1,11 +1,14 @@
-"""The ECS API, and the CloudWatch Logs API beside it, over HTTP: AWS JSON 1.1 on `POST /`, one
-handler per operation of each service.
+"""The ECS API, and the other AWS services beside it, over HTTP: AWS JSON 1.1 on `POST /`, and
+Smithy RPC v2 CBOR on `POST /service/<targetPrefix>/operation/<Name>` (rpc_v2_cbor.py) for the
+clients whose model of a service names that protocol first; one handler per operation of each
+service, whichever protocol the call came in.
 
-A request goes: request id, X-Amz-Target -> service and operation, SigV4 check (scoped to that
-service's signing name), JSON body, validation against botocore's model of the service, handler.
-Every failure becomes the JSON error envelope boto3 reads (`{"__type": code, "message": ...}`)
-with the error's HTTP status; anything that is not an API error is logged with its traceback
-here and reaches the client only as a ServerException naming the request id.
+A request goes: request id, X-Amz-Target (or the CBOR path) -> service and operation, SigV4 check
+(scoped to that service's signing name), body, validation against botocore's model of the
+service, handler. Every failure becomes the error envelope boto3 reads (`{"__type": code,
+"message": ...}`, in the request's protocol) with the error's HTTP status; anything that is not an
+API error is logged with its traceback here and reaches the client only as a ServerException
+naming the request id.
 """
 
 import datetime
@@ -27,6 +30,7 @@ from shim.calls import Call, Caller, Handler, Params
 from shim.config import Config
 from shim.errors import (
     EcsError,
+    InvalidInput,
     InvalidOperationException,
     SerializationException,
     ServerException,
@@ -34,11 +38,13 @@ from shim.errors import (
     UnsupportedFeatureException,
     ValidationException,
 )
+from shim.protocol import rpc_v2_cbor
 from shim.protocol.exec import exec_session
 from shim.protocol.sigv4 import AccessKey, load_credentials, scope_region, verify_signature
 from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTimeout
 from shim.schemas.model import (
     APPLICATION_AUTOSCALING,
+    CLOUD_MAP,
     ECR,
     ECS,
     LOGS,
@@ -71,6 +77,7 @@ SERVICE_NAMES = {
     LOGS: "Amazon CloudWatch Logs",
     ECR: "Amazon ECR",
     APPLICATION_AUTOSCALING: "Application Auto Scaling",
+    CLOUD_MAP: "AWS Cloud Map",
 }
 
 
@@ -98,6 +105,7 @@ def create_app(
     app.before_request(_assign_request_id)
     app.after_request(_add_request_id_header)
     app.add_url_rule("/", "ecs_api", api.serve, methods=["POST"])
+    app.add_url_rule(rpc_v2_cbor.PATH, "rpc_v2_cbor_api", api.serve_cbor, methods=["POST"])
     app.add_url_rule("/healthz", "healthz", _healthz, methods=["GET"])
     app.add_url_rule("/readyz", "readyz", partial(_readyz, ready), methods=["GET"])
     if exposition is not None:
@@ -112,6 +120,28 @@ def create_app(
 def encode_json(document: Any) -> bytes:
     """JSON as ECS sends it: datetimes become epoch seconds (naive ones are taken as UTC)."""
     return orjson.dumps(document, default=_epoch_seconds, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """How a protocol carries a response: its encoding, content type and the headers it adds."""
+
+    encode: Callable[[Any], bytes]
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def response(self, status: int, document: Any) -> Response:
+        response = Response(self.encode(document), status=status, content_type=self.content_type)
+        for name, value in self.headers:
+            response.headers[name] = value
+        return response
+
+    def error(self, error: EcsError) -> Response:
+        return self.response(error.status, {"__type": error.code, "message": error.message})
+
+
+JSON_WIRE = _Wire(encode_json, CONTENT_TYPE)
+CBOR_WIRE = _Wire(rpc_v2_cbor.encode, rpc_v2_cbor.CONTENT_TYPE, (rpc_v2_cbor.PROTOCOL_HEADER,))
 
 
 @dataclass
@@ -136,24 +166,31 @@ class _EcsApi:
     credentials: dict[str, AccessKey] | None
 
     def serve(self) -> Response:
+        """AWS JSON 1.1: the operation is the X-Amz-Target header's."""
+        return self._answer(JSON_WIRE, request.headers.get("X-Amz-Target"), _json_body)
+
+    def serve_cbor(self, target_prefix: str, operation: str) -> Response:
+        """Smithy RPC v2 CBOR: the operation is the path's."""
+        return self._answer(CBOR_WIRE, f"{target_prefix}.{operation}", _cbor_body)
+
+    def _answer(self, wire: _Wire, target: str | None, read_body: Callable[[bytes], dict[str, Any]]) -> Response:
         started = time.monotonic()
         entry = _AccessEntry()
         try:
-            response = _json_response(200, encode_json(self._respond(entry)))
+            response = wire.response(200, self._respond(entry, target, read_body))
         except RequestReadTimeout as timeout:
-            response = _closing(_error_response(RequestTimeoutException(str(timeout))))
+            response = _closing(wire.error(RequestTimeoutException(str(timeout))))
         except RequestEntityTooLarge:
-            response = _closing(_error_response(_too_large()))
+            response = _closing(wire.error(_too_large()))
         except EcsError as error:
-            response = _error_response(error)
+            response = wire.error(error)
         except Exception:
             log.exception("request %s (%s) failed", g.request_id, entry.logged_operation)
-            response = _error_response(ServerException(f"An internal error occurred (request id {g.request_id})."))
+            response = wire.error(ServerException(f"An internal error occurred (request id {g.request_id})."))
         _log_access(entry, response.status_code, started)
         return response
 
-    def _respond(self, entry: _AccessEntry) -> Any:
-        target = request.headers.get("X-Amz-Target")
+    def _respond(self, entry: _AccessEntry, target: str | None, read_body: Callable[[bytes], dict[str, Any]]) -> Any:
         entry.service = _service(target)
         caller: Caller | None = None
         if self.credentials is not None:
@@ -168,7 +205,7 @@ class _EcsApi:
         handler = self.services[entry.service].get(entry.operation)
         if handler is None:
             raise _unserved(entry.service, entry.operation)
-        body = _json_body(request.get_data())
+        body = read_body(request.get_data())
         cluster = body.get("cluster")
         entry.cluster = cluster if isinstance(cluster, str) and entry.service == ECS else None
         params: Params = validate_request(entry.operation, body, entry.service)
@@ -213,6 +250,8 @@ def _unserved(service: str, operation: str) -> EcsError:
     message = f"The operation {operation} is not supported by ecs-shim yet."
     if service == APPLICATION_AUTOSCALING:
         return ValidationException(message)
+    if service == CLOUD_MAP:
+        return InvalidInput(message)
     return UnsupportedFeatureException(message) if service == ECS else InvalidOperationException(message)
 
 
@@ -238,19 +277,18 @@ def _json_body(data: bytes) -> dict[str, Any]:
     return body
 
 
+def _cbor_body(data: bytes) -> dict[str, Any]:
+    try:
+        return rpc_v2_cbor.decode_body(data)
+    except rpc_v2_cbor.CborBodyError as error:
+        raise SerializationException(str(error)) from None
+
+
 def _epoch_seconds(value: Any) -> float:
     if isinstance(value, datetime.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
         return aware.timestamp()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _json_response(status: int, body: bytes) -> Response:
-    return Response(body, status=status, content_type=CONTENT_TYPE)
-
-
-def _error_response(error: EcsError) -> Response:
-    return _json_response(error.status, encode_json({"__type": error.code, "message": error.message}))
 
 
 def _log_access(entry: _AccessEntry, status: int, started: float) -> None:
@@ -273,7 +311,7 @@ def _metrics(exposition: Callable[[], bytes]) -> Response:
 def _http_error(error: HTTPException) -> Response:
     """Requests that are not ECS API calls (another path or method) get the same JSON envelope."""
     message = f"{request.method} {request.path} is not an ECS API call: send POST / with X-Amz-Target."
-    return _json_response(error.code or 400, encode_json({"__type": "UnknownOperationException", "message": message}))
+    return JSON_WIRE.response(error.code or 400, {"__type": "UnknownOperationException", "message": message})
 
 
 def _assign_request_id() -> None:

@@ -1,6 +1,6 @@
 """botocore's service models, loaded once: the specification of every operation's shapes, for
 each AWS service the server speaks (`ecs`, `logs` for CloudWatch Logs, `ecr` for ECR,
-`application-autoscaling` for Application Auto Scaling)."""
+`application-autoscaling` for Application Auto Scaling, `servicediscovery` for Cloud Map)."""
 
 import functools
 
@@ -11,7 +11,8 @@ ECS = "ecs"
 LOGS = "logs"
 ECR = "ecr"
 APPLICATION_AUTOSCALING = "application-autoscaling"
-SERVICES = (ECS, LOGS, ECR, APPLICATION_AUTOSCALING)
+CLOUD_MAP = "servicediscovery"
+SERVICES = (ECS, LOGS, ECR, APPLICATION_AUTOSCALING, CLOUD_MAP)
 """The services served on one endpoint, by their SigV4 signing names."""
 
 

@@ -34,8 +34,8 @@ from botocore.model import Shape
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from shim.calls import Params
-from shim.errors import EcsError, InvalidParameterException, SerializationException, ValidationException
-from shim.schemas.model import APPLICATION_AUTOSCALING, ECS, input_shape, service_model
+from shim.errors import EcsError, InvalidInput, InvalidParameterException, SerializationException, ValidationException
+from shim.schemas.model import APPLICATION_AUTOSCALING, CLOUD_MAP, ECS, input_shape, service_model
 
 WRONG_TYPE = "wrong JSON type"
 MUST_NOT_BE_NULL = "Member must not be null"
@@ -249,5 +249,7 @@ def _refusal(problems: list[_Problem], service: str) -> EcsError:
             return SerializationException(problem.text)
     count = len(problems)
     heading = f"{count} validation error{'s' if count > 1 else ''} detected: "
-    refused = ValidationException if service == APPLICATION_AUTOSCALING else InvalidParameterException
+    refused = {APPLICATION_AUTOSCALING: ValidationException, CLOUD_MAP: InvalidInput}.get(
+        service, InvalidParameterException
+    )
     return refused(heading + "; ".join(problem.text for problem in problems))

@@ -199,10 +199,18 @@ NAMESPACED_GRANTS: list[tuple[list[str], list[str], list[str]]] = [
 """What a team needs in its clusters' Namespaces to run tasks and services there: the objects the
 server writes for it, as it (see the server's own ClusterRole in manifests/deploy/)."""
 
-ACCOUNT_WIDE_RESOURCES = ["loggroups", "logstreams", "repositories"]
-"""CloudWatch Logs' log groups and streams and ECR's repositories: account-wide in AWS, as task
-definitions are, so shared by every team (the logs of a team's tasks are in the groups its task
-definitions name; a deleted log group's streams go by collection)."""
+ACCOUNT_WIDE_RESOURCES = [
+    "loggroups",
+    "logstreams",
+    "repositories",
+    "cloudmapnamespaces",
+    "cloudmapservices",
+    "cloudmapoperations",
+]
+"""CloudWatch Logs' log groups and streams, ECR's repositories and Cloud Map's namespaces, services
+and operations: account-wide in AWS, as task definitions are, so shared by every team (the logs of
+a team's tasks are in the groups its task definitions name; a deleted log group's streams go by
+collection)."""
 
 TEAM_ROLE = "ecs-shim-team"
 """The ClusterRole of `NAMESPACED_GRANTS`, bound per Namespace by each team's RoleBindings."""
@@ -215,8 +223,8 @@ for teams given it: a shell in a task is more than running the task."""
 def team_access_manifests(team: str, cluster_names: list[str], execute_command: bool = False) -> list[dict[str, Any]]:
     """RBAC that confines the Kubernetes group `team` to the ECS clusters `cluster_names`: run and
     see tasks and services there, see and update those clusters, register task definitions and
-    use log groups and ECR repositories (account-wide in AWS, so shared by every team), and with
-    `execute_command` open ECS Exec sessions there. Keys map to the group in the server's
+    use log groups, ECR repositories and Cloud Map (account-wide in AWS, so shared by every team),
+    and with `execute_command` open ECS Exec sessions there. Keys map to the group in the server's
     credentials file (`kubernetes_groups`)."""
     subject = {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": team}
     team_role = f"ecs-shim-team-{team}"

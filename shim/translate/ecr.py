@@ -66,13 +66,6 @@ def check_tags(tags: Sequence[dict[str, str]]) -> None:
             raise InvalidTagParameterException(f"The value of tag {key!r} is longer than 256 characters.")
 
 
-def merge_tags(current: Sequence[dict[str, str]], added: Sequence[dict[str, str]]) -> list[dict[str, str]]:
-    """`current` with `added` set over it (a key already there takes the new value)."""
-    values = {tag["Key"]: tag.get("Value", "") for tag in current}
-    values.update({tag["Key"]: tag.get("Value", "") for tag in added})
-    return [{"Key": key, "Value": value} for key, value in values.items()]
-
-
 def repository_not_found_message(repository: str, account: str) -> str:
     return f"The repository with name '{repository}' does not exist in the registry with id '{account}'"
 

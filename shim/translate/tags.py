@@ -1,6 +1,7 @@
-"""ECS resource tags: the rules ECS checks, and how tag changes combine."""
+"""ECS resource tags: the rules ECS checks, and how tag changes combine; and how the `Key`/`Value`
+tags of the other services (ECR, Cloud Map) combine."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from shim.errors import InvalidParameterException
 
@@ -32,3 +33,11 @@ def tags_added(current: list[Tag], added: list[Tag]) -> list[Tag]:
 def tags_removed(current: list[Tag], keys: Iterable[str]) -> list[Tag]:
     dropped = set(keys)
     return [tag for tag in current if tag["key"] not in dropped]
+
+
+def merge_tags(current: Sequence[Tag], added: Sequence[Tag]) -> list[Tag]:
+    """`Key`/`Value` tags `current` with `added` set over them (a key already there takes the
+    new value)."""
+    values = {tag["Key"]: tag.get("Value", "") for tag in current}
+    values.update({tag["Key"]: tag.get("Value", "") for tag in added})
+    return [{"Key": key, "Value": value} for key, value in values.items()]

@@ -31,6 +31,7 @@ from kubernetes.client import ApiException
 
 from shim.kube.client import KubeClients, connect
 from shim.kube.store import GROUP, VERSION, raw_json
+from shim.protocol import rpc_v2_cbor
 from shim.schemas.responses import output_problems
 from shim.translate import names
 from shim.translate.names import LABEL_CLUSTER, LABEL_TASK_ID, cluster_namespace, label_value
@@ -162,6 +163,7 @@ def run_aws(url: str, *args: str, service: str = "ecs") -> subprocess.CompletedP
         "AWS_SECRET_ACCESS_KEY": "secret",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": url,
+        "AWS_DISABLE_HOST_PREFIX_INJECTION": "true",  # Cloud Map's DiscoverInstances would go to data-<host>
     }
     aws = str(Path(sys.executable).with_name("aws"))
     return subprocess.run([aws, service, *args, "--output", "json"], env=env, capture_output=True, text=True)
@@ -284,11 +286,15 @@ def all_at_once(calls: list[Callable[[], T]]) -> list[T]:
 
 
 def check_wire_response(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
-    """A botocore `before-parse` hook: each response as it came off the wire, before boto3 reads
-    it, carries a request id and is either a body of the operation's output shape or an ECS
-    error envelope that is not a server fault."""
+    """A botocore `before-parse` hook: each response as it came off the wire (JSON 1.1 or RPC v2
+    CBOR), before boto3 reads it, carries a request id and is either a body of the operation's
+    output shape or an error envelope that is not a server fault."""
     assert response_dict["headers"].get("x-amzn-RequestId")
-    body = json.loads(response_dict["body"]) if response_dict["body"] else {}
+    if response_dict["headers"].get("Content-Type") == rpc_v2_cbor.CONTENT_TYPE:
+        assert response_dict["headers"].get("smithy-protocol") == "rpc-v2-cbor"
+        body = rpc_v2_cbor.decode_body(response_dict["body"])
+    else:
+        body = json.loads(response_dict["body"]) if response_dict["body"] else {}
     if response_dict["status_code"] == 200:
         assert output_problems(operation_model.name, body, operation_model.service_model.service_name) == [], body
     else:

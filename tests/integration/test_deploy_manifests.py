@@ -36,7 +36,16 @@ EXPECTED_GRANTS: set[Grant] = {
     *(("autoscaling", "horizontalpodautoscalers", verb) for verb in ("get", "create", "update", "patch", "delete")),
     *(
         ("ecs.shim.io", resource, verb)
-        for resource in ("clusters", "taskdefinitions", "tasks", "services", "repositories")
+        for resource in (
+            "clusters",
+            "taskdefinitions",
+            "tasks",
+            "services",
+            "repositories",
+            "cloudmapnamespaces",
+            "cloudmapservices",
+            "cloudmapoperations",
+        )
         for verb in CRUD
     ),
     *(

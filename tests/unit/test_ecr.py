@@ -22,13 +22,13 @@ from shim.translate.ecr import (
     check_tags,
     expired_images,
     image_id_failure,
-    merge_tags,
     parse_lifecycle_policy,
     repository_arn,
     repository_of_arn,
     repository_uri,
     tag_is_immutable,
 )
+from shim.translate.tags import merge_tags
 from tests.unit.test_real_node_files import cluster_module
 
 NOW = datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)

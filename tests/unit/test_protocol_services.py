@@ -1,23 +1,29 @@
-"""One endpoint, two AWS services: X-Amz-Target's prefix picks ECS or CloudWatch Logs, each with
-its own handlers, botocore model and SigV4 signing name; errors, request ids and the access log
-are shared."""
+"""One endpoint, several AWS services: X-Amz-Target's prefix (or, in Smithy RPC v2 CBOR, the
+path) picks ECS, CloudWatch Logs, ECR or Cloud Map, each with its own handlers, botocore model
+and SigV4 signing name; errors, request ids and the access log are shared."""
 
+import datetime
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import cbor2
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.parsers import RpcV2CBORParser
+from botocore.serialize import RpcV2CBORSerializer
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from shim.calls import Call, Handler, Response
 from shim.config import Config
 from shim.errors import InvalidParameterException
+from shim.protocol import rpc_v2_cbor
 from shim.protocol.app import create_app
+from shim.schemas.model import service_model
 from shim.schemas.requests import validate_request
 from shim.schemas.responses import output_problems
 
@@ -181,3 +187,74 @@ def test_ecr_on_a_server_without_a_registry_is_an_invalid_operation() -> None:
         "InvalidOperationException",
         "This server does not serve Amazon ECR (ecs-shim serve --registry FILE serves it).",
     )
+
+
+CLOUD_MAP_PREFIX = "Route53AutoNaming_v20170314"
+CREATED = datetime.datetime(2026, 12, 7, 12, 0, 30, 500000, tzinfo=datetime.UTC)
+
+
+def get_namespace(call: Call) -> Response:
+    namespace = {"Id": call.params["Id"], "Name": "corp.local", "Type": "DNS_PRIVATE", "CreateDate": CREATED}
+    return {"Namespace": namespace}
+
+
+def cloud_map_app(credentials_file: str | None = None) -> FlaskClient:
+    config = Config(region="us-east-1", account="111122223333", credentials_file=credentials_file)
+    services = {"servicediscovery": {"GetNamespace": get_namespace}}
+    return create_app(config, {"ListClusters": list_clusters}, other_services=services).test_client()
+
+
+def cbor_exchange(client: FlaskClient, operation: str, params: dict[str, Any], signing_name: str | None = None) -> Any:
+    """One call as botocore makes it in Smithy RPC v2 CBOR (its own serializer and parser): the
+    parsed answer, and the raw response."""
+    model = service_model("servicediscovery").operation_model(operation)
+    serialized = RpcV2CBORSerializer().serialize_to_request(params, model)
+    headers = dict(serialized["headers"])
+    if signing_name is not None:
+        url = f"http://localhost{serialized['url_path']}"
+        request = AWSRequest(method="POST", url=url, data=serialized["body"], headers=headers)
+        SigV4Auth(Credentials(ACCESS_KEY, SECRET), signing_name, "us-east-1").add_auth(request)
+        headers = dict(request.headers.items())
+    response = client.post(serialized["url_path"], data=serialized["body"], headers=headers)
+    parsed = RpcV2CBORParser().parse(
+        {"status_code": response.status_code, "headers": dict(response.headers), "body": response.data},
+        model.output_shape,
+    )
+    return parsed, response
+
+
+def test_cbor_call_reaches_its_handler_and_answers_in_cbor(credentials_file: str) -> None:
+    parsed, response = cbor_exchange(
+        cloud_map_app(credentials_file), "GetNamespace", {"Id": "ns-1"}, signing_name="servicediscovery"
+    )
+    assert response.status_code == 200
+    assert (response.content_type, response.headers["smithy-protocol"]) == ("application/cbor", "rpc-v2-cbor")
+    assert parsed["Namespace"]["Id"] == "ns-1"
+    assert parsed["Namespace"]["CreateDate"] == CREATED, "a timestamp travels as CBOR tag 1, to the microsecond"
+    assert response.headers["x-amzn-RequestId"]
+
+
+def test_cbor_errors_are_cbor_envelopes_with_the_services_codes() -> None:
+    client = cloud_map_app()
+    parsed, response = cbor_exchange(client, "GetNamespace", {"Id": "n" * 256})
+    assert (response.status_code, response.content_type) == (400, "application/cbor")
+    assert parsed["Error"]["Code"] == "InvalidInput"
+    _, unserved = cbor_exchange(client, "ListNamespaces", {})
+    assert cbor2.loads(unserved.data)["__type"] == "InvalidInput"
+    garbage = client.post(f"/service/{CLOUD_MAP_PREFIX}/operation/GetNamespace", data=b"\xff\x00")
+    assert cbor2.loads(garbage.data)["__type"] == "SerializationException"
+    unknown = client.post(f"/service/{CLOUD_MAP_PREFIX}/operation/Nope", data=cbor2.dumps({}))
+    assert (unknown.status_code, cbor2.loads(unknown.data)["__type"]) == (400, "UnknownOperationException")
+
+
+def test_cbor_call_signed_for_another_service_is_refused(credentials_file: str) -> None:
+    parsed, response = cbor_exchange(cloud_map_app(credentials_file), "GetNamespace", {"Id": "ns-1"}, "ecs")
+    assert (response.status_code, parsed["Error"]["Code"]) == (403, "InvalidSignatureException")
+
+
+def test_cbor_request_timestamps_and_blobs_reach_handlers_as_json_would_carry_them() -> None:
+    when = datetime.datetime(2026, 1, 2, tzinfo=datetime.UTC)
+    body = rpc_v2_cbor.decode_body(
+        cbor2.dumps({"At": when, "Data": b"\x00\x01", "List": [{"At": when}]}, datetime_as_timestamp=True)
+    )
+    assert body == {"At": when.timestamp(), "Data": "AAE=", "List": [{"At": when.timestamp()}]}

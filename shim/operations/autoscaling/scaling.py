@@ -113,10 +113,14 @@ def may_read(store: Store, call: Call, cluster_name: str) -> bool:
 
 
 def paged(call: Call, items: list[Json], key: Callable[[Json], str], member: str) -> Response:
-    try:
-        chunk, token = page(items, key, call.params.get("MaxResults"), call.params.get("NextToken"), limit=MAX_PAGE)
-    except InvalidParameterException as error:
-        raise ValidationException(error.message) from None
+    chunk, token = page(
+        items,
+        key,
+        call.params.get("MaxResults"),
+        call.params.get("NextToken"),
+        limit=MAX_PAGE,
+        refused=ValidationException,
+    )
     return {member: chunk, **({"NextToken": token} if token else {})}
 
 

@@ -27,13 +27,13 @@ from shim.translate.ecr import (
     check_registry_id,
     check_repository_name,
     check_tags,
-    merge_tags,
     parse_lifecycle_policy,
     repository_arn,
     repository_not_found_message,
     repository_of_arn,
     repository_uri,
 )
+from shim.translate.tags import merge_tags
 
 DESCRIBE_LIMIT = 1000
 
