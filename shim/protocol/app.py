@@ -48,7 +48,9 @@ from shim.schemas.model import (
     ECR,
     ECS,
     LOGS,
+    error_status,
     operation_names,
+    query_error,
     service_of_target_prefix,
     target_prefix,
 )
@@ -136,8 +138,15 @@ class _Wire:
             response.headers[name] = value
         return response
 
-    def error(self, error: EcsError) -> Response:
-        return self.response(error.status, {"__type": error.code, "message": error.message})
+    def error(self, error: EcsError, service: str = ECS) -> Response:
+        """`error` as `service` answers it: with the HTTP status its model gives the error (else
+        the error's own), and for a query-compatible service the code the query protocol has."""
+        status = error_status(service, error.code) or error.status
+        response = self.response(status, {"__type": error.code, "message": error.message})
+        query_code = query_error(service, error.code)
+        if query_code is not None:
+            response.headers["x-amzn-query-error"] = query_code
+        return response
 
 
 JSON_WIRE = _Wire(encode_json, CONTENT_TYPE)
@@ -183,7 +192,7 @@ class _EcsApi:
         except RequestEntityTooLarge:
             response = _closing(wire.error(_too_large()))
         except EcsError as error:
-            response = wire.error(error)
+            response = wire.error(error, entry.service)
         except Exception:
             log.exception("request %s (%s) failed", g.request_id, entry.logged_operation)
             response = wire.error(ServerException(f"An internal error occurred (request id {g.request_id})."))

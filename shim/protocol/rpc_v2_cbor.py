@@ -1,7 +1,8 @@
-"""Smithy RPC v2 CBOR, the wire protocol botocore's newer models (Cloud Map's among them) name
-first, so current boto3 and the AWS CLI speak it: `POST /service/<targetPrefix>/operation/<Name>`,
-header `smithy-protocol: rpc-v2-cbor`, a CBOR map as the body both ways, timestamps as tag 1
-(epoch seconds), errors as a map with `__type` and `message`.
+"""Smithy RPC v2 CBOR, the wire protocol botocore's newer models (Cloud Map's and CloudWatch's
+among them) name first, and that SDKs preferring CBOR speak (botocore itself picks JSON 1.1 when a
+model offers both): `POST /service/<targetPrefix>/operation/<Name>`, header `smithy-protocol:
+rpc-v2-cbor`, a CBOR map as the body both ways, timestamps as tag 1 (epoch seconds), errors as a
+map with `__type` and `message`.
 
 A request body is read into the same shapes a JSON 1.1 body has (timestamps as epoch seconds,
 blobs as base64), so validation and handlers do not know which protocol a call came in."""
@@ -40,6 +41,8 @@ def encode(document: Any) -> bytes:
 
 
 def _as_json_value(value: Any) -> Any:
+    """`value` as JSON would carry it; a CBOR item JSON has no form for (a set, an unknown tag,
+    undefined, a decimal fraction...) is refused."""
     if isinstance(value, dict):
         return {str(key): _as_json_value(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -48,4 +51,6 @@ def _as_json_value(value: Any) -> Any:
         return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
-    return value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise CborBodyError(f"The request body holds a CBOR item no member takes: {type(value).__name__}.")

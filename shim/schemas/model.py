@@ -52,3 +52,27 @@ def input_shape(operation: str, service: str = ECS) -> StructureShape:
 
 def output_shape(operation: str, service: str = ECS) -> StructureShape | None:
     return operation_model(operation, service).output_shape
+
+
+@functools.cache
+def _error_traits(service: str) -> dict[str, dict[str, object]]:
+    model = service_model(service)
+    return {shape.name: dict(shape.metadata.get("error") or {}) for shape in model.error_shapes}
+
+
+def error_status(service: str, code: str) -> int | None:
+    """The HTTP status `service`'s model gives its error `code`, if it gives one."""
+    status = _error_traits(service).get(code, {}).get("httpStatusCode")
+    return int(str(status)) if status is not None else None
+
+
+def query_error(service: str, code: str) -> str | None:
+    """For a service its model marks awsQueryCompatible, the `x-amzn-query-error` header value of
+    error `code` (`<query code>;Sender|Receiver`), from which botocore reads the code the query
+    protocol would have given; None for other services and errors."""
+    if "awsQueryCompatible" not in service_model(service).metadata:
+        return None
+    traits = _error_traits(service).get(code, {})
+    if "code" not in traits:
+        return None
+    return f"{traits['code']};{'Sender' if traits.get('senderFault') else 'Receiver'}"

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from shim.errors import InvalidInput
+from shim.errors import InvalidInput, TooManyTagsException
 from shim.translate import names
 from shim.translate.tags import merge_tags
 from shim.translate.task_from_pod import last_status, task_health, task_id_of
@@ -54,7 +54,14 @@ _DNS_NAME = re.compile(r"(?!-)[A-Za-z0-9-_]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-_]{1,6
 _HTTP_NAME = re.compile(r"[!-~]{1,1024}")
 _DNS_SERVICE_NAME = re.compile(r"([a-zA-Z0-9_][a-zA-Z0-9-_]{0,61}[a-zA-Z0-9_]|[a-zA-Z0-9])")
 _ATTRIBUTE_KEY = re.compile(r"[a-zA-Z0-9!-~]{1,255}")
+_RESOURCE_ARN = re.compile(r"arn:aws:servicediscovery:[^:]*:[^:]*:(?:namespace|service)/(?P<id>[^/]+)")
 _RESERVED_ATTRIBUTES = ("AWS_INSTANCE_IPV4", "AWS_INSTANCE_IPV6", "AWS_INSTANCE_CNAME", "AWS_ALIAS_DNS_NAME")
+
+
+def resource_id(value: str) -> str:
+    """The id a namespace or service is asked for by: its id, or its ARN."""
+    match = _RESOURCE_ARN.fullmatch(value)
+    return match["id"] if match else value
 
 
 def new_id(prefix: str, length: int = 16) -> str:
@@ -316,9 +323,10 @@ def _has_attributes(instance: Mapping[str, Any], wanted: Mapping[str, str]) -> b
 
 
 def instances_revision(instances: Iterable[Mapping[str, Any]]) -> int:
-    """A number that changes whenever the service's instances or their attributes or health do
-    (DiscoverInstancesRevision): a digest of them, so every server process gives the same one."""
-    document = sorted((i["Id"], sorted(i["Attributes"].items()), i["Health"]) for i in instances)
+    """A number that changes whenever the service's instances or their attributes do (not their
+    health, as Cloud Map's DiscoverInstancesRevision): a digest of them, so every server process
+    gives the same one. Cloud Map's grows; this one only changes."""
+    document = sorted((i["Id"], sorted(i["Attributes"].items())) for i in instances)
     return int.from_bytes(hashlib.sha256(json.dumps(document).encode()).digest()[:7], "big")
 
 
@@ -364,27 +372,32 @@ OPERATION_FILTERS = {
 """The conditions each List call takes for each of its filters (EQ is the default)."""
 
 
-def matches_filters(
-    filters: Sequence[Mapping[str, Any]],
-    allowed: Mapping[str, Sequence[str]],
-    value_of: Callable[[str], str | float | None],
-) -> bool:
-    """Whether a record passes every filter of a List call; `value_of(name)` is the record's
-    value for the filter's name (an epoch time for UPDATE_DATE)."""
-    return all(_matches(f, allowed, value_of(f["Name"])) for f in filters)
+def check_filters(filters: Sequence[Mapping[str, Any]], allowed: Mapping[str, Sequence[str]]) -> None:
+    """Refuse a filter of a List call whose condition or values its name does not take."""
+    for filter_ in filters:
+        name, condition, values = filter_["Name"], filter_.get("Condition", "EQ"), filter_["Values"]
+        if condition not in allowed.get(name, ()):
+            raise InvalidInput(f"Filter {name} does not take the condition {condition}.")
+        if condition == "BETWEEN":
+            if len(values) != 2:
+                raise InvalidInput(f"The BETWEEN condition of filter {name} takes exactly two values.")
+            for value in values:
+                _number(value, name)
+        if condition == "EQ" and len(values) != 1:
+            raise InvalidInput(f"The EQ condition of filter {name} takes exactly one value.")
 
 
-def _matches(filter_: Mapping[str, Any], allowed: Mapping[str, Sequence[str]], value: str | float | None) -> bool:
-    name, condition, values = filter_["Name"], filter_.get("Condition", "EQ"), filter_["Values"]
-    if condition not in allowed.get(name, ()):
-        raise InvalidInput(f"Filter {name} does not take the condition {condition}.")
+def matches_filters(filters: Sequence[Mapping[str, Any]], value_of: Callable[[str], str | float | None]) -> bool:
+    """Whether a record passes every (checked) filter of a List call; `value_of(name)` is the
+    record's value for the filter's name (an epoch time for UPDATE_DATE)."""
+    return all(_matches(f, value_of(f["Name"])) for f in filters)
+
+
+def _matches(filter_: Mapping[str, Any], value: str | float | None) -> bool:
+    condition, values = filter_.get("Condition", "EQ"), filter_["Values"]
     if condition == "BETWEEN":
-        if len(values) != 2:
-            raise InvalidInput(f"The BETWEEN condition of filter {name} takes exactly two values.")
-        low, high = (_number(v, name) for v in values)
+        low, high = (_number(v, filter_["Name"]) for v in values)
         return isinstance(value, float | int) and low <= value <= high
-    if condition == "EQ" and len(values) != 1:
-        raise InvalidInput(f"The EQ condition of filter {name} takes exactly one value.")
     if condition == "BEGINS_WITH":
         return any(str(value).startswith(v) for v in values)
     return str(value) in values
@@ -399,7 +412,7 @@ def _number(value: str, name: str) -> float:
 
 def check_tags(tags: Sequence[Mapping[str, str]]) -> None:
     if len(tags) > MAX_TAGS:
-        raise InvalidInput(f"A resource can have at most {MAX_TAGS} tags.")
+        raise TooManyTagsException(f"A resource can have at most {MAX_TAGS} tags.")
 
 
 def with_tags(existing: Sequence[Mapping[str, str]], added: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:

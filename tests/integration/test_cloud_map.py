@@ -223,6 +223,7 @@ def test_namespaces_services_instances_operations_and_tags_over_cbor(cloud_map_c
         Name="api", NamespaceId=namespace_id, HealthCheckCustomConfig={"FailureThreshold": 1}
     )["Service"]
     assert service["Type"] == "HTTP" and isinstance(service["CreateDate"], datetime)
+    assert client.get_service(Id=service["Arn"])["Service"]["Id"] == service["Id"], "an ARN names it too"
     for instance_id, health in (("blue", "HEALTHY"), ("green", "UNHEALTHY")):
         registered = client.register_instance(
             ServiceId=service["Id"],
@@ -247,7 +248,7 @@ def test_namespaces_services_instances_operations_and_tags_over_cbor(cloud_map_c
         "green": "UNHEALTHY",
     }
     assert discover(HealthStatus="HEALTHY_OR_ELSE_ALL") == ["blue", "green"]
-    assert client.discover_instances_revision(NamespaceName=name, ServiceName="api")["InstancesRevision"] != revision
+    assert client.discover_instances_revision(NamespaceName=name, ServiceName="api")["InstancesRevision"] == revision
     assert error_code(client.get_instance, ServiceId=service["Id"], InstanceId="red") == "InstanceNotFound"
     assert error_code(client.discover_instances, NamespaceName=name, ServiceName="nope") == "ServiceNotFound"
 
@@ -261,6 +262,10 @@ def test_namespaces_services_instances_operations_and_tags_over_cbor(cloud_map_c
     assert error_code(client.delete_service, Id=service["Id"]) == "ResourceInUse"
     for instance_id in ("blue", "green"):
         client.deregister_instance(ServiceId=service["Id"], InstanceId=instance_id)
+        assert (
+            client.discover_instances_revision(NamespaceName=name, ServiceName="api")["InstancesRevision"] != revision
+        )
+        revision = client.discover_instances_revision(NamespaceName=name, ServiceName="api")["InstancesRevision"]
     client.delete_service(Id=service["Id"])
     deleted = client.delete_namespace(Id=namespace_id)["OperationId"]
     assert operation_target(client, deleted, "NAMESPACE") == namespace_id

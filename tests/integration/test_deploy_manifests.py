@@ -44,13 +44,12 @@ EXPECTED_GRANTS: set[Grant] = {
             "repositories",
             "cloudmapnamespaces",
             "cloudmapservices",
-            "cloudmapoperations",
         )
         for verb in CRUD
     ),
     *(
         ("ecs.shim.io", resource, verb)
-        for resource in ("loggroups", "logstreams")
+        for resource in ("loggroups", "logstreams", "cloudmapoperations")
         for verb in (*CRUD, "deletecollection")
     ),
     ("", "pods/log", "get"),

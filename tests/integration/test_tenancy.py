@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.config
 import pytest
 import yaml
 from kubernetes import client
@@ -342,6 +343,32 @@ def test_a_team_scales_its_own_services_and_sees_no_other_teams_targets(tenancy:
     assert [t["ResourceId"] for t in shown["a"]] == [target["ResourceId"]]
     assert shown["b"] == []
     tenancy.clients["a"].delete_service(cluster=team_a.cluster, service="web", force=True)
+
+
+def test_cloud_map_is_account_wide_so_every_team_uses_the_same_namespaces(tenancy: Tenancy) -> None:
+    """team-access grants Cloud Map to every team, as it does log groups: what one team makes the
+    other finds, as the caller (RBAC on the cloudmap* resources)."""
+    clients = {
+        label: boto3.client(
+            "servicediscovery",
+            endpoint_url=tenancy.server.url,
+            region_name="us-east-1",
+            aws_access_key_id=team.key[0],
+            aws_secret_access_key=team.key[1],
+            config=botocore.config.Config(inject_host_prefix=False),
+        )
+        for label, team in tenancy.teams.items()
+    }
+    name = unique_name("tenancy")
+    created = clients["a"].create_http_namespace(Name=name)["OperationId"]
+    namespace_id = clients["b"].get_operation(OperationId=created)["Operation"]["Targets"]["NAMESPACE"]
+    service_id = clients["b"].create_service(Name="api", NamespaceId=namespace_id)["Service"]["Id"]
+    clients["a"].register_instance(ServiceId=service_id, InstanceId="one", Attributes={"port": "80"})
+    found = clients["b"].discover_instances(NamespaceName=name, ServiceName="api")["Instances"]
+    assert [i["InstanceId"] for i in found] == ["one"]
+    clients["b"].deregister_instance(ServiceId=service_id, InstanceId="one")
+    clients["a"].delete_service(Id=service_id)
+    clients["b"].delete_namespace(Id=namespace_id)
 
 
 def test_keys_mapped_to_no_kubernetes_user_act_as_the_server(tenancy: Tenancy) -> None:

@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from shim.errors import InvalidInput
+from shim.errors import InvalidInput, TooManyTagsException
 from shim.translate.cloud_map import (
     DNS_PRIVATE,
     HTTP,
     NAMESPACE_FILTERS,
     OPERATION_FILTERS,
+    check_filters,
     discovered,
     instances_revision,
     matches_filters,
@@ -19,7 +20,9 @@ from shim.translate.cloud_map import (
     new_service,
     registered_instance,
     registers_in,
+    resource_id,
     task_instance,
+    with_tags,
 )
 from tests.unit.test_tasks import POD_IP, container, definition, deleted, exited, running, task_pod
 
@@ -158,29 +161,41 @@ def test_a_service_without_health_checks_shows_every_instance_as_unknown() -> No
 
 def test_list_filters_take_only_their_conditions() -> None:
     record = {"TYPE": "HTTP", "NAME": "team-a"}
-    assert matches_filters(
-        [{"Name": "NAME", "Values": ["team"], "Condition": "BEGINS_WITH"}], NAMESPACE_FILTERS, record.get
-    )
-    assert matches_filters(
-        [{"Name": "TYPE", "Values": ["HTTP", "DNS_PRIVATE"], "Condition": "IN"}], NAMESPACE_FILTERS, record.get
-    )
-    assert not matches_filters([{"Name": "TYPE", "Values": ["DNS_PRIVATE"]}], NAMESPACE_FILTERS, record.get)
+    begins = [{"Name": "NAME", "Values": ["team"], "Condition": "BEGINS_WITH"}]
+    either = [{"Name": "TYPE", "Values": ["HTTP", "DNS_PRIVATE"], "Condition": "IN"}]
+    for passing in (begins, either):
+        check_filters(passing, NAMESPACE_FILTERS)
+        assert matches_filters(passing, record.get)
+    assert not matches_filters([{"Name": "TYPE", "Values": ["DNS_PRIVATE"]}], record.get)
     for refused in (
         {"Name": "TYPE", "Values": ["HTTP", "DNS_PRIVATE"]},
         {"Name": "NAME", "Values": ["a", "b"], "Condition": "BETWEEN"},
+        {"Name": "NAMESPACE_ID", "Values": ["ns-1"]},
     ):
         with pytest.raises(InvalidInput):
-            matches_filters([refused], NAMESPACE_FILTERS, record.get)
-    between = {"Name": "UPDATE_DATE", "Values": ["100", "200"], "Condition": "BETWEEN"}
-    assert matches_filters([between], OPERATION_FILTERS, lambda _: 150.0)
-    assert not matches_filters([between], OPERATION_FILTERS, lambda _: 250.0)
+            check_filters([refused], NAMESPACE_FILTERS)
+    between = [{"Name": "UPDATE_DATE", "Values": ["100", "200"], "Condition": "BETWEEN"}]
+    check_filters(between, OPERATION_FILTERS)
+    assert matches_filters(between, lambda _: 150.0)
+    assert not matches_filters(between, lambda _: 250.0)
+    with pytest.raises(InvalidInput):
+        check_filters(
+            [{"Name": "UPDATE_DATE", "Values": ["yesterday", "now"], "Condition": "BETWEEN"}], OPERATION_FILTERS
+        )
 
 
-def test_the_instances_revision_moves_with_any_change_and_not_with_order() -> None:
+def test_the_instances_revision_moves_with_the_instances_and_their_attributes_only() -> None:
     instances = [instance("a", color="blue"), instance("b")]
     assert instances_revision(instances) == instances_revision(list(reversed(instances)))
     assert instances_revision(instances) != instances_revision([instance("a", color="red"), instance("b")])
-    assert instances_revision(instances) != instances_revision(
-        [instance("a", "UNHEALTHY", color="blue"), instance("b")]
-    )
     assert instances_revision(instances) != instances_revision(instances[:1])
+    unhealthy = [instance("a", "UNHEALTHY", color="blue"), instance("b")]
+    assert instances_revision(instances) == instances_revision(unhealthy), "health is not part of it, as in Cloud Map"
+
+
+def test_ids_are_taken_bare_or_as_arns_and_tags_are_limited() -> None:
+    assert resource_id("arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-abc") == "ns-abc"
+    assert resource_id("arn:aws:servicediscovery:us-east-1:123456789012:service/srv-abc") == "srv-abc"
+    assert resource_id("srv-abc") == "srv-abc"
+    with pytest.raises(TooManyTagsException):
+        with_tags([], [{"Key": f"k{n}", "Value": ""} for n in range(51)])

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 
 from shim.calls import Call, Handler, Response
 from shim.config import Config
-from shim.errors import InvalidParameterException
+from shim.errors import InvalidParameterException, NamespaceNotFound
 from shim.protocol import rpc_v2_cbor
 from shim.protocol.app import create_app
 from shim.schemas.model import service_model
@@ -258,3 +258,22 @@ def test_cbor_request_timestamps_and_blobs_reach_handlers_as_json_would_carry_th
         cbor2.dumps({"At": when, "Data": b"\x00\x01", "List": [{"At": when}]}, datetime_as_timestamp=True)
     )
     assert body == {"At": when.timestamp(), "Data": "AAE=", "List": [{"At": when.timestamp()}]}
+
+
+def test_cbor_items_json_has_no_form_for_are_refused_not_faulted() -> None:
+    client = cloud_map_app()
+    for item in (cbor2.CBORTag(258, ["x"]), cbor2.CBORTag(999, 1), cbor2.undefined):
+        response = client.post(
+            f"/service/{CLOUD_MAP_PREFIX}/operation/GetNamespace", data=cbor2.dumps({"Id": "ns-1", "Filters": item})
+        )
+        assert (response.status_code, cbor2.loads(response.data)["__type"]) == (400, "SerializationException")
+
+
+def test_errors_take_the_http_status_the_services_model_gives_them() -> None:
+    def missing(call: Call) -> Response:
+        raise NamespaceNotFound("No namespace exists with the ID ns-1.")
+
+    config = Config(region="us-east-1", account="111122223333")
+    client = create_app(config, {}, other_services={"servicediscovery": {"GetNamespace": missing}}).test_client()
+    parsed, response = cbor_exchange(client, "GetNamespace", {"Id": "ns-1"})
+    assert (response.status_code, parsed["Error"]["Code"]) == (404, "NamespaceNotFound")

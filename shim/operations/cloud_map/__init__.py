@@ -1,5 +1,5 @@
 """The AWS Cloud Map API (`servicediscovery`: X-Amz-Target `Route53AutoNaming_v20170314.*` in
-JSON 1.1, or the same operations in Smithy RPC v2 CBOR, which current boto3 speaks), served on the
+JSON 1.1, which boto3 picks, or the same operations in Smithy RPC v2 CBOR), served on the
 same endpoint as ECS: namespaces and services (namespaces.py), instances and discovery
 (instances.py), operations and tags (progress.py). Namespaces, services and operations live in
 Kubernetes (shim/kube/cloud_map.py); the instances of ECS tasks are their pods.

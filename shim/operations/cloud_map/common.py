@@ -10,11 +10,11 @@ from shim.errors import InvalidInput, ServiceNotFound
 from shim.kube.cloud_map import CloudMapStore
 from shim.kube.records import Record
 from shim.operations.pagination import page
-from shim.translate.cloud_map import MAX_PAGE, matches_filters, new_operation
+from shim.translate.cloud_map import MAX_PAGE, check_filters, matches_filters, new_operation, resource_id
 
 
 def service_or_refusal(cloud_map: CloudMapStore, service_id: str) -> Record:
-    found = cloud_map.service(service_id)
+    found = cloud_map.service(resource_id(service_id))
     if found is None:
         raise ServiceNotFound(f"No service exists with the ID {service_id}.")
     return found
@@ -37,8 +37,9 @@ def listed(
 ) -> Response:
     """A List call's page of `records`, by id, that pass its filters, each shown by `view`."""
     filters = call.params.get("Filters") or []
+    check_filters(filters, allowed)
     passing = sorted(
-        (record for record in records if matches_filters(filters, allowed, partial(value_of, record))),
+        (record for record in records if matches_filters(filters, partial(value_of, record))),
         key=lambda record: str(record["Id"]),
     )
     chunk, token = paged(call, passing, lambda record: str(record["Id"]))

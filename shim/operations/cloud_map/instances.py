@@ -39,24 +39,43 @@ def handlers(store: Store, cloud_map: CloudMapStore) -> dict[str, Handler]:
     }
 
 
-def instances_of(store: Store, service: Record, region: str) -> list[dict[str, Any]]:
-    """The service's instances by id: the RUNNING tasks of the ECS services registered in it,
-    then the ones RegisterInstance keeps (a task's id is never one of those)."""
+TaskInstances = dict[str, list[dict[str, Any]]]
+"""The instances of running ECS tasks, by the ARN of the Cloud Map service they are registered in."""
+
+
+def task_instances(store: Store, region: str) -> TaskInstances:
+    """The RUNNING tasks of the ECS services whose serviceRegistries name a Cloud Map service, as
+    its instances, read from the services' pods once for a whole call."""
     now = time.time()
-    instances: dict[str, dict[str, Any]] = {}
+    found: TaskInstances = {}
     for stored in store.all_service_records():
-        for registry in registers_in(stored.record, service["Arn"]):
+        for registry in stored.record.get("serviceRegistries", []):
+            if not registers_in(stored.record, registry.get("registryArn", "")):
+                continue
             for pod in service_pods(store, stored.record):
                 instance = task_instance(pod, store.node_of(pod), stored.record, registry, region=region, now=now)
                 if instance is not None:
-                    instances.setdefault(instance["Id"], instance)
+                    found.setdefault(registry["registryArn"], []).append(instance)
+    return found
+
+
+def instances_of(service: Record, tasks: TaskInstances) -> list[dict[str, Any]]:
+    """The service's instances by id: its tasks' (`task_instances`), then the ones
+    RegisterInstance keeps (a task's id is never one of those)."""
+    instances: dict[str, dict[str, Any]] = {}
+    for instance in tasks.get(service["Arn"], []):
+        instances.setdefault(instance["Id"], instance)
     for instance_id, instance in (service.get("Registered") or {}).items():
         instances.setdefault(instance_id, instance)
     return sorted(instances.values(), key=lambda instance: str(instance["Id"]))
 
 
+def _instances(store: Store, service: Record, region: str) -> list[dict[str, Any]]:
+    return instances_of(service, task_instances(store, region))
+
+
 def _instance_or_refusal(store: Store, service: Record, instance_id: str, region: str) -> dict[str, Any]:
-    found = next((i for i in instances_of(store, service, region) if i["Id"] == instance_id), None)
+    found = next((i for i in _instances(store, service, region) if i["Id"] == instance_id), None)
     if found is None:
         raise InstanceNotFound(f"No instance {instance_id} is registered in the service {service['Id']}.")
     return found
@@ -73,7 +92,7 @@ def _refuse_task_instance(service: Record, instance_id: str, what: str) -> None:
 def register_instance(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
     service = service_or_refusal(cloud_map, call.params["ServiceId"])
     instance = registered_instance(call.params, service)
-    if any(i["Id"] == instance["Id"] for i in instances_of(store, service, call.region)):
+    if any(i["Id"] == instance["Id"] for i in _instances(store, service, call.region)):
         _refuse_task_instance(service, instance["Id"], "stop or replace")
 
     def register(record: Record) -> None:
@@ -105,7 +124,7 @@ def _instance_operation(cloud_map: CloudMapStore, call: Call, kind: str, service
 
 def list_instances(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
     service = service_or_refusal(cloud_map, call.params["ServiceId"])
-    chunk, token = paged(call, instances_of(store, service, call.region), lambda instance: str(instance["Id"]))
+    chunk, token = paged(call, _instances(store, service, call.region), lambda instance: str(instance["Id"]))
     return {
         "ResourceOwner": call.account,
         "Instances": [instance_view(instance, call.account) for instance in chunk],
@@ -123,7 +142,7 @@ def get_instances_health_status(store: Store, cloud_map: CloudMapStore, call: Ca
     """Each instance's health (UNKNOWN in a service without health checks), of the instances
     asked for or of all of them."""
     service = service_or_refusal(cloud_map, call.params["ServiceId"])
-    instances = {i["Id"]: i for i in instances_of(store, service, call.region)}
+    instances = {i["Id"]: i for i in _instances(store, service, call.region)}
     wanted = call.params.get("Instances") or list(instances)
     missing = [instance_id for instance_id in wanted if instance_id not in instances]
     if missing:
@@ -164,7 +183,7 @@ def _discovered_service(cloud_map: CloudMapStore, call: Call) -> tuple[Record, s
 
 def discover_instances(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
     service, namespace_name = _discovered_service(cloud_map, call)
-    instances = instances_of(store, service, call.region)
+    instances = _instances(store, service, call.region)
     return {
         "Instances": discovered(instances, service, namespace_name, call.params),
         "InstancesRevision": instances_revision(instances),
@@ -173,4 +192,4 @@ def discover_instances(store: Store, cloud_map: CloudMapStore, call: Call) -> Re
 
 def discover_instances_revision(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
     service, _ = _discovered_service(cloud_map, call)
-    return {"InstancesRevision": instances_revision(instances_of(store, service, call.region))}
+    return {"InstancesRevision": instances_revision(_instances(store, service, call.region))}

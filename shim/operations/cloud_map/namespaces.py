@@ -2,6 +2,7 @@
 as an operation (GetOperation) that has succeeded by the time the call answers."""
 
 import time
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -12,7 +13,7 @@ from shim.kube.errors import Conflict
 from shim.kube.records import Record
 from shim.kube.store import Store
 from shim.operations.cloud_map.common import done, listed, service_or_refusal
-from shim.operations.cloud_map.instances import instances_of
+from shim.operations.cloud_map.instances import instances_of, task_instances
 from shim.translate.cloud_map import (
     DNS_PRIVATE,
     HTTP,
@@ -23,6 +24,7 @@ from shim.translate.cloud_map import (
     new_namespace,
     new_operation_id,
     new_service,
+    resource_id,
     service_view,
 )
 
@@ -42,7 +44,7 @@ def handlers(store: Store, cloud_map: CloudMapStore) -> dict[str, Handler]:
 
 
 def namespace_or_refusal(cloud_map: CloudMapStore, namespace_id: str) -> Record:
-    found = cloud_map.namespace(namespace_id)
+    found = cloud_map.namespace(resource_id(namespace_id))
     if found is None:
         raise NamespaceNotFound(f"No namespace exists with the ID {namespace_id}.")
     return found
@@ -72,14 +74,18 @@ def create_namespace(cloud_map: CloudMapStore, kind: str, call: Call) -> Respons
         else:
             done(cloud_map, call, "CREATE_NAMESPACE", {"NAMESPACE": record["Id"]}, record["OperationId"], now)
             return {"OperationId": record["OperationId"]}
-    if (
-        existing is not None
-        and params.get("CreatorRequestId")
-        and params["CreatorRequestId"] == existing.get("CreatorRequestId")
-    ):
-        return {"OperationId": existing["OperationId"]}
-    namespace_id = existing["Id"] if existing else "unknown"
-    raise NamespaceAlreadyExists(f"A namespace named {params['Name']} already exists: {namespace_id}.")
+    if existing is None or not _is_retry(params, existing):
+        namespace_id = existing["Id"] if existing else "unknown"
+        raise NamespaceAlreadyExists(f"A namespace named {params['Name']} already exists: {namespace_id}.")
+    if cloud_map.operation(existing["OperationId"]) is None:  # the first call failed once the namespace was made
+        targets = {"NAMESPACE": existing["Id"]}
+        done(cloud_map, call, "CREATE_NAMESPACE", targets, existing["OperationId"], existing["CreateDate"])
+    return {"OperationId": existing["OperationId"]}
+
+
+def _is_retry(params: Mapping[str, Any], existing: Record) -> bool:
+    """Whether a creation is a retry of the one that made `existing` (same CreatorRequestId)."""
+    return bool(params.get("CreatorRequestId")) and params["CreatorRequestId"] == existing.get("CreatorRequestId")
 
 
 def get_namespace(cloud_map: CloudMapStore, call: Call) -> Response:
@@ -130,40 +136,42 @@ def create_service(cloud_map: CloudMapStore, call: Call) -> Response:
     record = new_service(
         params, namespace, service_id=new_id("srv-"), region=call.region, account=call.account, now=time.time()
     )
-    existing = cloud_map.service_named(namespace_id, params["Name"])
+    existing = cloud_map.service_named(namespace["Id"], params["Name"])
     if existing is None:
         try:
             return {"Service": service_view(cloud_map.create_service(record), 0)}
         except Conflict:
-            existing = cloud_map.service_named(namespace_id, params["Name"])
-    if (
-        existing is not None
-        and params.get("CreatorRequestId")
-        and params["CreatorRequestId"] == existing.get("CreatorRequestId")
-    ):
-        return {"Service": service_view(existing, 0)}
-    service_id = existing["Id"] if existing else "unknown"
-    raise ServiceAlreadyExists(f"A service named {params['Name']} already exists in {namespace_id}: {service_id}.")
+            existing = cloud_map.service_named(namespace["Id"], params["Name"])
+    if existing is None or not _is_retry(params, existing):
+        service_id = existing["Id"] if existing else "unknown"
+        raise ServiceAlreadyExists(
+            f"A service named {params['Name']} already exists in {namespace['Id']}: {service_id}."
+        )
+    return {"Service": service_view(existing, 0)}
 
 
 def get_service(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
     record = service_or_refusal(cloud_map, call.params["Id"])
-    return {"Service": service_view(record, len(instances_of(store, record, call.region)))}
+    return {"Service": service_view(record, len(instances_of(record, task_instances(store, call.region))))}
 
 
 def list_services(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
+    tasks = task_instances(store, call.region)
+
     def value_of(record: Record, name: str) -> Any:
         return {"NAMESPACE_ID": record["NamespaceId"], "RESOURCE_OWNER": record.get("ResourceOwner")}[name]
 
     def view(record: Record) -> Record:
-        return service_view(record, len(instances_of(store, record, call.region)), summary=True)
+        return service_view(record, len(instances_of(record, tasks)), summary=True)
 
     return listed(call, cloud_map.services(), SERVICE_FILTERS, value_of, view, "Services")
 
 
 def delete_service(store: Store, cloud_map: CloudMapStore, call: Call) -> Response:
+    """Delete the service unless instances are registered in it (checked against the version
+    deleted, so that a registration meanwhile is never lost)."""
     record = service_or_refusal(cloud_map, call.params["Id"])
-    if instances_of(store, record, call.region):
+    tasks = task_instances(store, call.region)
+    if cloud_map.delete_service(record, lambda current: not instances_of(current, tasks)) is False:
         raise ResourceInUse(f"The service {record['Id']} has registered instances: deregister them first.")
-    cloud_map.delete_service(record)
     return {}

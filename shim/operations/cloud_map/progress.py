@@ -1,7 +1,6 @@
 """The progress of Cloud Map's asynchronous calls (GetOperation, ListOperations), and the tags of
 its namespaces and services."""
 
-import re
 from functools import partial
 from typing import Any
 
@@ -10,9 +9,7 @@ from shim.errors import OperationNotFound, ResourceNotFoundException
 from shim.kube.cloud_map import CloudMapStore
 from shim.kube.records import Record
 from shim.operations.cloud_map.common import listed
-from shim.translate.cloud_map import OPERATION_FILTERS, operation_view, with_tags
-
-_RESOURCE_ARN = re.compile(r"arn:aws:servicediscovery:[^:]*:[^:]*:(?P<kind>namespace|service)/(?P<id>[^/]+)")
+from shim.translate.cloud_map import OPERATION_FILTERS, operation_view, resource_id, with_tags
 
 
 def handlers(cloud_map: CloudMapStore) -> dict[str, Handler]:
@@ -51,14 +48,12 @@ def list_operations(cloud_map: CloudMapStore, call: Call) -> Response:
 
 def _tagged(cloud_map: CloudMapStore, resource_arn: str) -> tuple[Record, str]:
     """The namespace or service the ARN names, and its kind."""
-    match = _RESOURCE_ARN.fullmatch(resource_arn)
-    found = None
-    if match is not None:
-        find = cloud_map.namespace if match["kind"] == "namespace" else cloud_map.service
-        found = find(match["id"])
-    if found is None or match is None or found["Arn"] != resource_arn:
+    kind = "namespace" if resource_id(resource_arn).startswith("ns-") else "service"
+    find = cloud_map.namespace if kind == "namespace" else cloud_map.service
+    found = find(resource_id(resource_arn))
+    if found is None or found["Arn"] != resource_arn:
         raise ResourceNotFoundException(f"The resource {resource_arn} does not exist.")
-    return found, match["kind"]
+    return found, kind
 
 
 def _change_tags(cloud_map: CloudMapStore, resource_arn: str, change: Any) -> Response:
