@@ -39,7 +39,12 @@ def wait_until(what: str, check: Callable[[], bool], timeout: float, interval: f
 
 
 def cluster_command(command: str, *args: str) -> None:
-    environment = {**os.environ, "ECS_SHIM_CLUSTER_DIR": str(CLUSTER_DIR), "ECS_SHIM_REAL_NODE": "0"}
+    environment = {
+        **os.environ,
+        "ECS_SHIM_CLUSTER_DIR": str(CLUSTER_DIR),
+        "ECS_SHIM_REAL_NODE": "0",
+        "ECS_SHIM_METRICS": "0",
+    }
     subprocess.run([str(ROOT / "cluster" / command), *args], check=True, env=environment)
 
 

@@ -1,7 +1,8 @@
 """The local Kubernetes control plane: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok, run as plain processes on loopback ports, with fake nodes from
-cluster/nodes.yaml, an image registry behind the ECR API (cluster/registry.py) and, when run as
-root, one real node (cluster/real_node.py). Used by cluster/up, cluster/down and cluster/status.
+cluster/nodes.yaml, an image registry behind the ECR API (cluster/registry.py), a metrics
+pipeline (cluster/metrics_pipeline.py) and, when run as root, one real node
+(cluster/real_node.py). Used by cluster/up, cluster/down and cluster/status.
 
 Everything it starts is recorded in .cluster/ (pids, ports, logs, certificates, kubeconfig),
 so `down` stops exactly those processes.
@@ -31,13 +32,14 @@ import yaml
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the sibling modules, however this file is loaded
 import images  # noqa: E402
+import metrics_pipeline  # noqa: E402
 import real_node  # noqa: E402
 import registry  # noqa: E402
 
 ROOT = HERE.parent
 STATE = Path(os.environ.get("ECS_SHIM_CLUSTER_DIR", ROOT / ".cluster")).resolve()
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-ALL_COMPONENTS = (*COMPONENTS, registry.NAME, registry.GATE, *real_node.COMPONENTS)
+ALL_COMPONENTS = (*COMPONENTS, registry.NAME, registry.GATE, metrics_pipeline.NAME, *real_node.COMPONENTS)
 SERVICE_CIDR = "10.96.0.0/16"
 
 
@@ -65,6 +67,11 @@ def containerd_dir(bin_dir: Path) -> Path:
 def registry_dir(bin_dir: Path) -> Path:
     """Where cluster/build puts the registry: beside the control plane's folder."""
     return bin_dir.parent / f"registry-{images.versions()['REGISTRY_VERSION']}"
+
+
+def metrics_server_binary(bin_dir: Path) -> Path:
+    """Where cluster/build puts metrics-server: beside the control plane's folder."""
+    return bin_dir.parent / f"metrics-server-{images.versions()['METRICS_SERVER_VERSION']}" / "metrics-server"
 
 
 def images_cache(bin_dir: Path) -> Path:
@@ -110,6 +117,11 @@ def make_certificates(pki: Path) -> None:
     issue_certificate(
         pki, "apiserver-kubelet-client", "/O=system:masters/CN=kube-apiserver-kubelet-client", client_extensions
     )
+    # The aggregation layer's identity towards metrics-server, and metrics-server's own.
+    issue_certificate(pki, "front-proxy-client", "/CN=front-proxy-client", client_extensions)
+    metrics_extensions = pki / "metrics-server.ext"
+    metrics_extensions.write_text(metrics_pipeline.serving_extensions())
+    issue_certificate(pki, metrics_pipeline.NAME, "/CN=metrics-server", metrics_extensions)
     openssl("genrsa", "-out", str(pki / "service-account.key"), "2048")
     openssl("rsa", "-in", str(pki / "service-account.key"), "-pubout", "-out", str(pki / "service-account.pub"))
 
@@ -211,6 +223,7 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
             f"--service-account-key-file={pki / 'service-account.pub'}",
             f"--service-account-signing-key-file={pki / 'service-account.key'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
+            *metrics_pipeline.api_server_flags(pki),
             "--max-requests-inflight=2000",
             "--max-mutating-requests-inflight=1000",
             "--profiling=false",
@@ -250,7 +263,11 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
             f"--config={HERE / 'kwok.yaml'}",
             f"--config={HERE / 'stages' / 'node.yaml'}",
             f"--config={HERE / 'stages' / 'pod.yaml'}",
+            f"--config={metrics_pipeline.KWOK_CONFIG}",
             f"--server-address=127.0.0.1:{ports['kwok']}",
+            # Fake nodes' kubelet address: kwok's own server, which serves their metrics.
+            "--node-ip=127.0.0.1",
+            f"--node-port={ports['kwok']}",
         ],
     }
 
@@ -353,7 +370,11 @@ def node_manifest(index: int, group: dict[str, Any], fleet: dict[str, Any]) -> d
         "kind": "Node",
         "metadata": {
             "name": instance_id,
-            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {
+                "kwok.x-k8s.io/node": "fake",
+                "node.alpha.kubernetes.io/ttl": "0",
+                **metrics_pipeline.node_annotations(instance_id),
+            },
             "labels": {
                 "kubernetes.io/hostname": instance_id,
                 "kubernetes.io/os": "linux",
@@ -421,6 +442,11 @@ def up(node_count: int | None, with_real_node: bool) -> None:
         log(f"already running at {api_server_url()}")
         if registry.NAME not in started_components():
             start_registry(bin_dir)
+        if metrics_pipeline.wanted() and metrics_pipeline.NAME not in started_components():
+            if (STATE / "pki" / "front-proxy-client.crt").exists():
+                start_metrics_server(bin_dir)
+            else:
+                log("this control plane predates the metrics pipeline (cluster/down, then cluster/up adds it)")
         if with_real_node and "kubelet" not in started_components():
             if (STATE / "pki" / "apiserver-kubelet-client.crt").exists():
                 start_runtime(bin_dir, layout)
@@ -453,6 +479,8 @@ def up(node_count: int | None, with_real_node: bool) -> None:
                 wait_for("kube-apiserver /readyz", lambda: https_get(f"{api_server_url()}/readyz") == 200, 120)
                 if with_real_node:
                     start_kubelet(bin_dir, layout)
+        if metrics_pipeline.wanted():
+            start_metrics_server(bin_dir)
     apply_crds(bin_dir)
     wanted = create_nodes(bin_dir, node_count)
     real = {real_node.NAME} if "kubelet" in started_components() else set()
@@ -486,6 +514,23 @@ def start_registry(bin_dir: Path) -> None:
     start(registry.NAME, registry.command(registry_dir(bin_dir), STATE), registry.environment())
     start(registry.GATE, registry.gate_command(python, STATE))
     wait_for("the image registry", lambda: registry.serving(STATE), 30)
+
+
+def start_metrics_server(bin_dir: Path) -> None:
+    """metrics-server on a loopback port, registered as the metrics.k8s.io APIService (it becomes
+    Available a few seconds later: nothing waits for it)."""
+    log("starting metrics-server")
+    port = free_port()
+    pki = STATE / "pki"
+    start(
+        metrics_pipeline.NAME, metrics_pipeline.command(metrics_server_binary(bin_dir), port, pki, STATE / "kubeconfig")
+    )
+    listed = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": metrics_pipeline.manifests(port, (pki / "ca.crt").read_bytes()),
+    }
+    kubectl(bin_dir, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=json.dumps(listed))
 
 
 def start_runtime(bin_dir: Path, layout: real_node.Layout) -> None:
