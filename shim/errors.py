@@ -201,3 +201,15 @@ class CustomHealthNotFound(EcsError):
 
 class TooManyTagsException(EcsError):
     pass
+
+
+class InvalidParameterValueException(EcsError):
+    """CloudWatch's refusal of a bad value (query code InvalidParameterValue)."""
+
+
+class MissingRequiredParameterException(EcsError):
+    pass
+
+
+class InvalidParameterCombinationException(EcsError):
+    pass

@@ -15,10 +15,13 @@ from shim.kube.cloud_map import CloudMapStore
 from shim.kube.ecr import RepositoryStore
 from shim.kube.errors import Conflict, Forbidden, NotFound
 from shim.kube.logs import LogStore
+from shim.kube.metric_samples import MetricSampleStore
 from shim.kube.store import Store
 from shim.operations import build_handlers
 from shim.operations.autoscaling import build_autoscaling_handlers
 from shim.operations.cloud_map import build_cloud_map_handlers
+from shim.operations.cloudwatch import build_cloudwatch_handlers
+from shim.operations.cloudwatch.sampler import MetricSampler
 from shim.operations.clusters import new_cluster_spec
 from shim.operations.ecr import build_ecr_handlers
 from shim.operations.ecr.lifecycle import LifecycleSweep
@@ -30,7 +33,7 @@ from shim.operations.reconciler import Reconciler
 from shim.protocol.app import create_app
 from shim.protocol.registry_gate import create_gate_app
 from shim.registry import Registry
-from shim.schemas.model import APPLICATION_AUTOSCALING, CLOUD_MAP, ECR, LOGS
+from shim.schemas.model import APPLICATION_AUTOSCALING, CLOUD_MAP, CLOUDWATCH, ECR, LOGS
 from shim.translate import names
 from shim.translate.clusters import DEFAULT_CLUSTER
 from shim.translate.task_from_pod import last_status
@@ -64,10 +67,13 @@ def create_server_app(config: Config) -> Flask:
     log_store = LogStore(store.kube)
     Reconciler(store, config.region, config.account).start()
     LogCollector(store, log_store).start()
+    samples = MetricSampleStore(store.kube)
+    MetricSampler(store, samples).start()
     other_services = {
         LOGS: build_log_handlers(log_store),
         APPLICATION_AUTOSCALING: build_autoscaling_handlers(store),
         CLOUD_MAP: build_cloud_map_handlers(store, CloudMapStore(store.kube)),
+        CLOUDWATCH: build_cloudwatch_handlers(samples),
     }
     if config.registry_file:
         registry = Registry.from_file(config.registry_file)

@@ -45,6 +45,7 @@ from shim.protocol.worker import CONTENT_TYPE, REQUEST_ID_HEADER, RequestReadTim
 from shim.schemas.model import (
     APPLICATION_AUTOSCALING,
     CLOUD_MAP,
+    CLOUDWATCH,
     ECR,
     ECS,
     LOGS,
@@ -52,6 +53,7 @@ from shim.schemas.model import (
     operation_names,
     query_error,
     service_of_target_prefix,
+    signing_name,
     target_prefix,
 )
 from shim.schemas.requests import validate_request
@@ -80,6 +82,7 @@ SERVICE_NAMES = {
     ECR: "Amazon ECR",
     APPLICATION_AUTOSCALING: "Application Auto Scaling",
     CLOUD_MAP: "AWS Cloud Map",
+    CLOUDWATCH: "Amazon CloudWatch",
 }
 
 
@@ -204,7 +207,7 @@ class _EcsApi:
         caller: Caller | None = None
         if self.credentials is not None:
             now = datetime.datetime.now(datetime.UTC)
-            caller = verify_signature(request, self.credentials, now, entry.service).caller
+            caller = verify_signature(request, self.credentials, now, signing_name(entry.service)).caller
         entry.operation = _operation(target, entry.service)
         if entry.service not in self.services:
             raise InvalidOperationException(

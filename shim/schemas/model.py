@@ -1,6 +1,7 @@
 """botocore's service models, loaded once: the specification of every operation's shapes, for
 each AWS service the server speaks (`ecs`, `logs` for CloudWatch Logs, `ecr` for ECR,
-`application-autoscaling` for Application Auto Scaling, `servicediscovery` for Cloud Map)."""
+`application-autoscaling` for Application Auto Scaling, `servicediscovery` for Cloud Map,
+`cloudwatch` for CloudWatch's metrics)."""
 
 import functools
 
@@ -12,8 +13,9 @@ LOGS = "logs"
 ECR = "ecr"
 APPLICATION_AUTOSCALING = "application-autoscaling"
 CLOUD_MAP = "servicediscovery"
-SERVICES = (ECS, LOGS, ECR, APPLICATION_AUTOSCALING, CLOUD_MAP)
-"""The services served on one endpoint, by their SigV4 signing names."""
+CLOUDWATCH = "cloudwatch"
+SERVICES = (ECS, LOGS, ECR, APPLICATION_AUTOSCALING, CLOUD_MAP, CLOUDWATCH)
+"""The services served on one endpoint, by botocore's names for them."""
 
 
 @functools.cache
@@ -23,6 +25,12 @@ def service_model(service: str) -> ServiceModel:
 
 def ecs_model() -> ServiceModel:
     return service_model(ECS)
+
+
+def signing_name(service: str) -> str:
+    """The SigV4 service name of `service`'s requests (`monitoring` for CloudWatch)."""
+    metadata = service_model(service).metadata
+    return str(metadata.get("signingName") or metadata["endpointPrefix"])
 
 
 def target_prefix(service: str = ECS) -> str:

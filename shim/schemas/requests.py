@@ -34,8 +34,15 @@ from botocore.model import Shape
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load
 
 from shim.calls import Params
-from shim.errors import EcsError, InvalidInput, InvalidParameterException, SerializationException, ValidationException
-from shim.schemas.model import APPLICATION_AUTOSCALING, CLOUD_MAP, ECS, input_shape, service_model
+from shim.errors import (
+    EcsError,
+    InvalidInput,
+    InvalidParameterException,
+    InvalidParameterValueException,
+    SerializationException,
+    ValidationException,
+)
+from shim.schemas.model import APPLICATION_AUTOSCALING, CLOUD_MAP, CLOUDWATCH, ECS, input_shape, service_model
 
 WRONG_TYPE = "wrong JSON type"
 MUST_NOT_BE_NULL = "Member must not be null"
@@ -249,7 +256,10 @@ def _refusal(problems: list[_Problem], service: str) -> EcsError:
             return SerializationException(problem.text)
     count = len(problems)
     heading = f"{count} validation error{'s' if count > 1 else ''} detected: "
-    refused = {APPLICATION_AUTOSCALING: ValidationException, CLOUD_MAP: InvalidInput}.get(
-        service, InvalidParameterException
-    )
+    refusals = {
+        APPLICATION_AUTOSCALING: ValidationException,
+        CLOUD_MAP: InvalidInput,
+        CLOUDWATCH: InvalidParameterValueException,
+    }
+    refused = refusals.get(service, InvalidParameterException)
     return refused(heading + "; ".join(problem.text for problem in problems))

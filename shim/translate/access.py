@@ -206,9 +206,11 @@ ACCOUNT_WIDE_RESOURCES = [
     "cloudmapnamespaces",
     "cloudmapservices",
     "cloudmapoperations",
+    "metricsamples",
 ]
-"""CloudWatch Logs' log groups and streams, ECR's repositories and Cloud Map's namespaces, services
-and operations: account-wide in AWS, as task definitions are, so shared by every team (the logs of
+"""CloudWatch Logs' log groups and streams, ECR's repositories, Cloud Map's namespaces, services
+and operations, and CloudWatch's metrics: account-wide in AWS, as task definitions are, so shared
+by every team (the logs of
 a team's tasks are in the groups its task definitions name; a deleted log group's streams go by
 collection)."""
 
@@ -223,9 +225,9 @@ for teams given it: a shell in a task is more than running the task."""
 def team_access_manifests(team: str, cluster_names: list[str], execute_command: bool = False) -> list[dict[str, Any]]:
     """RBAC that confines the Kubernetes group `team` to the ECS clusters `cluster_names`: run and
     see tasks and services there, see and update those clusters, register task definitions and
-    use log groups, ECR repositories and Cloud Map (account-wide in AWS, so shared by every team),
-    and with `execute_command` open ECS Exec sessions there. Keys map to the group in the server's
-    credentials file (`kubernetes_groups`)."""
+    use log groups, ECR repositories, Cloud Map and CloudWatch metrics (account-wide in AWS, so
+    shared by every team), and with `execute_command` open ECS Exec sessions there. Keys map to
+    the group in the server's credentials file (`kubernetes_groups`)."""
     subject = {"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": team}
     team_role = f"ecs-shim-team-{team}"
     cluster_role: dict[str, Any] = {

@@ -151,7 +151,7 @@ def instance_resources(
     node: Mapping[str, Any], pods_on_node: Sequence[Mapping[str, Any]]
 ) -> tuple[list[Json], list[Json]]:
     """(registeredResources, remainingResources) as ECS `Resource` lists."""
-    cpu_cores, memory_bytes = _allocatable(node)
+    cpu_cores, memory_bytes = allocatable(node)
     left = _Remaining.of(node, [pod_usage(pod) for pod in pods_on_node])
     registered = [
         _integer_resource("CPU", _cpu_units(cpu_cores)),
@@ -361,7 +361,7 @@ class _Remaining:
 
     @classmethod
     def of(cls, node: Mapping[str, Any], usages: Sequence[PodUsage]) -> "_Remaining":
-        cpu_cores, memory_bytes = _allocatable(node)
+        cpu_cores, memory_bytes = allocatable(node)
         return cls(
             cpu=_cpu_units(cpu_cores - sum((usage.cpu for usage in usages), Decimal(0))),
             memory=_memory_mib(memory_bytes - sum((usage.memory for usage in usages), Decimal(0))),
@@ -393,7 +393,8 @@ def _required_host_ports(container: Mapping[str, Any], mode: str) -> list[HostPo
     return ports
 
 
-def _allocatable(node: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+def allocatable(node: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    """The CPU cores and memory bytes a node registers."""
     status = node.get("status") or {}
     amounts = status.get("allocatable") or status.get("capacity") or {}
     return _quantity(amounts.get("cpu")), _quantity(amounts.get("memory"))

@@ -49,9 +49,10 @@ EXPECTED_GRANTS: set[Grant] = {
     ),
     *(
         ("ecs.shim.io", resource, verb)
-        for resource in ("loggroups", "logstreams", "cloudmapoperations")
+        for resource in ("loggroups", "logstreams", "cloudmapoperations", "metricsamples")
         for verb in (*CRUD, "deletecollection")
     ),
+    ("metrics.k8s.io", "pods", "list"),
     ("", "pods/log", "get"),
     ("", "pods/exec", "create"),
     ("", "pods/exec", "get"),

@@ -1,0 +1,56 @@
+"""The sampler: once a minute, what the ECS agent and CloudWatch do between them for `AWS/ECS`.
+It reads the ECS tasks' resource metrics (metrics.k8s.io) and keeps each ECS cluster's minute
+sample (shim/translate/cloudwatch.py) in Kubernetes. Every server process runs one; the first to
+sample a minute keeps its sample. Without a metrics pipeline there is nothing to sample, and
+CloudWatch answers with no datapoints."""
+
+import threading
+import time
+
+from shim.kube.errors import StoreError
+from shim.kube.metric_samples import MetricSampleStore
+from shim.kube.store import Store
+from shim.operations.reconciler import carry_on
+from shim.translate import names
+from shim.translate.cloudwatch import MINUTE, cluster_minute, registered_resources
+
+POLL_SECONDS = 10.0
+
+
+class MetricSampler:
+    def __init__(self, store: Store, samples: MetricSampleStore) -> None:
+        self.store = store
+        self.samples = samples
+        self.sampled = 0
+        """The last minute this process sampled."""
+
+    def start(self) -> None:
+        threading.Thread(target=self.run, name="cloudwatch-sampler", daemon=True).start()
+
+    def run(self) -> None:
+        while True:
+            carry_on(self.sample, "sampling AWS/ECS metrics failed", expected=(StoreError,))
+            time.sleep(POLL_SECONDS)
+
+    def sample(self) -> None:
+        minute = int(time.time()) // MINUTE * MINUTE
+        if minute == self.sampled:
+            return
+        clusters = [c.record["clusterName"] for c in self.store.list_clusters() if c.record.get("status") == "ACTIVE"]
+        unsampled = [cluster for cluster in clusters if not self.samples.has_minute(cluster, minute)]
+        metrics = self.samples.pod_metrics() if unsampled else []
+        if metrics is None:
+            return
+        by_pod = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in metrics}
+        for cluster in unsampled:
+            namespace = names.cluster_namespace(cluster)
+            service_names = {
+                names.label_value(s.record["serviceName"]): s.record["serviceName"]
+                for s in self.store.service_records_in(namespace)
+            }
+            pod_metrics = {name: m for (ns, name), m in by_pod.items() if ns == namespace}
+            registered = registered_resources(self.store.nodes_serving(cluster))
+            sample = cluster_minute(self.store.pods_in(namespace), pod_metrics, service_names, registered)
+            if sample:
+                self.samples.add(cluster, minute, sample)
+        self.sampled = minute
