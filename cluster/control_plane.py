@@ -521,6 +521,8 @@ def start_metrics_server(bin_dir: Path) -> None:
     Available a few seconds later: nothing waits for it)."""
     log("starting metrics-server")
     port = free_port()
+    ports = json.loads((STATE / "ports.json").read_text())
+    (STATE / "ports.json").write_text(json.dumps({**ports, metrics_pipeline.NAME: port}))
     pki = STATE / "pki"
     start(
         metrics_pipeline.NAME, metrics_pipeline.command(metrics_server_binary(bin_dir), port, pki, STATE / "kubeconfig")

@@ -7,13 +7,14 @@ Once a minute the server samples every ECS cluster's RUNNING tasks, as ECS does:
   ClusterName and ServiceName;
 - a cluster's is the CPU its tasks use over the CPU its container instances register (the nodes
   serving it), with dimension ClusterName alone.
-A minute's sample keeps, per metric, [average, minimum, maximum, sample count]: the average as
-above, the minimum and maximum of the tasks' own percentages, and the number of tasks. A period's
-statistics combine its minutes: Average weighs each minute by its task count, Sum is
-Average x SampleCount, as CloudWatch derives it from the same samples. The unit is Percent.
+A service's minute keeps, per metric, [average, minimum, maximum, sample count]: the average as
+above, the minimum and maximum of the tasks' own percentages, and the number of tasks; a
+cluster's minute is one sample, its average. A period's statistics combine its minutes: Average
+weighs each minute by its count, Sum is Average x SampleCount, as CloudWatch derives it from the
+same samples. Periods start at StartTime rounded down to the minute. The unit is Percent.
 
-Samples are kept as records per cluster and hour (shim/kube/metric_samples.py) for
-RETENTION_HOURS."""
+Samples are kept as records per cluster and BUCKET_SECONDS (shim/kube/metric_samples.py) for
+RETENTION_HOURS; a request reads only what can still be kept."""
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,7 +43,9 @@ MEMORY = "MemoryUtilization"
 METRICS = (CPU, MEMORY)
 UNIT = "Percent"
 MINUTE = 60
+BUCKET_SECONDS = 600
 RETENTION_HOURS = 24
+MAX_QUERIES = 500
 MAX_DATAPOINTS = 1440
 STATISTICS = ("SampleCount", "Average", "Sum", "Minimum", "Maximum")
 CLUSTER_SERIES = ""
@@ -84,10 +87,13 @@ def minute_sample(tasks: Sequence[TaskUse], registered: tuple[Decimal, Decimal] 
         ),
     ):
         whole = capacity if capacity is not None else sum(reserved, Decimal(0))
-        per_task = [float(u / r * 100) for u, r in zip(used, reserved, strict=True) if r > 0]
+        per_task = [round(float(u / r * 100), 3) for u, r in zip(used, reserved, strict=True) if r > 0]
         if whole <= 0 or not per_task:
             continue
-        sample[metric] = [float(sum(used, Decimal(0)) / whole * 100), min(per_task), max(per_task), len(per_task)]
+        average = round(float(sum(used, Decimal(0)) / whole * 100), 3)
+        sample[metric] = (
+            [average, average, average, 1] if registered else [average, min(per_task), max(per_task), len(per_task)]
+        )
     return sample
 
 
@@ -176,12 +182,12 @@ def check_period(period: int) -> None:
 
 
 def periods(series: Iterable[tuple[int, Sample]], start: float, end: float, period: int) -> list[tuple[int, Sample]]:
-    """The minutes' samples in [start, end) combined per period (periods start at `start`), in
-    time order: (period start, [average, minimum, maximum, count])."""
-    origin = int(start)
+    """The minutes' samples from `start` (rounded down to the minute) to `end` combined per
+    period, in time order: (period start, [average, minimum, maximum, count])."""
+    origin = int(start) // MINUTE * MINUTE
     grouped: dict[int, list[Sample]] = {}
     for minute, sample in series:
-        if start <= minute < end:
+        if origin <= minute < end:
             grouped.setdefault(origin + (minute - origin) // period * period, []).append(sample)
     combined = []
     for at, samples in sorted(grouped.items()):
@@ -223,6 +229,11 @@ def stat_name(stat: str) -> str:
     return stat
 
 
-def hours_between(start: float, end: float) -> list[int]:
-    """The hours (epoch hour numbers) whose samples a request from `start` to `end` reads."""
-    return list(range(math.floor(start / 3600), math.floor((end - 1) / 3600) + 1))
+def buckets_between(start: float, end: float, now: float) -> list[int]:
+    """The buckets (epoch seconds // BUCKET_SECONDS) a request from `start` to `end` reads: only
+    those that may still be kept (none for a range wholly before or after them)."""
+    low = max(int(start) // MINUTE * MINUTE, now - RETENTION_HOURS * 3600 - BUCKET_SECONDS)
+    high = min(end, now + MINUTE)
+    if low >= high:
+        return []
+    return list(range(math.floor(low / BUCKET_SECONDS), math.ceil(high / BUCKET_SECONDS)))

@@ -33,7 +33,8 @@ def test_up_twice_then_down_leaves_nothing_behind(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     pids = {path.stem: int(path.read_text().split()[0]) for path in (state / "pids").glob("*.pid")}
     ports = json.loads((state / "ports.json").read_text())
-    assert set(pids) == {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+    components = {"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "metrics-server"}
+    assert set(pids) == components
 
     second = cluster("up", state, "--nodes", "3")
     assert second.returncode == 0, second.stderr

@@ -19,10 +19,10 @@ from shim.translate.cloudwatch import (
     MEMORY,
     MetricKey,
     TaskUse,
+    buckets_between,
     check_statistics_request,
     cluster_minute,
     datapoints,
-    hours_between,
     metric_key,
     minute_sample,
     periods,
@@ -46,9 +46,10 @@ def test_a_services_cpu_is_what_its_tasks_use_over_what_they_reserve() -> None:
 
 
 def test_a_clusters_cpu_is_what_its_tasks_use_over_what_its_instances_register() -> None:
-    sample = minute_sample([use("0.5", "0.25", 64, 64)], registered=(Decimal(2), Decimal(1024) * MIB))
-    assert sample[CPU] == pytest.approx([25.0, 200.0, 200.0, 1]), "a task may use more than it reserves"
+    sample = minute_sample([use("0.5", "0.25", 64, 64), use("0.1", "0.25")], registered=(Decimal(2), 1024 * MIB))
+    assert sample[CPU] == pytest.approx([30.0, 30.0, 30.0, 1]), "one sample a minute for the cluster"
     assert sample[MEMORY][0] == pytest.approx(6.25)
+    assert minute_sample([use("0.5", "0.25")])[CPU][2] == pytest.approx(200.0), "a task may use more than it reserves"
 
 
 def test_tasks_reserving_nothing_give_no_sample() -> None:
@@ -75,7 +76,7 @@ def test_a_clusters_minute_counts_its_running_tasks_by_service() -> None:
     minute = cluster_minute([web, standalone, pending], metrics, {"web": "web"}, (Decimal(1), 1024 * MIB))
     assert set(minute) == {CLUSTER_SERIES, "web"}
     assert minute["web"][CPU] == pytest.approx([51.2, 51.2, 51.2, 1])
-    assert minute[CLUSTER_SERIES][CPU] == pytest.approx([25.6, 51.2, 51.2, 2]), "256m of the 1 registered core"
+    assert minute[CLUSTER_SERIES][CPU] == pytest.approx([25.6, 25.6, 25.6, 1]), "256m of the 1 registered core"
 
 
 def test_registered_resources_add_up_the_nodes() -> None:
@@ -95,7 +96,8 @@ def test_minutes_combine_into_periods_weighted_by_their_task_counts() -> None:
         6,
         "Percent",
     )
-    assert periods(minutes, 661, 720, 60) == [], "only minutes that start within the range"
+    assert periods(minutes, 661, 720, 60) == [(660, [30.0, 10.0, 50.0, 4])], "the start rounds down to its minute"
+    assert periods(minutes, 600, 660, 60) == [(600, [90.0, 85.0, 95.0, 2])], "the end is not included"
 
 
 def test_a_request_names_a_series_by_its_exact_dimensions() -> None:
@@ -125,6 +127,9 @@ def test_statistics_requests_follow_cloudwatchs_rules() -> None:
             check_statistics_request({**good, **change})
 
 
-def test_a_request_reads_the_hours_it_spans() -> None:
-    assert hours_between(3600 * 5 + 10, 3600 * 7) == [5, 6]
-    assert hours_between(3600 * 5, 3600 * 5 + 1) == [5]
+def test_a_request_reads_only_the_buckets_that_may_still_be_kept() -> None:
+    now = 1_800_000_000.0
+    assert buckets_between(now - 1200, now, now) == [2999998, 2999999]
+    assert buckets_between(now - 600, now - 599.5, now) == [2999999], "a range within one minute still reads it"
+    assert len(buckets_between(0, 10**11, now)) == 24 * 6 + 2, "a day and the bucket around each end, not 1970 on"
+    assert buckets_between(0, now - 2 * 86400, now) == [], "a range wholly before what is kept reads nothing"

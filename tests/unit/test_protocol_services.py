@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 
 from shim.calls import Call, Handler, Response
 from shim.config import Config
-from shim.errors import InvalidParameterException, NamespaceNotFound
+from shim.errors import InvalidParameterException, InvalidParameterValueException, NamespaceNotFound
 from shim.protocol import rpc_v2_cbor
 from shim.protocol.app import create_app
 from shim.schemas.model import service_model
@@ -277,3 +277,16 @@ def test_errors_take_the_http_status_the_services_model_gives_them() -> None:
     client = create_app(config, {}, other_services={"servicediscovery": {"GetNamespace": missing}}).test_client()
     parsed, response = cbor_exchange(client, "GetNamespace", {"Id": "ns-1"})
     assert (response.status_code, parsed["Error"]["Code"]) == (404, "NamespaceNotFound")
+
+
+def test_cloudwatch_is_signed_as_monitoring_and_its_errors_carry_their_query_codes(credentials_file: str) -> None:
+    def refuse(call: Call) -> Response:
+        raise InvalidParameterValueException("The parameter Period must be a multiple of 60.")
+
+    config = Config(region="us-east-1", account="111122223333", credentials_file=credentials_file)
+    client = create_app(config, {}, other_services={"cloudwatch": {"GetMetricStatistics": refuse}}).test_client()
+    target = "GraniteServiceVersion20100801.GetMetricStatistics"
+    response = post(client, target, {}, signing_name="monitoring")
+    assert error_of(response)[:2] == (400, "InvalidParameterValueException")
+    assert response.headers["x-amzn-query-error"] == "InvalidParameterValue;Sender", "botocore reads the code there"
+    assert error_of(post(client, target, {}, signing_name="cloudwatch"))[:2] == (403, "InvalidSignatureException")

@@ -18,15 +18,16 @@ from shim.operations.base import as_caller
 from shim.operations.pagination import page
 from shim.translate.cloudwatch import (
     CLUSTER_SERIES,
+    MAX_QUERIES,
     NAMESPACE,
     RETENTION_HOURS,
     UNIT,
     MetricKey,
     Sample,
+    buckets_between,
     check_period,
     check_statistics_request,
     datapoints,
-    hours_between,
     metric_key,
     periods,
     stat_name,
@@ -47,15 +48,25 @@ def build_cloudwatch_handlers(samples: MetricSampleStore) -> dict[str, Handler]:
     return {operation: as_caller(handler, "cloudwatch", "*") for operation, handler in handlers.items()}
 
 
-def series(samples: MetricSampleStore, key: MetricKey, start: float, end: float) -> list[tuple[int, Sample]]:
-    """The minutes' samples of one metric series from `start` to `end`."""
-    found = []
-    for spec in samples.hours(hours_between(start, end), key.cluster):
-        for minute, by_series in (spec.get("samples") or {}).items():
-            sample = (by_series.get(key.series) or {}).get(key.metric)
-            if sample is not None:
-                found.append((int(minute), sample))
-    return sorted(found)
+class _Kept:
+    """The samples objects one call reads, each cluster's read once whatever its queries."""
+
+    def __init__(self, samples: MetricSampleStore, start: float, end: float) -> None:
+        self.samples = samples
+        self.buckets = buckets_between(start, end, time.time())
+        self.read: dict[str, list[dict[str, Any]]] = {}
+
+    def series(self, key: MetricKey) -> list[tuple[int, Sample]]:
+        """The minutes' samples of one metric series."""
+        if key.cluster not in self.read:
+            self.read[key.cluster] = self.samples.buckets(self.buckets, key.cluster)
+        found = []
+        for spec in self.read[key.cluster]:
+            for minute, by_series in (spec.get("samples") or {}).items():
+                sample = (by_series.get(key.series) or {}).get(key.metric)
+                if sample is not None:
+                    found.append((int(minute), sample))
+        return sorted(found)
 
 
 def _unit_matches(unit: str | None) -> bool:
@@ -70,7 +81,7 @@ def get_metric_statistics(samples: MetricSampleStore, call: Call) -> Response:
     start, end = params["StartTime"].timestamp(), params["EndTime"].timestamp()
     combined: list[tuple[int, Sample]] = []
     if key is not None and _unit_matches(params.get("Unit")):
-        combined = periods(series(samples, key, start, end), start, end, params["Period"])
+        combined = periods(_Kept(samples, start, end).series(key), start, end, params["Period"])
     return {"Label": params["MetricName"], "Datapoints": datapoints(combined, params["Statistics"])}
 
 
@@ -80,21 +91,26 @@ def get_metric_data(samples: MetricSampleStore, call: Call) -> Response:
     params = call.params
     if params["EndTime"] <= params["StartTime"]:
         raise InvalidParameterValueException("The parameter StartTime must be less than the parameter EndTime.")
+    if len(params["MetricDataQueries"]) > MAX_QUERIES:
+        raise InvalidParameterValueException(f"A request can have at most {MAX_QUERIES} MetricDataQueries.")
     ascending = params.get("ScanBy") == "TimestampAscending"
     start, end = params["StartTime"].timestamp(), params["EndTime"].timestamp()
+    kept = _Kept(samples, start, end)
     results = [
-        _query_result(samples, query, start, end, ascending)
+        _query_result(kept, query, start, end, ascending)
         for query in params["MetricDataQueries"]
         if query.get("ReturnData", True)
     ]
     return {"MetricDataResults": results, "Messages": []}
 
 
-def _query_result(
-    samples: MetricSampleStore, query: dict[str, Any], start: float, end: float, ascending: bool
-) -> dict[str, Any]:
+def _query_result(kept: _Kept, query: dict[str, Any], start: float, end: float, ascending: bool) -> dict[str, Any]:
     result: dict[str, Any] = {"Id": query["Id"], "Timestamps": [], "Values": [], "StatusCode": "Complete"}
     stat = query.get("MetricStat")
+    if (stat is None) == (query.get("Expression") is None):
+        raise InvalidParameterValueException(
+            f"The query {query['Id']} must have either a MetricStat or an Expression, not both or neither."
+        )
     if stat is None:
         result["Label"] = query.get("Label") or query["Id"]
         result["Messages"] = [{"Code": "Unsupported", "Value": "Metric math expressions are not computed here."}]
@@ -106,7 +122,7 @@ def _query_result(
     key = metric_key(metric.get("Namespace", ""), metric.get("MetricName", ""), metric.get("Dimensions") or [])
     if key is None or not _unit_matches(stat.get("Unit")):
         return result
-    combined = periods(series(samples, key, start, end), start, end, stat["Period"])
+    combined = periods(kept.series(key), start, end, stat["Period"])
     ordered = combined if ascending else list(reversed(combined))
     result["Timestamps"] = [timestamp(at) for at, _ in ordered]
     result["Values"] = [statistic(sample, name) for _, sample in ordered]
@@ -116,18 +132,17 @@ def _query_result(
 def list_metrics(samples: MetricSampleStore, call: Call) -> Response:
     """The AWS/ECS metrics that have samples (in the last RECENT_HOURS with RecentlyActive PT3H)."""
     params = call.params
-    hours = RECENT_HOURS if params.get("RecentlyActive") else RETENTION_HOURS
-    now_hour = int(time.time() // 3600)
+    now = time.time()
+    since = now - (RECENT_HOURS if params.get("RecentlyActive") else RETENTION_HOURS) * 3600
     found: set[tuple[str, str, str]] = set()
-    for spec in samples.hours(list(range(now_hour - hours, now_hour + 1))):
-        for by_series in (spec.get("samples") or {}).values():
-            for series_name, metrics in by_series.items():
-                found.update((spec["clusterName"], series_name, metric) for metric in metrics)
-    listed = [
-        metric
-        for metric in (_metric(cluster, series_name, name) for cluster, series_name, name in sorted(found))
-        if _listed(metric, params)
-    ]
+    for spec in samples.buckets(buckets_between(since, now, now)):
+        for minute, by_series in (spec.get("samples") or {}).items():
+            if int(minute) >= since:
+                for series_name, metrics in by_series.items():
+                    found.update((spec["clusterName"], series_name, metric) for metric in metrics)
+    listed = sorted(
+        (metric for metric in (_metric(*key) for key in found) if _listed(metric, params)), key=_metric_sort_key
+    )
     chunk, token = page(
         listed,
         _metric_sort_key,

@@ -1,12 +1,14 @@
 """The sampler: once a minute, what the ECS agent and CloudWatch do between them for `AWS/ECS`.
 It reads the ECS tasks' resource metrics (metrics.k8s.io) and keeps each ECS cluster's minute
 sample (shim/translate/cloudwatch.py) in Kubernetes. Every server process runs one; the first to
-sample a minute keeps its sample. Without a metrics pipeline there is nothing to sample, and
-CloudWatch answers with no datapoints."""
+sample a minute keeps its sample. Without a metrics pipeline there is nothing to sample (one
+failed LIST a minute), and CloudWatch answers with no datapoints."""
 
 import threading
 import time
+from functools import partial
 
+from shim.kube.cache import KubeObject
 from shim.kube.errors import StoreError
 from shim.kube.metric_samples import MetricSampleStore
 from shim.kube.store import Store
@@ -29,28 +31,37 @@ class MetricSampler:
 
     def run(self) -> None:
         while True:
-            carry_on(self.sample, "sampling AWS/ECS metrics failed", expected=(StoreError,))
+            carry_on(self.sample, "sampling AWS/ECS metrics failed")
             time.sleep(POLL_SECONDS)
 
     def sample(self) -> None:
+        """Sample this minute, once: every ACTIVE cluster's, each on its own (one that fails does
+        not keep the others from theirs)."""
         minute = int(time.time()) // MINUTE * MINUTE
         if minute == self.sampled:
             return
-        clusters = [c.record["clusterName"] for c in self.store.list_clusters() if c.record.get("status") == "ACTIVE"]
-        unsampled = [cluster for cluster in clusters if not self.samples.has_minute(cluster, minute)]
-        metrics = self.samples.pod_metrics() if unsampled else []
+        self.sampled = minute
+        metrics = self.samples.pod_metrics()
         if metrics is None:
             return
         by_pod = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in metrics}
-        for cluster in unsampled:
-            namespace = names.cluster_namespace(cluster)
-            service_names = {
-                names.label_value(s.record["serviceName"]): s.record["serviceName"]
-                for s in self.store.service_records_in(namespace)
-            }
-            pod_metrics = {name: m for (ns, name), m in by_pod.items() if ns == namespace}
-            registered = registered_resources(self.store.nodes_serving(cluster))
-            sample = cluster_minute(self.store.pods_in(namespace), pod_metrics, service_names, registered)
-            if sample:
-                self.samples.add(cluster, minute, sample)
-        self.sampled = minute
+        for cluster in self.store.list_clusters():
+            if cluster.record.get("status") == "ACTIVE":
+                name = cluster.record["clusterName"]
+                carry_on(
+                    partial(self.sample_cluster, name, minute, by_pod),
+                    f"sampling cluster {name}'s AWS/ECS metrics failed",
+                    expected=(StoreError,),
+                )
+
+    def sample_cluster(self, cluster: str, minute: int, by_pod: dict[tuple[str, str], KubeObject]) -> None:
+        namespace = names.cluster_namespace(cluster)
+        service_names = {
+            names.label_value(s.record["serviceName"]): s.record["serviceName"]
+            for s in self.store.service_records_in(namespace)
+        }
+        pod_metrics = {name: m for (ns, name), m in by_pod.items() if ns == namespace}
+        registered = registered_resources(self.store.nodes_serving(cluster))
+        sample = cluster_minute(self.store.pods_in(namespace), pod_metrics, service_names, registered)
+        if sample:
+            self.samples.add(cluster, minute, sample)
