@@ -263,7 +263,7 @@ def component_commands(bin_dir: Path, ports: dict[str, int]) -> dict[str, list[s
             f"--config={HERE / 'kwok.yaml'}",
             f"--config={HERE / 'stages' / 'node.yaml'}",
             f"--config={HERE / 'stages' / 'pod.yaml'}",
-            f"--config={metrics_pipeline.KWOK_CONFIG}",
+            *([f"--config={metrics_pipeline.KWOK_CONFIG}"] if metrics_pipeline.wanted() else []),
             f"--server-address=127.0.0.1:{ports['kwok']}",
             # Fake nodes' kubelet address: kwok's own server, which serves their metrics.
             "--node-ip=127.0.0.1",

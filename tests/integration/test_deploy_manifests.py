@@ -1,9 +1,12 @@
 """The manifests that install ecs-shim in a cluster, as a real API server judges them: every
 object passes validation (server-side dry run, unknown fields rejected), the server's pod meets
 the Pod Security Standard its Namespace enforces, and its ClusterRole grants exactly what the
-ECS API needs."""
+ECS API needs. The Helm chart passes helm's lint, renders those manifests with its defaults, and
+its values reach the server's Deployment."""
 
 import copy
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -208,3 +211,65 @@ def test_ecs_service_and_probes_reach_the_servers_port() -> None:
 def test_namespace_is_applied_before_the_objects_in_it() -> None:
     kinds = [document["kind"] for document in documents(DEPLOY)]
     assert kinds[0] == "Namespace"
+
+
+# The Helm chart (charts/ecs-shim): helm itself lints and renders it.
+
+CHART = MANIFESTS.parent / "charts" / "ecs-shim"
+
+
+def helm(*args: str) -> subprocess.CompletedProcess[str]:
+    """helm as cluster/build builds it (pinned in cluster/versions.env)."""
+    versions = dict(
+        line.split("=", 1)
+        for line in (MANIFESTS.parent / "cluster" / "versions.env").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+    cache = Path(os.environ.get("ECS_SHIM_CACHE", Path.home() / ".cache" / "ecs-shim"))
+    binary = cache / "bin" / f"helm-{versions['HELM_VERSION']}" / "helm"
+    assert binary.exists(), f"{binary} is missing: cluster/build builds it"
+    return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
+
+
+def rendered(*values: str) -> list[Document]:
+    result = helm("template", "ecs-shim", str(CHART), "--namespace", "ecs-shim", *values)
+    assert result.returncode == 0, result.stderr
+    return [document for document in yaml.safe_load_all(result.stdout) if document is not None]
+
+
+def by_kind_and_name(listed: list[Document]) -> dict[tuple[str, str], Document]:
+    return {(document["kind"], document["metadata"]["name"]): document for document in listed}
+
+
+def test_the_chart_passes_helm_lint() -> None:
+    linted = helm("lint", "--strict", str(CHART))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_the_charts_defaults_render_the_deploy_manifests() -> None:
+    manifests = [document for document in documents(DEPLOY) if document["kind"] != "Namespace"]
+    assert by_kind_and_name(rendered()) == by_kind_and_name(manifests)
+
+
+def test_the_charts_values_reach_the_server_and_the_api_server_takes_them(
+    dynamic: DynamicClient, shim_namespace: str
+) -> None:
+    values = ["--set", "credentials.secretName=keys", "--set", "region=eu-west-1", "--set", "replicaCount=3"]
+    values += ["--set", "image.repository=registry.example/ecs-shim", "--set", "taskProtectionPolicy=false"]
+    objects = by_kind_and_name(rendered(*values))
+    assert ("ValidatingAdmissionPolicy", "ecs-shim-task-protection") not in objects
+    deployment = objects[("Deployment", "ecs-shim")]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["--credentials", "/etc/ecs-shim/credentials", "--region", "eu-west-1"]
+    assert container["image"] == "registry.example/ecs-shim:latest"
+    assert deployment["spec"]["replicas"] == 3
+    [secret] = [v["secret"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    assert (secret["secretName"], secret["optional"]) == ("keys", False)
+    resource = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
+    dynamic.server_side_apply(
+        resource,
+        body=in_namespace(deployment, shim_namespace),
+        field_manager="ecs-shim-chart-test",
+        dry_run="All",
+        query_params=[("fieldValidation", "Strict")],
+    )

@@ -1,0 +1,3 @@
+{{- define "ecs-shim.labels" -}}
+app.kubernetes.io/name: ecs-shim
+{{- end }}
