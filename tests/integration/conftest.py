@@ -301,6 +301,15 @@ def check_wire_response(operation_model: Any, response_dict: dict[str, Any], **_
         assert response_dict["status_code"] < 500 and set(body) == {"__type", "message"}, body
 
 
+def error_code(call: Callable[..., Any], **params: Any) -> str:
+    """The error code of a call that must be refused, as boto3 reports it."""
+    try:
+        call(**params)
+    except botocore.exceptions.ClientError as error:
+        return str(error.response["Error"]["Code"])
+    raise AssertionError("the call was not refused")
+
+
 def model_checked(ecs: Any) -> Any:
     """`ecs`, with every response it receives checked by `check_wire_response`."""
     ecs.meta.events.register("before-parse.ecs.*", check_wire_response, unique_id="model-checked")

@@ -17,7 +17,7 @@ from shim.kube.client import KubeClients
 from shim.kube.errors import NotFound, requested
 from shim.translate.names import cluster_namespace
 from shim.translate.service_to_kube import workload_name
-from tests.integration.conftest import ShimServer, check_wire_response, eventually, run_aws, unique_name
+from tests.integration.conftest import ShimServer, check_wire_response, error_code, eventually, run_aws, unique_name
 from tests.integration.test_services import describe, register
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
@@ -43,14 +43,6 @@ def scaling(shim: ShimServer) -> Any:
     )
     aas.meta.events.register("before-parse.application-autoscaling.*", check_wire_response)
     return aas
-
-
-def error_code(call: Any, **params: Any) -> str:
-    try:
-        call(**params)
-    except botocore.exceptions.ClientError as error:
-        return str(error.response["Error"]["Code"])
-    raise AssertionError("the call was not refused")
 
 
 def autoscaler(kube: KubeClients, cluster: str) -> dict[str, Any] | None:

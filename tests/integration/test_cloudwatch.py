@@ -15,7 +15,15 @@ import pytest
 
 from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_SERVICE, cluster_namespace
-from tests.integration.conftest import ShimServer, check_wire_response, eventually, run_aws, task_pods, unique_name
+from tests.integration.conftest import (
+    ShimServer,
+    check_wire_response,
+    error_code,
+    eventually,
+    run_aws,
+    task_pods,
+    unique_name,
+)
 from tests.integration.test_services import describe
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
@@ -45,14 +53,6 @@ def cloudwatch(shim: ShimServer) -> Any:
 @pytest.fixture(scope="module")
 def scaling(shim: ShimServer) -> Any:
     return client(shim, "application-autoscaling")
-
-
-def error_code(call: Any, **params: Any) -> str:
-    try:
-        call(**params)
-    except botocore.exceptions.ClientError as error:
-        return str(error.response["Error"]["Code"])
-    raise AssertionError("the call was not refused")
 
 
 def service_pods(kube: KubeClients, cluster: str) -> list[dict[str, Any]]:

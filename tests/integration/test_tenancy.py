@@ -302,6 +302,21 @@ def test_a_team_reads_its_task_logs_account_wide_as_in_aws(tenancy: Tenancy) -> 
     logs.delete_log_group(logGroupName=group)
 
 
+def team_clients(tenancy: Tenancy, service: str) -> dict[str, Any]:
+    """A boto3 client of `service` for each team, with its key (DiscoverInstances' host prefix off)."""
+    return {
+        label: boto3.client(
+            service,
+            endpoint_url=tenancy.server.url,
+            region_name="us-east-1",
+            aws_access_key_id=team.key[0],
+            aws_secret_access_key=team.key[1],
+            config=botocore.config.Config(inject_host_prefix=False),
+        )
+        for label, team in tenancy.teams.items()
+    }
+
+
 def test_a_team_scales_its_own_services_and_sees_no_other_teams_targets(tenancy: Tenancy) -> None:
     """Application Auto Scaling is made as the team too: its service's record and HPA are the
     team's to write, the other team's are not, and Describe shows each team its own."""
@@ -316,16 +331,7 @@ def test_a_team_scales_its_own_services_and_sees_no_other_teams_targets(tenancy:
         "ScalableDimension": "ecs:service:DesiredCount",
         "ResourceId": f"service/{team_a.cluster}/web",
     }
-    scaling = {
-        label: boto3.client(
-            "application-autoscaling",
-            endpoint_url=tenancy.server.url,
-            region_name="us-east-1",
-            aws_access_key_id=team.key[0],
-            aws_secret_access_key=team.key[1],
-        )
-        for label, team in tenancy.teams.items()
-    }
+    scaling = team_clients(tenancy, "application-autoscaling")
     with pytest.raises(scaling["b"].exceptions.ClientError) as refused:
         scaling["b"].register_scalable_target(MinCapacity=1, MaxCapacity=3, **target)
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
@@ -348,17 +354,7 @@ def test_a_team_scales_its_own_services_and_sees_no_other_teams_targets(tenancy:
 def test_cloud_map_is_account_wide_so_every_team_uses_the_same_namespaces(tenancy: Tenancy) -> None:
     """team-access grants Cloud Map to every team, as it does log groups: what one team makes the
     other finds, as the caller (RBAC on the cloudmap* resources)."""
-    clients = {
-        label: boto3.client(
-            "servicediscovery",
-            endpoint_url=tenancy.server.url,
-            region_name="us-east-1",
-            aws_access_key_id=team.key[0],
-            aws_secret_access_key=team.key[1],
-            config=botocore.config.Config(inject_host_prefix=False),
-        )
-        for label, team in tenancy.teams.items()
-    }
+    clients = team_clients(tenancy, "servicediscovery")
     name = unique_name("tenancy")
     created = clients["a"].create_http_namespace(Name=name)["OperationId"]
     namespace_id = clients["b"].get_operation(OperationId=created)["Operation"]["Targets"]["NAMESPACE"]
