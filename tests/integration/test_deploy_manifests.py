@@ -231,14 +231,16 @@ def helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(binary), *args], capture_output=True, text=True, timeout=120)
 
 
-def rendered(*values: str) -> list[Document]:
-    result = helm("template", "ecs-shim", str(CHART), "--namespace", "ecs-shim", *values)
+def rendered(*values: str, namespace: str = "ecs-shim") -> list[Document]:
+    result = helm("template", "ecs-shim", str(CHART), "--namespace", namespace, *values)
     assert result.returncode == 0, result.stderr
     return [document for document in yaml.safe_load_all(result.stdout) if document is not None]
 
 
 def by_kind_and_name(listed: list[Document]) -> dict[tuple[str, str], Document]:
-    return {(document["kind"], document["metadata"]["name"]): document for document in listed}
+    found = {(document["kind"], document["metadata"]["name"]): document for document in listed}
+    assert len(found) == len(listed), "an object rendered twice"
+    return found
 
 
 def test_the_chart_passes_helm_lint() -> None:
@@ -251,25 +253,47 @@ def test_the_charts_defaults_render_the_deploy_manifests() -> None:
     assert by_kind_and_name(rendered()) == by_kind_and_name(manifests)
 
 
+def test_the_chart_installs_into_any_namespace() -> None:
+    objects = by_kind_and_name(rendered(namespace="platform"))
+    for kind in ("ServiceAccount", "Deployment", "Service"):
+        [found] = [o for (k, _), o in objects.items() if k == kind]
+        assert found["metadata"]["namespace"] == "platform", kind
+    assert objects[("ClusterRoleBinding", "ecs-shim")]["subjects"][0]["namespace"] == "platform"
+
+
 def test_the_charts_values_reach_the_server_and_the_api_server_takes_them(
-    dynamic: DynamicClient, shim_namespace: str
+    dynamic: DynamicClient, shim_namespace: str, tmp_path: Path
 ) -> None:
-    values = ["--set", "credentials.secretName=keys", "--set", "region=eu-west-1", "--set", "replicaCount=3"]
-    values += ["--set", "image.repository=registry.example/ecs-shim", "--set", "taskProtectionPolicy=false"]
-    objects = by_kind_and_name(rendered(*values))
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        "credentials: {secretName: keys}\nregion: eu-west-1\naccount: 210987654321\nreplicaCount: 3\n"
+        "image: {repository: registry.example/ecs-shim}\ntaskProtectionPolicy: false\nmetrics: {scrape: false}\n"
+        "service: {type: NodePort, port: 8080}\n"
+    )
+    objects = by_kind_and_name(rendered("--values", str(values)))
     assert ("ValidatingAdmissionPolicy", "ecs-shim-task-protection") not in objects
     deployment = objects[("Deployment", "ecs-shim")]
     [container] = deployment["spec"]["template"]["spec"]["containers"]
-    assert container["args"] == ["--credentials", "/etc/ecs-shim/credentials", "--region", "eu-west-1"]
+    assert container["args"] == [
+        "--credentials",
+        "/etc/ecs-shim/credentials",
+        "--region",
+        "eu-west-1",
+        "--account",
+        "210987654321",
+    ], "an unquoted account id is still its 12 digits"
     assert container["image"] == "registry.example/ecs-shim:latest"
     assert deployment["spec"]["replicas"] == 3
+    assert "annotations" not in deployment["spec"]["template"]["metadata"]
     [secret] = [v["secret"] for v in deployment["spec"]["template"]["spec"]["volumes"] if "secret" in v]
     assert (secret["secretName"], secret["optional"]) == ("keys", False)
-    resource = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
-    dynamic.server_side_apply(
-        resource,
-        body=in_namespace(deployment, shim_namespace),
-        field_manager="ecs-shim-chart-test",
-        dry_run="All",
-        query_params=[("fieldValidation", "Strict")],
-    )
+    service = objects[("Service", "ecs")]
+    assert (service["spec"]["type"], service["spec"]["ports"][0]["port"]) == ("NodePort", 8080)
+    for kind, document in (("Deployment", deployment), ("Service", service)):
+        dynamic.server_side_apply(
+            dynamic.resources.get(api_version=document["apiVersion"], kind=kind),
+            body=in_namespace(document, shim_namespace),
+            field_manager="ecs-shim-chart-test",
+            dry_run="All",
+            query_params=[("fieldValidation", "Strict")],
+        )
