@@ -3,8 +3,10 @@ layer above needs the Kubernetes client to tell "absent" from "someone else wrot
 
 Every refusal becomes a `StoreError` carrying the HTTP status; the ones callers act on have
 their own class (kopf's clients do the same). Two helpers hold the store's only two rules about
-them: a 404 on a read or delete means absent, a 409 on a write means read again and retry."""
+them: a 404 on a read or delete means absent, a 409 on a write means read again and retry; and a
+429 is waited out, briefly, as the API server asks."""
 
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -15,6 +17,8 @@ from shim import metrics
 T = TypeVar("T")
 
 MAX_CONFLICT_RETRIES = 50
+MAX_BUSY_RETRIES = 3
+MAX_BUSY_WAIT_SECONDS = 1.0
 
 
 class StoreError(Exception):
@@ -52,12 +56,27 @@ def refused(error: ApiException) -> NoReturn:
 
 def requested(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`call(*args, **kwargs)`, a client request, with a refusal raised as the store's error;
-    counted and timed by the client method's name (metrics.py)."""
-    with metrics.kube_call(getattr(call, "__name__", "request")):
-        try:
-            return call(*args, **kwargs)
-        except ApiException as error:
-            refused(error)
+    counted and timed by the client method's name (metrics.py). A 429 (the API server asking to
+    come back, as it does for a custom resource whose storage is still starting) is tried again
+    after the wait it names, at most MAX_BUSY_RETRIES times."""
+    for attempt in range(MAX_BUSY_RETRIES + 1):
+        with metrics.kube_call(getattr(call, "__name__", "request")):
+            try:
+                return call(*args, **kwargs)
+            except ApiException as error:
+                if error.status != 429 or attempt == MAX_BUSY_RETRIES:
+                    refused(error)
+                time.sleep(_retry_after(error))
+    raise AssertionError("unreachable")
+
+
+def _retry_after(error: ApiException) -> float:
+    """The wait a 429 names (Retry-After, in seconds), at most MAX_BUSY_WAIT_SECONDS."""
+    try:
+        named = float((error.headers or {}).get("Retry-After", 1))
+    except ValueError:
+        named = 1.0
+    return min(max(named, 0.1), MAX_BUSY_WAIT_SECONDS)
 
 
 def absent_if_missing(call: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:

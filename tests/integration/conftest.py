@@ -199,6 +199,7 @@ def post_wire(
     region: str = "us-east-1",
     sent: bytes | None = None,
     http: requests.Session | None = None,
+    signing_name: str = "ecs",
 ) -> WireResponse:
     """POST `payload` with the JSON 1.1 headers, SigV4-signed by `key` (unsigned when None);
     `sent` is a body sent in its place after signing, as a tampering proxy would. A session
@@ -208,7 +209,7 @@ def post_wire(
     if target is not None:
         request.headers["X-Amz-Target"] = target
     if key is not None:
-        SigV4Auth(Credentials(*key), "ecs", region).add_auth(request)
+        SigV4Auth(Credentials(*key), signing_name, region).add_auth(request)
     response = (http or requests).post(
         request.url, data=payload if sent is None else sent, headers=dict(request.headers.items()), timeout=30
     )

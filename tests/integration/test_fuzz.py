@@ -10,6 +10,7 @@ service and task definition is the test's own or an unknown name, so destructive
 nothing else. Container instances are the cluster's nodes, shared by every test: their ids here are
 random text that names no node."""
 
+import json
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -30,6 +31,7 @@ from tests.integration.conftest import (
     call_wire,
     ecs_wire,
     eventually,
+    post_wire,
     remove_services,
     stop_every_task,
     unique_name,
@@ -304,6 +306,61 @@ def check_call(url: str, operation: str, body: Any, target: Target, http: reques
         assert visible_state(url, target, http) == before, f"{operation} {body!r} -> {response.body!r} changed state"
     else:
         assert output_problems(operation, response.body) == [], (operation, body, response.body)
+
+
+OTHER_SERVICES_FUZZED = {
+    # Every read, and every change aimed at ids the fuzzer makes up (none exists): the creations
+    # would leave what they made behind.
+    "servicediscovery": (
+        "DeleteNamespace",
+        "DeleteService",
+        "DeregisterInstance",
+        "DiscoverInstances",
+        "DiscoverInstancesRevision",
+        "GetInstance",
+        "GetInstancesHealthStatus",
+        "GetNamespace",
+        "GetOperation",
+        "GetService",
+        "ListInstances",
+        "ListNamespaces",
+        "ListOperations",
+        "ListServices",
+        "ListTagsForResource",
+        "RegisterInstance",
+        "TagResource",
+        "UntagResource",
+        "UpdateInstanceCustomHealthStatus",
+    ),
+    "cloudwatch": ("GetMetricData", "GetMetricStatistics", "ListMetrics"),
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("service", "operation"), [(service, op) for service, ops in OTHER_SERVICES_FUZZED.items() for op in ops]
+)
+def test_other_services_fuzzed_requests_never_fault(
+    service: str, operation: str, shim: ShimServer, target: Target, http: requests.Session
+) -> None:
+    """Cloud Map and CloudWatch, fed bodies from their own models: never a 5xx, a 4xx is their
+    error envelope, a 2xx matches the output shape."""
+    model = botocore.session.get_session().get_service_model(service)
+    shape = model.operation_model(operation).input_shape
+    prefix = model.metadata["targetPrefix"]
+    signing_name = model.metadata.get("signingName") or model.metadata["endpointPrefix"]
+    kinds = [structure(shape, target, True, 0), structure(shape, target, False, 0)]
+
+    def check(body: Any) -> None:
+        payload = json.dumps(body).encode()
+        response = post_wire(shim.url, f"{prefix}.{operation}", payload, http=http, signing_name=signing_name)
+        assert response.status < 500, f"{operation} {body!r} -> {response.status} {response.body!r}"
+        if response.status >= 400:
+            assert isinstance(response.body, dict) and set(response.body) == {"__type", "message"}, response.body
+        else:
+            assert output_problems(operation, response.body, service) == [], (operation, body, response.body)
+
+    fuzz(operation, check, st.one_of(*kinds))
 
 
 def test_every_served_operation_is_fuzzed(kube: KubeClients) -> None:
