@@ -59,15 +59,17 @@ def requested(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     counted and timed by the client method's name (metrics.py). A 429 (the API server asking to
     come back, as it does for a custom resource whose storage is still starting) is tried again
     after the wait it names, at most MAX_BUSY_RETRIES times."""
-    for attempt in range(MAX_BUSY_RETRIES + 1):
+    retries = 0
+    while True:
         with metrics.kube_call(getattr(call, "__name__", "request")):
             try:
                 return call(*args, **kwargs)
             except ApiException as error:
-                if error.status != 429 or attempt == MAX_BUSY_RETRIES:
+                if error.status != 429 or retries == MAX_BUSY_RETRIES:
                     refused(error)
-                time.sleep(_retry_after(error))
-    raise AssertionError("unreachable")
+                wait = _retry_after(error)
+        time.sleep(wait)  # outside the call's timing: the wait is not the API server's latency
+        retries += 1
 
 
 def _retry_after(error: ApiException) -> float:

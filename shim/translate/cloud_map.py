@@ -233,13 +233,12 @@ def registered_instance(params: Mapping[str, Any], service: Mapping[str, Any]) -
     return instance
 
 
-def registers_in(ecs_service: Mapping[str, Any], service_arn: str) -> list[Mapping[str, Any]]:
-    """The entries of an ECS service's serviceRegistries that name the Cloud Map service."""
+def registering(ecs_service: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The serviceRegistries an ECS service registers its tasks in: all of them while it is
+    ACTIVE, none once it is being deleted."""
     if ecs_service.get("status") != "ACTIVE":
         return []
-    return [
-        registry for registry in ecs_service.get("serviceRegistries", []) if registry.get("registryArn") == service_arn
-    ]
+    return [registry for registry in ecs_service.get("serviceRegistries", []) if registry.get("registryArn")]
 
 
 def task_instance(

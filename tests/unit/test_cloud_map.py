@@ -19,7 +19,7 @@ from shim.translate.cloud_map import (
     new_namespace,
     new_service,
     registered_instance,
-    registers_in,
+    registering,
     resource_id,
     task_instance,
     with_tags,
@@ -127,9 +127,9 @@ def test_a_task_whose_health_check_fails_is_an_unhealthy_instance() -> None:
 
 def test_only_an_active_ecs_service_registers_in_the_registries_it_names() -> None:
     ecs_service = {**ECS_SERVICE, "serviceRegistries": [REGISTRY]}
-    assert registers_in(ecs_service, REGISTRY_ARN) == [REGISTRY]
-    assert registers_in(ecs_service, REGISTRY_ARN + "x") == []
-    assert registers_in({**ecs_service, "status": "DRAINING"}, REGISTRY_ARN) == []
+    assert registering(ecs_service) == [REGISTRY]
+    assert registering({**ecs_service, "serviceRegistries": [{"containerPort": 80}]}) == [], "no ARN, no registry"
+    assert registering({**ecs_service, "status": "DRAINING"}) == []
 
 
 def test_discovery_keeps_the_wanted_health_then_the_attributes_asked_for() -> None:

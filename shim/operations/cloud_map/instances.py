@@ -21,7 +21,7 @@ from shim.translate.cloud_map import (
     instances_revision,
     new_operation_id,
     registered_instance,
-    registers_in,
+    registering,
     task_instance,
 )
 
@@ -49,10 +49,10 @@ def task_instances(store: Store, region: str) -> TaskInstances:
     now = time.time()
     found: TaskInstances = {}
     for stored in store.all_service_records():
-        for registry in stored.record.get("serviceRegistries", []):
-            if not registers_in(stored.record, registry.get("registryArn", "")):
-                continue
-            for pod in service_pods(store, stored.record):
+        registries = registering(stored.record)
+        pods = service_pods(store, stored.record) if registries else []
+        for registry in registries:
+            for pod in pods:
                 instance = task_instance(pod, store.node_of(pod), stored.record, registry, region=region, now=now)
                 if instance is not None:
                     found.setdefault(registry["registryArn"], []).append(instance)

@@ -44,23 +44,26 @@ class MetricSampler:
         metrics = self.samples.pod_metrics()
         if metrics is None:
             return
-        by_pod = {(m["metadata"]["namespace"], m["metadata"]["name"]): m for m in metrics}
+        by_namespace: dict[str, dict[str, KubeObject]] = {}
+        for found in metrics:
+            by_namespace.setdefault(found["metadata"]["namespace"], {})[found["metadata"]["name"]] = found
         for cluster in self.store.list_clusters():
             if cluster.record.get("status") == "ACTIVE":
                 name = cluster.record["clusterName"]
                 carry_on(
-                    partial(self.sample_cluster, name, minute, by_pod),
+                    partial(self.sample_cluster, name, minute, by_namespace),
                     f"sampling cluster {name}'s AWS/ECS metrics failed",
                     expected=(StoreError,),
                 )
 
-    def sample_cluster(self, cluster: str, minute: int, by_pod: dict[tuple[str, str], KubeObject]) -> None:
+    def sample_cluster(self, cluster: str, minute: int, by_namespace: dict[str, dict[str, KubeObject]]) -> None:
+        """One cluster's minute; `by_namespace` holds the pods' resource metrics by namespace and name."""
         namespace = names.cluster_namespace(cluster)
         service_names = {
             names.label_value(s.record["serviceName"]): s.record["serviceName"]
             for s in self.store.service_records_in(namespace)
         }
-        pod_metrics = {name: m for (ns, name), m in by_pod.items() if ns == namespace}
+        pod_metrics = by_namespace.get(namespace, {})
         registered = registered_resources(self.store.nodes_serving(cluster))
         sample = cluster_minute(self.store.pods_in(namespace), pod_metrics, service_names, registered)
         if sample:
