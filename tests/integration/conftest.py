@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.session
 import pytest
 import requests
 from botocore.auth import SigV4Auth
@@ -148,6 +149,21 @@ def ecs_client(url: str, **credentials: str) -> Any:
         aws_secret_access_key=credentials.get("secret_key", "secret"),
         config=botocore.config.Config(retries={"max_attempts": 0}),
     )
+
+
+def checked_client(url: str, service: str, session: botocore.session.Session | None = None) -> Any:
+    """A boto3 client of another service on the same endpoint, whose every response is checked
+    against its model (check_wire_response): no retries, no host prefix (DiscoverInstances')."""
+    made = boto3.Session(botocore_session=session).client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="secret",
+        config=botocore.config.Config(retries={"max_attempts": 0}, inject_host_prefix=False),
+    )
+    made.meta.events.register(f"before-parse.{service}.*", check_wire_response)
+    return made
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,6 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import botocore.config
 import pytest
 from kubernetes import client
 
@@ -17,7 +15,7 @@ from shim.kube.client import KubeClients
 from shim.kube.errors import NotFound, requested
 from shim.translate.names import cluster_namespace
 from shim.translate.service_to_kube import workload_name
-from tests.integration.conftest import ShimServer, check_wire_response, error_code, eventually, run_aws, unique_name
+from tests.integration.conftest import ShimServer, checked_client, error_code, eventually, run_aws, unique_name
 from tests.integration.test_services import describe, register
 
 pytestmark = pytest.mark.usefixtures("responses_match_the_model")
@@ -33,16 +31,7 @@ CPU_AT_50 = {
 @pytest.fixture(scope="module")
 def scaling(shim: ShimServer) -> Any:
     """An Application Auto Scaling client whose every response is checked against the model."""
-    aas = boto3.client(
-        "application-autoscaling",
-        endpoint_url=shim.url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=botocore.config.Config(retries={"max_attempts": 0}),
-    )
-    aas.meta.events.register("before-parse.application-autoscaling.*", check_wire_response)
-    return aas
+    return checked_client(shim.url, "application-autoscaling")
 
 
 def autoscaler(kube: KubeClients, cluster: str) -> dict[str, Any] | None:

@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.loaders
@@ -25,7 +24,7 @@ from shim.translate.task_from_pod import task_id_of
 from tests.integration.conftest import (
     FAST_WAITER,
     ShimServer,
-    check_wire_response,
+    checked_client,
     error_code,
     eventually,
     run_aws,
@@ -46,16 +45,7 @@ def cloud_map_client(url: str, model_directory: Path | None = None) -> Any:
     session = botocore.session.get_session()
     if model_directory is not None:
         session.get_component("data_loader").search_paths.insert(0, str(model_directory))
-    client = boto3.Session(botocore_session=session).client(
-        SERVICE,
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=botocore.config.Config(retries={"max_attempts": 0}, inject_host_prefix=False),
-    )
-    client.meta.events.register(f"before-parse.{SERVICE}.*", check_wire_response)
-    return client
+    return checked_client(url, SERVICE, session)
 
 
 @pytest.fixture(scope="module")

@@ -8,16 +8,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-import botocore.config
-import botocore.exceptions
 import pytest
 
 from shim.kube.client import KubeClients
 from shim.translate.names import LABEL_SERVICE, cluster_namespace
 from tests.integration.conftest import (
     ShimServer,
-    check_wire_response,
+    checked_client,
     error_code,
     eventually,
     run_aws,
@@ -32,27 +29,14 @@ USAGE_CPU = "kwok.x-k8s.io/usage-cpu"
 TASK_CPU_UNITS = 256  # a 250m request: 225m is 90% of it
 
 
-def client(shim: ShimServer, service: str) -> Any:
-    made = boto3.client(
-        service,
-        endpoint_url=shim.url,
-        region_name="us-east-1",
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="secret",
-        config=botocore.config.Config(retries={"max_attempts": 0}),
-    )
-    made.meta.events.register(f"before-parse.{service}.*", check_wire_response)
-    return made
-
-
 @pytest.fixture(scope="module")
 def cloudwatch(shim: ShimServer) -> Any:
-    return client(shim, "cloudwatch")
+    return checked_client(shim.url, "cloudwatch")
 
 
 @pytest.fixture(scope="module")
 def scaling(shim: ShimServer) -> Any:
-    return client(shim, "application-autoscaling")
+    return checked_client(shim.url, "application-autoscaling")
 
 
 def service_pods(kube: KubeClients, cluster: str) -> list[dict[str, Any]]:
